@@ -1,0 +1,115 @@
+//! Cost of the plugin path, in process: a request and its response through a
+//! route's chain, without sockets. Compare each chain with `empty` (the same
+//! work with no plugins) measured in the same run.
+//!
+//! Needs the plugins built: run with `cargo xtask bench`.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{HeaderMap, StatusCode};
+use portico::body;
+use portico::gateway::Gateway;
+use portico::runtime::{MessageBody, ProxyRequest, ProxyResponse, RequestInfo, RequestOutcome};
+
+macro_rules! concat_three {
+    ($mode:literal) => {
+        concat!(
+            "\n[[routes.plugins]]\nname = \"hello-header\"\ninstance = \"", $mode, "\"\ncapabilities = [\"log\"]\n",
+            "\n[[routes.plugins]]\nname = \"transform\"\ninstance = \"", $mode, "\"\n",
+            "config.request.headers.set = { \"x-a\" = \"1\" }\nconfig.response.headers.remove = [\"x-b\"]\n",
+            "\n[[routes.plugins]]\nname = \"probe\"\ninstance = \"", $mode, "\"\n",
+            "capabilities = [\"log\", \"clock\", \"kv\", \"cache\", \"context\"]\nconfig = { tag = \"p\" }\n",
+        )
+    };
+}
+use concat_three;
+
+const CHAINS: &[(&str, &str)] = &[
+    ("empty", ""),
+    ("1-pooled", HELLO),
+    ("3-pooled", concat_three!("pooled")),
+    ("1-fresh", HELLO_FRESH),
+    ("3-fresh", concat_three!("fresh")),
+    ("header-reads-pooled", HEADER_READS),
+];
+
+
+const HELLO: &str = "\n[[routes.plugins]]\nname = \"hello-header\"\ncapabilities = [\"log\"]\n";
+const HELLO_FRESH: &str = "\n[[routes.plugins]]\nname = \"hello-header\"\ninstance = \"fresh\"\ncapabilities = [\"log\"]\n";
+/// Reads four request headers (into the context and back out to headers).
+const HEADER_READS: &str = "\n[[routes.plugins]]\nname = \"probe\"\ncapabilities = [\"log\", \"clock\", \"kv\", \"cache\", \"context\"]\nconfig = { context_set = { a = \"from-header:x-a\", b = \"from-header:x-b\", c = \"from-header:x-c\", d = \"from-header:x-d\" } }\n";
+
+fn config_text(chain: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    format!(
+        "version = 1\nplugin_dir = \"{}\"\n[runtime]\ncache_dir = \"{}\"\n[[listeners]]\nname = \"l\"\naddr = \"127.0.0.1:0\"\n[upstreams.u]\ntargets = [\"127.0.0.1:1\"]\n[[routes]]\nname = \"bench\"\nupstream = \"u\"\n{chain}",
+        root.join("target/plugins").display(),
+        root.join("target/test-cache").display()
+    )
+}
+
+fn request(info: &Arc<RequestInfo>) -> ProxyRequest {
+    let mut builder = http::Request::get("/bench/path?x=1");
+    for (name, value) in [
+        ("host", "api.example.com"),
+        ("user-agent", "bench/1.0"),
+        ("accept", "application/json"),
+        ("x-a", "1"),
+        ("x-b", "2"),
+        ("x-c", "3"),
+        ("x-d", "4"),
+        ("x-request-id", "0123456789abcdef"),
+    ] {
+        builder = builder.header(name, value);
+    }
+    let (head, ()) = builder.body(()).map(|r| r.into_parts()).unwrap_or_else(|_| unreachable!());
+    ProxyRequest {
+        head,
+        body: MessageBody::Stream(body::empty()),
+        info: info.clone(),
+    }
+}
+
+fn response() -> ProxyResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", http::HeaderValue::from_static("application/json"));
+    headers.insert("x-b", http::HeaderValue::from_static("2"));
+    ProxyResponse::new(StatusCode::OK, headers, Bytes::from_static(b"{\"ok\":true}"), 1024)
+}
+
+fn bench_chains(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let info = Arc::new(RequestInfo {
+        route: "bench".into(),
+        params: vec![],
+        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        scheme: "http",
+        max_body_bytes: 1024,
+    });
+    let mut group = c.benchmark_group("plugin_chain");
+    for (name, chain) in CHAINS {
+        let text = config_text(chain);
+        let config = portico::config::parse(&PathBuf::from("bench.toml"), &text).expect("bench config");
+        let gateway = runtime.block_on(Gateway::build(&config)).expect("bench gateway");
+        let route = &gateway.routes[0];
+        group.bench_function(*name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let mut run = route.chain.start();
+                match run.on_request(request(&info)).await {
+                    Ok(RequestOutcome::Forward(_)) => {}
+                    _ => panic!("chain did not forward"),
+                }
+                let response = run.on_response(response()).await.expect("response phase");
+                std::hint::black_box(response);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_chains);
+criterion_main!(benches);

@@ -1,0 +1,30 @@
+//! The body type that flows through the proxy: streamed or buffered.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody};
+
+/// Errors a body stream can yield.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request or response body: the client's or upstream's stream passed
+/// through untouched, or bytes a plugin or the gateway produced.
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// A body holding `bytes`.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
+
+/// An empty body.
+pub fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// Wraps a body received by hyper (from a client or an upstream).
+pub fn stream<B>(body: B) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(Into::into).boxed()
+}

@@ -1,0 +1,74 @@
+//! The gateway's configuration: a strict TOML file.
+//!
+//! Parsing ([`load`]) rejects unknown keys and wrong types with the key path;
+//! [`validate`](validate::validate) then checks what types cannot (names that
+//! refer to each other, regexes, addresses). Plugin configs are checked later
+//! by the plugins' own `init`, when the gateway is built.
+
+mod error;
+mod types;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, ConfigErrors};
+pub use types::*;
+
+/// Reads, parses and validates a config file.
+///
+/// Relative paths inside it (`plugin_dir`, `runtime.cache_dir`) are resolved
+/// against the file's directory.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors::one(ConfigError::new(path, "", format!("cannot read file: {e}")))
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and validates config text as if it were read from `path`.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let deserializer = toml::Deserializer::parse(text)
+        .map_err(|e| ConfigErrors::one(syntax_error(path, text, &e)))?;
+    let mut config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        let key = if key == "." { String::new() } else { key };
+        let inner = e.into_inner();
+        ConfigErrors::one(ConfigError::new(path, key, clean_message(&inner)))
+    })?;
+    config.source = path.to_path_buf();
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    config.plugin_dir = resolve(&base, &config.plugin_dir);
+    config.runtime.cache_dir = Some(match &config.runtime.cache_dir {
+        Some(dir) => resolve(&base, dir),
+        None => base.join(".portico").join("cache"),
+    });
+    validate::validate(&config)?;
+    Ok(config)
+}
+
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
+    let message = clean_message(error);
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            ConfigError::new(path, "", format!("line {line}, column {column}: {message}"))
+        }
+        None => ConfigError::new(path, "", message),
+    }
+}
+
+/// toml's messages end with a newline and sometimes repeat the input; keep the
+/// first line, which says what is wrong.
+fn clean_message(error: &toml::de::Error) -> String {
+    error.message().trim().lines().next().unwrap_or("invalid").to_string()
+}

@@ -1,0 +1,248 @@
+//! The config file's schema. Every table rejects unknown keys.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Format version; must be `1`.
+    pub version: u32,
+    /// Directory holding plugin components (`<name>.wasm`).
+    #[serde(default = "default_plugin_dir")]
+    pub plugin_dir: PathBuf,
+    /// Plugin runtime limits.
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    /// Where the gateway accepts traffic.
+    pub listeners: Vec<ListenerConfig>,
+    /// Named sets of upstream targets.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
+    /// Routes, matched by the precedence rule in the README.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    /// The file this config was read from (set by the loader).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+fn default_plugin_dir() -> PathBuf {
+    PathBuf::from("plugins")
+}
+
+/// The `[runtime]` table: bounds on every plugin instance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Live instances the gateway may hold at once, across plugins.
+    pub max_instances: u32,
+    /// Linear memory limit per instance, MiB.
+    pub memory_limit_mb: u32,
+    /// Guest execution time allowed per phase call, ms.
+    pub deadline_ms: u64,
+    /// Directory for compiled components; `.portico/cache` beside the config
+    /// when unset.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_instances: 1000,
+            memory_limit_mb: 64,
+            deadline_ms: 50,
+            cache_dir: None,
+        }
+    }
+}
+
+/// A `[[listeners]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// Listener name, for logs.
+    pub name: String,
+    /// Address to bind, e.g. `127.0.0.1:8080` (port 0 picks a free port).
+    pub addr: SocketAddr,
+}
+
+/// An `[upstreams.<name>]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Targets as `host:port`, used in turn (round robin).
+    pub targets: Vec<String>,
+    /// Time allowed to open a connection, ms.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// Time allowed from sending the request to receiving response headers, ms.
+    #[serde(default = "default_response_timeout")]
+    pub response_timeout_ms: u64,
+    /// Idle keep-alive connections kept per target.
+    #[serde(default = "default_idle_per_target")]
+    pub max_idle_per_target: usize,
+}
+
+fn default_connect_timeout() -> u64 {
+    2_000
+}
+fn default_response_timeout() -> u64 {
+    30_000
+}
+fn default_idle_per_target() -> usize {
+    64
+}
+
+/// A `[[routes]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Unique route name (logs, errors, metrics).
+    pub name: String,
+    /// Hosts matched: exact (`api.example.com`) or wildcard
+    /// (`*.example.com`, one or more labels). Empty: any host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Path match; a prefix of `/` when unset.
+    #[serde(default)]
+    pub path: PathMatchConfig,
+    /// Methods matched; empty: any.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Headers that must be present with exactly these values.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The upstream requests are forwarded to.
+    pub upstream: String,
+    /// The plugin chain, run in this order on requests.
+    #[serde(default)]
+    pub plugins: Vec<PluginRef>,
+    /// Largest body a plugin may read, bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: u64,
+}
+
+fn default_max_body() -> u64 {
+    1024 * 1024
+}
+
+/// How a route matches the request path.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum PathMatchConfig {
+    /// The whole path equals this.
+    Exact(String),
+    /// The path starts with these segments: `/api` matches `/api` and
+    /// `/api/x`, not `/apix`.
+    Prefix(String),
+    /// The whole path matches this regex; named groups become route params.
+    Regex(String),
+}
+
+impl Default for PathMatchConfig {
+    fn default() -> Self {
+        PathMatchConfig::Prefix("/".into())
+    }
+}
+
+/// One plugin in a route's chain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginRef {
+    /// Plugin name: the file `<plugin_dir>/<name>.wasm`.
+    pub name: String,
+    /// Host capabilities granted to the plugin on this route.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// Instance model.
+    #[serde(default)]
+    pub instance: InstanceMode,
+    /// What happens to the request when the plugin fails.
+    #[serde(default)]
+    pub on_failure: FailureMode,
+    /// Pooled instances are discarded after this many requests.
+    #[serde(default = "default_max_uses")]
+    pub max_uses: u32,
+    /// Pooled instances whose memory grew past this many MiB are discarded
+    /// after their request.
+    #[serde(default = "default_recycle_memory")]
+    pub recycle_memory_mb: u32,
+    /// The plugin's own config, handed to its `init` as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+fn default_max_uses() -> u32 {
+    10_000
+}
+fn default_recycle_memory() -> u32 {
+    16
+}
+
+/// A host capability a route grants to a plugin.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// `portico:plugin/log`.
+    Log,
+    /// `portico:plugin/clock`.
+    Clock,
+    /// `portico:plugin/kv`.
+    Kv,
+    /// `portico:plugin/cache`.
+    Cache,
+    /// `portico:plugin/context`.
+    Context,
+}
+
+impl Capability {
+    /// Every capability.
+    pub const ALL: [Capability; 5] = [
+        Capability::Log,
+        Capability::Clock,
+        Capability::Kv,
+        Capability::Cache,
+        Capability::Context,
+    ];
+
+    /// The config and WIT name, e.g. `kv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::Clock => "clock",
+            Capability::Kv => "kv",
+            Capability::Cache => "cache",
+            Capability::Context => "context",
+        }
+    }
+}
+
+/// Instance model of a plugin on a route.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceMode {
+    /// Instances are reused across requests (one request at a time each) and
+    /// discarded after a failure, `max_uses` requests, or memory growth past
+    /// `recycle_memory_mb`. The default: see the README for the measurements.
+    #[default]
+    Pooled,
+    /// A fresh instance for every request, `init` included: nothing survives
+    /// from one request to the next.
+    Fresh,
+}
+
+/// What a plugin failure does to its request.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureMode {
+    /// The request fails with 500/503 naming the plugin.
+    #[default]
+    Closed,
+    /// The plugin is skipped and the request goes on (logged).
+    Open,
+}

@@ -1,0 +1,162 @@
+//! Checks a parsed config for what its types cannot express.
+
+use std::collections::HashSet;
+
+use super::{Config, ConfigError, ConfigErrors, PathMatchConfig};
+
+/// Validates references and values, collecting every problem found.
+pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
+    let mut errors = Errors {
+        config,
+        found: Vec::new(),
+    };
+    if config.version != 1 {
+        errors.add("version", format!("unsupported version {}; expected 1", config.version));
+    }
+    check_runtime(config, &mut errors);
+    if config.listeners.is_empty() {
+        errors.add("listeners", "at least one listener is required");
+    }
+    let mut names = HashSet::new();
+    for (i, listener) in config.listeners.iter().enumerate() {
+        if !names.insert(listener.name.as_str()) {
+            errors.add(format!("listeners[{i}].name"), format!("duplicate listener `{}`", listener.name));
+        }
+    }
+    for (name, upstream) in &config.upstreams {
+        let key = format!("upstreams.{name}");
+        if upstream.targets.is_empty() {
+            errors.add(format!("{key}.targets"), "at least one target is required");
+        }
+        for (i, target) in upstream.targets.iter().enumerate() {
+            if let Err(message) = check_target(target) {
+                errors.add(format!("{key}.targets[{i}]"), message);
+            }
+        }
+        if upstream.connect_timeout_ms == 0 {
+            errors.add(format!("{key}.connect_timeout_ms"), "must be at least 1");
+        }
+        if upstream.response_timeout_ms == 0 {
+            errors.add(format!("{key}.response_timeout_ms"), "must be at least 1");
+        }
+    }
+    let mut routes = HashSet::new();
+    for (i, route) in config.routes.iter().enumerate() {
+        let key = format!("routes[{i}]");
+        if !routes.insert(route.name.as_str()) {
+            errors.add(format!("{key}.name"), format!("duplicate route `{}`", route.name));
+        }
+        if !config.upstreams.contains_key(&route.upstream) {
+            errors.add(format!("{key}.upstream"), format!("no upstream named `{}`", route.upstream));
+        }
+        for (h, host) in route.hosts.iter().enumerate() {
+            if let Err(message) = check_host(host) {
+                errors.add(format!("{key}.hosts[{h}]"), message);
+            }
+        }
+        if let Err(message) = check_path(&route.path) {
+            errors.add(format!("{key}.path"), message);
+        }
+        for (m, method) in route.methods.iter().enumerate() {
+            if http::Method::from_bytes(method.as_bytes()).is_err() {
+                errors.add(format!("{key}.methods[{m}]"), format!("`{method}` is not an HTTP method"));
+            }
+        }
+        for name in route.headers.keys() {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                errors.add(format!("{key}.headers.{name}"), "not a valid header name");
+            }
+        }
+        for (p, plugin) in route.plugins.iter().enumerate() {
+            let pkey = format!("{key}.plugins[{p}]");
+            if !is_plugin_name(&plugin.name) {
+                errors.add(
+                    format!("{pkey}.name"),
+                    format!("`{}` is not a plugin name (letters, digits, `-`, `_`)", plugin.name),
+                );
+            }
+            let mut seen = HashSet::new();
+            for (c, capability) in plugin.capabilities.iter().enumerate() {
+                if !seen.insert(capability) {
+                    errors.add(format!("{pkey}.capabilities[{c}]"), format!("`{}` is listed twice", capability.name()));
+                }
+            }
+            if plugin.max_uses == 0 {
+                errors.add(format!("{pkey}.max_uses"), "must be at least 1");
+            }
+        }
+    }
+    if errors.found.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors.found))
+    }
+}
+
+struct Errors<'a> {
+    config: &'a Config,
+    found: Vec<ConfigError>,
+}
+
+impl Errors<'_> {
+    fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.found.push(ConfigError::new(&self.config.source, key, message));
+    }
+}
+
+fn check_runtime(config: &Config, errors: &mut Errors<'_>) {
+    let runtime = &config.runtime;
+    if runtime.max_instances == 0 {
+        errors.add("runtime.max_instances", "must be at least 1");
+    }
+    if runtime.memory_limit_mb == 0 || runtime.memory_limit_mb > 4096 {
+        errors.add("runtime.memory_limit_mb", "must be between 1 and 4096");
+    }
+    if runtime.deadline_ms == 0 {
+        errors.add("runtime.deadline_ms", "must be at least 1");
+    }
+}
+
+fn check_target(target: &str) -> Result<(), String> {
+    let (host, port) = target
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{target}` is not `host:port`"))?;
+    if host.is_empty() {
+        return Err(format!("`{target}` has no host"));
+    }
+    port.parse::<u16>()
+        .map_err(|_| format!("`{target}` has no valid port"))?;
+    Ok(())
+}
+
+fn check_host(host: &str) -> Result<(), String> {
+    let bare = host.strip_prefix("*.").unwrap_or(host);
+    let valid = !bare.is_empty()
+        && bare
+            .split('.')
+            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("`{host}` is not a host name or `*.` wildcard"))
+    }
+}
+
+fn check_path(path: &PathMatchConfig) -> Result<(), String> {
+    match path {
+        PathMatchConfig::Exact(p) | PathMatchConfig::Prefix(p) if !p.starts_with('/') => {
+            Err(format!("`{p}` must start with `/`"))
+        }
+        PathMatchConfig::Regex(pattern) => regex::Regex::new(pattern)
+            .map(|_| ())
+            .map_err(|e| format!("invalid regex: {e}")),
+        _ => Ok(()),
+    }
+}
+
+fn is_plugin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

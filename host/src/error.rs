@@ -1,0 +1,183 @@
+//! Errors on the request path, and the one place they become responses.
+//!
+//! Every failure a client can see is a [`ProxyError`]; [`ProxyError::to_response`]
+//! renders it as `application/problem+json` (RFC 9457) with a stable `type`,
+//! the status, and a detail that names the route, upstream or plugin but no
+//! internals.
+
+use std::time::Duration;
+
+use http::{HeaderValue, Response, StatusCode, header};
+use serde::Serialize;
+
+use crate::body::{self, Body};
+use crate::runtime::PluginFailure;
+
+/// A request failed at the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// No route matches the request.
+    #[error("no route matches the request")]
+    NoRoute,
+    /// The request is malformed.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A plugin read the request body and it exceeds the route's limit.
+    #[error("request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The route's `max_body_bytes`.
+        limit: u64,
+    },
+    /// No connection to the upstream could be made, or it failed mid-request.
+    #[error("upstream `{upstream}` unreachable: {reason}")]
+    UpstreamUnreachable {
+        /// Upstream name.
+        upstream: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The upstream did not answer in time.
+    #[error("upstream `{upstream}` sent no response within {after:?}")]
+    UpstreamTimeout {
+        /// Upstream name.
+        upstream: String,
+        /// The timeout that expired.
+        after: Duration,
+    },
+    /// A plugin failed and is configured fail-closed.
+    #[error("plugin `{plugin}` on route `{route}` {failure}")]
+    Plugin {
+        /// Plugin name.
+        plugin: String,
+        /// Route name.
+        route: String,
+        /// What went wrong.
+        failure: PluginFailure,
+    },
+    /// A bug or resource problem in the gateway itself.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Which party caused an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorSource {
+    /// The client sent something wrong.
+    Client,
+    /// The upstream failed.
+    Upstream,
+    /// A plugin failed.
+    Plugin,
+    /// The gateway failed.
+    Gateway,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    source: ErrorSource,
+    retryable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plugin: Option<&'a str>,
+}
+
+impl ProxyError {
+    /// The status code answered.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::UpstreamUnreachable { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Plugin { failure, .. } if failure.is_temporary() => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Plugin { .. } | ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Who caused the error.
+    pub fn source(&self) -> ErrorSource {
+        match self {
+            ProxyError::NoRoute | ProxyError::BadRequest(_) | ProxyError::PayloadTooLarge { .. } => {
+                ErrorSource::Client
+            }
+            ProxyError::UpstreamUnreachable { .. } | ProxyError::UpstreamTimeout { .. } => ErrorSource::Upstream,
+            ProxyError::Plugin { .. } => ErrorSource::Plugin,
+            ProxyError::Internal(_) => ErrorSource::Gateway,
+        }
+    }
+
+    /// Whether the same request may succeed if sent again.
+    pub fn retryable(&self) -> bool {
+        match self {
+            ProxyError::UpstreamUnreachable { .. } | ProxyError::UpstreamTimeout { .. } => true,
+            ProxyError::Plugin { failure, .. } => failure.is_temporary(),
+            _ => false,
+        }
+    }
+
+    fn problem(&self) -> (&'static str, &'static str, String) {
+        match self {
+            ProxyError::NoRoute => ("no-route", "No route", "No route matches this request.".into()),
+            ProxyError::BadRequest(reason) => ("bad-request", "Bad request", reason.clone()),
+            ProxyError::PayloadTooLarge { limit } => (
+                "payload-too-large",
+                "Payload too large",
+                format!("The request body exceeds {limit} bytes."),
+            ),
+            ProxyError::UpstreamUnreachable { upstream, .. } => (
+                "upstream-unreachable",
+                "Bad gateway",
+                format!("Upstream `{upstream}` could not be reached."),
+            ),
+            ProxyError::UpstreamTimeout { upstream, .. } => (
+                "upstream-timeout",
+                "Gateway timeout",
+                format!("Upstream `{upstream}` did not respond in time."),
+            ),
+            ProxyError::Plugin { plugin, failure, .. } => (
+                "plugin-failed",
+                "Plugin failed",
+                format!("Plugin `{plugin}` failed to handle the request ({}).", failure.kind()),
+            ),
+            ProxyError::Internal(_) => (
+                "internal",
+                "Internal error",
+                "The gateway failed to handle the request.".into(),
+            ),
+        }
+    }
+
+    /// The response the client gets: `application/problem+json`.
+    pub fn to_response(&self) -> Response<Body> {
+        let status = self.status();
+        let (kind, title, detail) = self.problem();
+        let kind = format!("urn:portico:problem:{kind}");
+        let plugin = match self {
+            ProxyError::Plugin { plugin, .. } => Some(plugin.as_str()),
+            _ => None,
+        };
+        let problem = Problem {
+            kind: &kind,
+            title,
+            status: status.as_u16(),
+            detail,
+            source: self.source(),
+            retryable: self.retryable(),
+            plugin,
+        };
+        let json = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = Response::new(body::full(json));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}

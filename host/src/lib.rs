@@ -1,0 +1,27 @@
+//! Portico: a programmable API gateway whose policy runs as WebAssembly
+//! components.
+//!
+//! The host owns the data path — listeners ([`server`]), routing
+//! ([`router`]), upstreams ([`upstream`]) and the proxy itself ([`proxy`]) —
+//! and runs each route's chain of plugins through the [`runtime`]. A
+//! [`gateway::Gateway`] is one consistent snapshot built from a
+//! [`config::Config`]; every error a client can see is a [`error::ProxyError`].
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let config = portico::config::load("examples/portico.toml".as_ref())?;
+//! let gateway = std::sync::Arc::new(portico::gateway::Gateway::build(&config).await?);
+//! let running = portico::server::RunningGateway::start(&config, gateway).await?;
+//! println!("serving on {}", running.addr());
+//! # Ok(()) }
+//! ```
+
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod proxy;
+pub mod router;
+pub mod runtime;
+pub mod server;
+pub mod upstream;

@@ -1,0 +1,95 @@
+//! Header rules of a proxy: hop-by-hop headers are dropped in both
+//! directions, and the `X-Forwarded-*` / `Forwarded` headers are set by the
+//! gateway from what it saw, never trusted from the client.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+];
+
+/// Removes hop-by-hop headers, including those named in `Connection`.
+/// `Transfer-Encoding` is left to hyper, which re-frames every message.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+/// Replaces any client-sent forwarding headers with the gateway's own.
+pub fn set_forwarded(headers: &mut HeaderMap, client: IpAddr, scheme: &str, host: Option<&str>) {
+    let xff = HeaderName::from_static("x-forwarded-for");
+    let xfp = HeaderName::from_static("x-forwarded-proto");
+    let xfh = HeaderName::from_static("x-forwarded-host");
+    for name in [&xff, &xfp, &xfh, &header::FORWARDED] {
+        headers.remove(name);
+    }
+    let client_text = client.to_string();
+    if let Ok(value) = HeaderValue::from_str(&client_text) {
+        headers.insert(xff, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(scheme) {
+        headers.insert(xfp, value);
+    }
+    let node = match client {
+        IpAddr::V4(_) => client_text,
+        IpAddr::V6(_) => format!("\"[{client_text}]\""),
+    };
+    let mut forwarded = format!("for={node};proto={scheme}");
+    if let Some(host) = host.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) {
+        if let Ok(value) = HeaderValue::from_str(host) {
+            headers.insert(xfh, value);
+        }
+        forwarded.push_str(&format!(";host=\"{host}\""));
+    }
+    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+        headers.insert(header::FORWARDED, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn forwarded_headers_are_replaced_not_trusted() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        h.insert(header::FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
+        set_forwarded(&mut h, "::1".parse().unwrap(), "http", Some("example.com"));
+        assert_eq!(h["x-forwarded-for"], "::1");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "example.com");
+        assert_eq!(h[header::FORWARDED], "for=\"[::1]\";proto=http;host=\"example.com\"");
+    }
+}

@@ -1,0 +1,172 @@
+//! Runs a route's plugin chain over one request and its response.
+//!
+//! `on-request` runs in chain order; `on-response` in reverse order, for the
+//! plugins whose `on-request` ran, each on the same instance. A `respond`
+//! action in `on-request` stops the walk and turns back. A failure fails the
+//! request (fail-closed) or skips the plugin (fail-open); the failed
+//! instance is dropped, never reused.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::HeaderMap;
+
+use super::bindings::types::{Action, Reply};
+use super::error::PluginFailure;
+use super::instance::PluginInstance;
+use super::message::{MessageBody, ProxyRequest, ProxyResponse, headers};
+use super::slot::PluginSlot;
+use super::state::RequestContext;
+use crate::error::ProxyError;
+
+/// A route's plugins, in order.
+#[derive(Default)]
+pub struct Chain {
+    slots: Vec<Arc<PluginSlot>>,
+}
+
+/// What the request phase decided.
+pub enum RequestOutcome {
+    /// Send this request to the upstream.
+    Forward(ProxyRequest),
+    /// Answer with this response without calling the upstream.
+    Respond(ProxyResponse),
+}
+
+impl Chain {
+    /// A chain of `slots`, run in this order.
+    pub fn new(slots: Vec<Arc<PluginSlot>>) -> Self {
+        Chain { slots }
+    }
+
+    /// The plugins, in order.
+    pub fn slots(&self) -> &[Arc<PluginSlot>] {
+        &self.slots
+    }
+
+    /// Starts a walk of the chain for one request.
+    pub fn start(&self) -> ChainRun<'_> {
+        ChainRun {
+            chain: self,
+            ran: Vec::with_capacity(self.slots.len()),
+            context: RequestContext::new(),
+        }
+    }
+}
+
+/// One request's walk through a chain. Instances whose `on-request` ran are
+/// held until `on-response` (or until the walk is dropped, when they go back
+/// to their pools).
+pub struct ChainRun<'c> {
+    chain: &'c Chain,
+    ran: Vec<(usize, PluginInstance)>,
+    context: RequestContext,
+}
+
+impl ChainRun<'_> {
+    /// Runs `on-request` of each plugin in order.
+    pub async fn on_request(&mut self, request: ProxyRequest) -> Result<RequestOutcome, ProxyError> {
+        let mut request = request;
+        for (index, slot) in self.chain.slots.iter().enumerate() {
+            let mut instance = match slot.checkout().await {
+                Ok(instance) => instance,
+                Err(failure) => {
+                    fail(slot, failure)?;
+                    continue;
+                }
+            };
+            let (back, result) = instance.on_request(request, &mut self.context).await;
+            request = back.ok_or_else(|| ProxyError::Internal("request lost in plugin call".into()))?;
+            if let MessageBody::TooLarge(limit) = request.body {
+                // The body cannot be forwarded any more, whatever the plugin
+                // decided: the client sent too much.
+                if result.is_ok() {
+                    self.ran.push((index, instance));
+                }
+                return Err(ProxyError::PayloadTooLarge { limit });
+            }
+            match result {
+                Ok(Action::Continue) => self.ran.push((index, instance)),
+                Ok(Action::Respond(reply)) => {
+                    self.ran.push((index, instance));
+                    match reply_response(reply, request.info.max_body_bytes) {
+                        Ok(response) => return Ok(RequestOutcome::Respond(response)),
+                        Err(failure) => fail(slot, failure)?,
+                    }
+                }
+                Err(failure) => fail(slot, failure)?,
+            }
+        }
+        Ok(RequestOutcome::Forward(request))
+    }
+
+    /// Runs `on-response` of the plugins that saw the request, last first.
+    pub async fn on_response(mut self, response: ProxyResponse) -> Result<ProxyResponse, ProxyError> {
+        let mut response = response;
+        while let Some((index, mut instance)) = self.ran.pop() {
+            let slot = &self.chain.slots[index];
+            let (back, result) = instance.on_response(response, &mut self.context).await;
+            response = back.ok_or_else(|| ProxyError::Internal("response lost in plugin call".into()))?;
+            match result {
+                Ok(Action::Continue) => slot.checkin(instance),
+                Ok(Action::Respond(reply)) => {
+                    slot.checkin(instance);
+                    match reply_response(reply, response.max_body_bytes) {
+                        Ok(reply) => response = reply,
+                        Err(failure) => fail(slot, failure)?,
+                    }
+                }
+                Err(failure) => fail(slot, failure)?,
+            }
+        }
+        Ok(response)
+    }
+
+    /// The context the plugins built for this request.
+    pub fn context(&self) -> &RequestContext {
+        &self.context
+    }
+}
+
+impl Drop for ChainRun<'_> {
+    fn drop(&mut self) {
+        for (index, instance) in self.ran.drain(..) {
+            self.chain.slots[index].checkin(instance);
+        }
+    }
+}
+
+/// Logs a failure; `Ok` when the plugin fails open (skip it), the request's
+/// error otherwise.
+fn fail(slot: &PluginSlot, failure: PluginFailure) -> Result<(), ProxyError> {
+    tracing::error!(
+        target: "portico::plugin",
+        plugin = slot.name(),
+        route = slot.route(),
+        kind = failure.kind(),
+        fail_open = slot.fails_open(),
+        "plugin failed: {failure}"
+    );
+    if slot.fails_open() {
+        Ok(())
+    } else {
+        Err(ProxyError::Plugin {
+            plugin: slot.name().to_owned(),
+            route: slot.route().to_owned(),
+            failure,
+        })
+    }
+}
+
+/// Turns a plugin's `respond` action into a response.
+fn reply_response(reply: Reply, max_body_bytes: u64) -> Result<ProxyResponse, PluginFailure> {
+    let status = http::StatusCode::from_u16(reply.status)
+        .map_err(|_| PluginFailure::Guest(format!("replied with invalid status {}", reply.status)))?;
+    let mut map = HeaderMap::new();
+    for (name, value) in &reply.headers {
+        let (name, value) = headers::parse(name, value)
+            .map_err(|_| PluginFailure::Guest(format!("replied with invalid header `{name}`")))?;
+        map.append(name, value);
+    }
+    Ok(ProxyResponse::new(status, map, Bytes::from(reply.body), max_body_bytes))
+}

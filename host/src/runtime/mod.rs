@@ -1,0 +1,37 @@
+//! The plugin runtime: wasmtime hosting Portico plugin components.
+//!
+//! - [`engine`]: the one place wasmtime is configured (pooling allocator,
+//!   epoch deadlines, memory limits).
+//! - [`bindings`]: host bindings generated from `wit/plugin.wit`.
+//! - [`loader`] and [`component_cache`]: reading and compiling plugins, with
+//!   compiled code cached on disk.
+//! - [`capabilities`]: deny-by-default host imports (log, clock, kv, cache,
+//!   context) and the per-plugin linker.
+//! - [`slot`] and [`instance`]: a plugin on a route, its instances and how
+//!   they are pooled or made fresh per request.
+//! - [`chain`]: running a route's plugins over a request and its response.
+
+pub mod bindings;
+pub mod byte_cache;
+pub mod capabilities;
+pub mod chain;
+pub mod component_cache;
+pub mod engine;
+pub mod error;
+mod guest_log;
+mod host_messages;
+pub mod instance;
+pub mod kv;
+pub mod loader;
+pub mod message;
+pub mod services;
+pub mod slot;
+pub mod state;
+
+pub use chain::{Chain, ChainRun, RequestOutcome};
+pub use engine::PluginEngine;
+pub use error::{LoadError, PluginFailure};
+pub use loader::PluginLoader;
+pub use message::{MessageBody, ProxyRequest, ProxyResponse, RequestInfo};
+pub use services::HostServices;
+pub use slot::PluginSlot;

@@ -1,0 +1,38 @@
+//! Host-side state behind the `kv` and `cache` capabilities, shared by every
+//! instance in the gateway and namespaced per plugin.
+
+use super::byte_cache::ByteCache;
+use super::kv::KvStore;
+
+/// The stores plugins reach through capabilities.
+pub struct HostServices {
+    /// Backs the `kv` capability.
+    pub kv: KvStore,
+    /// Backs the `cache` capability.
+    pub cache: ByteCache,
+}
+
+impl HostServices {
+    /// Empty stores; the cache holds at most `cache_bytes`.
+    pub fn new(cache_bytes: u64) -> Self {
+        HostServices {
+            kv: KvStore::new(),
+            cache: ByteCache::new(cache_bytes),
+        }
+    }
+}
+
+impl Default for HostServices {
+    fn default() -> Self {
+        HostServices::new(64 * 1024 * 1024)
+    }
+}
+
+/// The key a plugin's `key` is stored under: plugins never see each other's.
+pub fn namespaced(plugin: &str, key: &str) -> String {
+    let mut full = String::with_capacity(plugin.len() + 1 + key.len());
+    full.push_str(plugin);
+    full.push('\u{0}');
+    full.push_str(key);
+    full
+}

@@ -1,0 +1,181 @@
+//! A plugin in one route's chain: its compiled component linked with the
+//! route's grants, its config, and its instances.
+//!
+//! Two instance models, per plugin in config:
+//! - `pooled` (default): an instance serves one request at a time and goes back
+//!   to an idle list afterwards; it is discarded after any failure, after
+//!   `max_uses` requests, or when its memory grew past `recycle_memory_mb`.
+//! - `fresh`: every request gets a new instance (and a new `init`), dropped at
+//!   the end of the request.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::bindings::PluginPre;
+use super::bindings::types::PluginMetadata as Metadata;
+use super::capabilities::{self, Grants};
+use super::engine::PluginEngine;
+use super::error::{LoadError, PluginFailure};
+use super::instance::{InitOutcome, PluginInstance};
+use super::loader::LoadedComponent;
+use super::services::HostServices;
+use super::state::{HostState, PluginIdentity};
+use crate::config::{FailureMode, InstanceMode, PluginRef};
+
+/// Idle instances kept per slot; more are created under load and dropped
+/// when they come back to a full list.
+const MAX_IDLE: usize = 128;
+
+/// One plugin of one route's chain.
+pub struct PluginSlot {
+    identity: Arc<PluginIdentity>,
+    pre: PluginPre<HostState>,
+    engine: PluginEngine,
+    services: Arc<HostServices>,
+    config_json: String,
+    mode: InstanceMode,
+    on_failure: FailureMode,
+    max_uses: u32,
+    recycle_bytes: usize,
+    idle: Mutex<Vec<PluginInstance>>,
+    metadata: Metadata,
+    sha256: String,
+}
+
+impl PluginSlot {
+    /// Links `component` with the route's grants and starts one instance,
+    /// whose `init` checks the route's config for the plugin.
+    pub async fn load(
+        component: &LoadedComponent,
+        plugin: &PluginRef,
+        route: &str,
+        engine: &PluginEngine,
+        services: Arc<HostServices>,
+    ) -> Result<Self, LoadError> {
+        let name = component.name.to_string();
+        let grants: Grants = plugin.capabilities.iter().copied().collect();
+        capabilities::check_imports(engine.engine(), &component.component, &name, route, &grants)?;
+        let contract = |e: wasmtime::Error| LoadError::Contract {
+            plugin: name.clone(),
+            message: format!("{e:#}"),
+        };
+        let linker = capabilities::linker(engine.engine(), &grants).map_err(contract)?;
+        let pre = linker.instantiate_pre(&component.component).map_err(contract)?;
+        let pre = PluginPre::new(pre).map_err(contract)?;
+        let config_json = serde_json::to_string(&plugin.config).map_err(|e| LoadError::Config {
+            plugin: name.clone(),
+            route: route.to_owned(),
+            key: String::new(),
+            message: e.to_string(),
+        })?;
+        let identity = Arc::new(PluginIdentity {
+            plugin: component.name.clone(),
+            route: route.into(),
+        });
+        let start_error = |failure| LoadError::Start {
+            plugin: name.clone(),
+            route: route.to_owned(),
+            failure,
+        };
+        let outcome = PluginInstance::start(&pre, engine, identity.clone(), services.clone(), &config_json)
+            .await
+            .map_err(start_error)?;
+        let mut first = match outcome {
+            InitOutcome::Ready(instance) => instance,
+            InitOutcome::Rejected(rejection) => {
+                return Err(LoadError::Config {
+                    plugin: name.clone(),
+                    route: route.to_owned(),
+                    key: rejection.key,
+                    message: rejection.message,
+                });
+            }
+        };
+        let metadata = first.metadata().await.map_err(start_error)?;
+        let slot = PluginSlot {
+            identity,
+            pre,
+            engine: engine.clone(),
+            services,
+            config_json,
+            mode: plugin.instance,
+            on_failure: plugin.on_failure,
+            max_uses: plugin.max_uses,
+            recycle_bytes: plugin.recycle_memory_mb as usize * 1024 * 1024,
+            idle: Mutex::new(Vec::new()),
+            metadata,
+            sha256: component.sha256.clone(),
+        };
+        slot.checkin(first);
+        Ok(slot)
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.identity.plugin
+    }
+
+    /// The route this slot serves.
+    pub fn route(&self) -> &str {
+        &self.identity.route
+    }
+
+    /// Whether a failure skips the plugin instead of failing the request.
+    pub fn fails_open(&self) -> bool {
+        self.on_failure == FailureMode::Open
+    }
+
+    /// The plugin's self-reported name and version.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// SHA-256 of the plugin's `.wasm`.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// An instance for one request: an idle one, or a new one.
+    pub async fn checkout(&self) -> Result<PluginInstance, PluginFailure> {
+        if self.mode == InstanceMode::Pooled
+            && let Some(instance) = self.idle.lock().pop()
+        {
+            return Ok(instance);
+        }
+        let outcome = PluginInstance::start(
+            &self.pre,
+            &self.engine,
+            self.identity.clone(),
+            self.services.clone(),
+            &self.config_json,
+        )
+        .await?;
+        match outcome {
+            InitOutcome::Ready(instance) => Ok(instance),
+            InitOutcome::Rejected(rejection) => Err(PluginFailure::Guest(format!(
+                "init rejected its config at `{}`: {}",
+                rejection.key, rejection.message
+            ))),
+        }
+    }
+
+    /// Returns an instance after a request that did not fail it.
+    pub fn checkin(&self, instance: PluginInstance) {
+        if self.mode == InstanceMode::Fresh
+            || instance.uses() >= self.max_uses
+            || instance.memory_peak() > self.recycle_bytes
+        {
+            return;
+        }
+        let mut idle = self.idle.lock();
+        if idle.len() < MAX_IDLE {
+            idle.push(instance);
+        }
+    }
+
+    /// Idle instances held now.
+    pub fn idle_instances(&self) -> usize {
+        self.idle.lock().len()
+    }
+}

@@ -1,0 +1,170 @@
+//! [`Request`] and [`Response`]: the message in flight, as the plugin sees it.
+//!
+//! Both are handles onto the host's copy, valid for one call: each method
+//! asks the host (natively: the mock host) and copies only what it returns.
+
+use http::{Method, StatusCode};
+
+use crate::Error;
+use crate::imports::{RequestHandle, ResponseHandle};
+
+/// The header methods [`Request`] and [`Response`] share; `self.inner` is the
+/// host's resource, which has the same methods for both.
+macro_rules! header_methods {
+    () => {
+        /// The first value of the named header (case-insensitive).
+        pub fn header(&self, name: &str) -> Option<String> {
+            self.inner.header(name)
+        }
+
+        /// Every value of the named header, in order.
+        pub fn header_all(&self, name: &str) -> Vec<String> {
+            self.inner.header_all(name)
+        }
+
+        /// The names of all headers present, lower-case, without repeats.
+        pub fn header_names(&self) -> Vec<String> {
+            self.inner.header_names()
+        }
+
+        /// Replaces all values of the named header with one value. Fails if
+        /// the name is not a valid header name or the value contains control
+        /// characters (CR, LF, NUL, ...).
+        pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), Error> {
+            Ok(self.inner.set_header(name, value)?)
+        }
+
+        /// Adds a value to the named header, keeping existing ones. Fails like
+        /// [`set_header`](Self::set_header).
+        pub fn append_header(&mut self, name: &str, value: &str) -> Result<(), Error> {
+            Ok(self.inner.append_header(name, value)?)
+        }
+
+        /// Removes every value of the named header (nothing if absent).
+        pub fn remove_header(&mut self, name: &str) {
+            self.inner.remove_header(name)
+        }
+    };
+}
+
+/// The request as the gateway received it, with the changes made by the
+/// plugins before this one in the chain. Changes go upstream.
+pub struct Request<'a> {
+    inner: RequestHandle<'a>,
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn new(inner: RequestHandle<'a>) -> Self {
+        Request { inner }
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        let method = self.inner.method();
+        // The host sends `http::Method::as_str()`, always a valid token. Were
+        // it ever not, a method no policy allows beats a panic.
+        Method::from_bytes(method.as_bytes())
+            .or_else(|_| Method::from_bytes(b"INVALID"))
+            .unwrap_or_default()
+    }
+
+    /// `http` or `https`, as the client connected.
+    pub fn scheme(&self) -> String {
+        self.inner.scheme()
+    }
+
+    /// The authority (host and optional port) from the request target or the
+    /// `Host` header.
+    pub fn authority(&self) -> Option<String> {
+        self.inner.authority()
+    }
+
+    /// The path, normalized (dot segments removed), without the query.
+    pub fn path(&self) -> String {
+        self.inner.path()
+    }
+
+    /// Replaces the path forwarded upstream (the query is kept). Must start
+    /// with `/` and be a valid URI path.
+    pub fn set_path(&mut self, path: &str) -> Result<(), Error> {
+        self.inner.set_path(path).map_err(Error::from)
+    }
+
+    /// The query string without the leading `?`, if any.
+    pub fn query(&self) -> Option<String> {
+        self.inner.query()
+    }
+
+    /// Replaces (or with `None` removes) the query string forwarded upstream.
+    pub fn set_query(&mut self, query: Option<&str>) -> Result<(), Error> {
+        self.inner.set_query(query).map_err(Error::from)
+    }
+
+    header_methods!();
+
+    /// A named capture from the route's path regex, e.g. `id` for
+    /// `^/users/(?P<id>[0-9]+)$`.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.inner.route_param(name)
+    }
+
+    /// The client's IP address as the gateway's socket saw it, e.g.
+    /// `203.0.113.7` (parse with `.parse::<std::net::IpAddr>()`).
+    pub fn client_addr(&self) -> String {
+        self.inner.client_addr()
+    }
+
+    /// The name of the route that matched.
+    pub fn route_name(&self) -> String {
+        self.inner.route_name()
+    }
+
+    /// Reads the whole body, up to the route's `max_body_bytes` (beyond it,
+    /// the gateway answers 413 whatever the plugin does). The body streams
+    /// upstream untouched unless a plugin calls this; later calls return the
+    /// buffer.
+    pub fn body(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.inner.body()?)
+    }
+
+    /// Replaces the body forwarded upstream; `content-length` is updated.
+    pub fn set_body(&mut self, body: impl AsRef<[u8]>) {
+        self.inner.set_body(body.as_ref())
+    }
+}
+
+/// The upstream's response (or a plugin's reply), with the changes made by
+/// the plugins after this one in the chain, which run first on the way back.
+/// Changes go to the client.
+pub struct Response<'a> {
+    inner: ResponseHandle<'a>,
+}
+
+impl<'a> Response<'a> {
+    pub(crate) fn new(inner: ResponseHandle<'a>) -> Self {
+        Response { inner }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        // The host only holds valid codes (100..=999).
+        StatusCode::from_u16(self.inner.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Replaces the status code.
+    pub fn set_status(&mut self, status: StatusCode) -> Result<(), Error> {
+        self.inner.set_status(status.as_u16()).map_err(Error::from)
+    }
+
+    header_methods!();
+
+    /// Reads the whole body, up to the route's `max_body_bytes`.
+    pub fn body(&self) -> Result<Vec<u8>, Error> {
+        Ok(self.inner.body()?)
+    }
+
+    /// Replaces the body sent to the client; `content-length` is updated.
+    pub fn set_body(&mut self, body: impl AsRef<[u8]>) {
+        self.inner.set_body(body.as_ref())
+    }
+}

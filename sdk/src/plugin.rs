@@ -1,0 +1,56 @@
+//! The [`Plugin`] trait every plugin implements.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::{Action, Error, Request, Response};
+
+/// A Portico plugin.
+///
+/// The gateway loads the plugin once per instance, deserializes
+/// [`Config`](Plugin::Config) from the route's `config` table, and then, for
+/// each request the instance serves:
+///
+/// 1. calls [`new`](Plugin::new) to make this request's value;
+/// 2. calls [`on_request`](Plugin::on_request) on it, before the upstream;
+/// 3. calls [`on_response`](Plugin::on_response) on the same value, before
+///    the response goes to the client (also when this or a later plugin
+///    answered with [`Action::Respond`]), then drops it.
+///
+/// Fields therefore carry state from one phase of a request to the other and
+/// never leak into another request. Export the type with
+/// [`export_plugin!`](crate::export_plugin).
+pub trait Plugin: Sized + 'static {
+    /// Per-route config, deserialized from the route's `config` table (JSON
+    /// text from the host). Use `#[serde(deny_unknown_fields)]` and
+    /// `#[serde(try_from = ...)]` (or the types in [`config`](crate::config))
+    /// for validation; errors are reported with the key's path. Use
+    /// [`NoConfig`] when there is nothing to configure.
+    type Config: DeserializeOwned + Send + Sync + 'static;
+
+    /// Creates the per-request value; called at the start of each request's
+    /// on-request. Fields hold per-request state.
+    fn new(config: &'static Self::Config) -> Self;
+
+    /// Handles the request before it goes upstream: change it through `req`,
+    /// then go on ([`Action::Continue`]) or answer ([`Action::Respond`]), in
+    /// which case later plugins and the upstream are skipped.
+    fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
+        let _ = req;
+        Ok(Action::Continue)
+    }
+
+    /// Handles the response (the upstream's, or a plugin's reply) before it
+    /// goes to the client: change it through `res`, or replace it with
+    /// [`Action::Respond`].
+    fn on_response(&mut self, res: &mut Response<'_>) -> Result<Action, Error> {
+        let _ = res;
+        Ok(Action::Continue)
+    }
+}
+
+/// The config of a plugin that takes none: an empty table (or none at all);
+/// any key is an error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}

@@ -1,0 +1,222 @@
+//! [`MockHost`]: the in-memory gateway natively compiled plugins talk to.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::clock::MockClock;
+use super::harness::MockPlugin;
+use super::store::Store;
+use crate::capabilities::ttl_ms;
+use crate::log::Level;
+use crate::{ConfigError, Plugin};
+
+/// The capabilities a route can grant, by their names in the gateway's config.
+const CAPABILITIES: [&str; 5] = ["log", "clock", "kv", "cache", "context"];
+
+/// One message a plugin logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// The level.
+    pub level: Level,
+    /// The message.
+    pub message: String,
+}
+
+/// The mock host's state, shared by the [`MockHost`] and the capability
+/// calls of the plugins on its thread.
+#[derive(Debug, Default)]
+pub(crate) struct HostState {
+    grants: Vec<&'static str>,
+    pub(crate) clock: MockClock,
+    pub(crate) kv: Store,
+    pub(crate) cache: Store,
+    pub(crate) context: BTreeMap<String, String>,
+    pub(crate) logs: Vec<LogRecord>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<RefCell<HostState>>>> = const { RefCell::new(None) };
+}
+
+/// Runs a plugin's capability call (`call`, e.g. `kv::get`) against the
+/// thread's mock host.
+///
+/// # Panics
+///
+/// If no [`MockHost`] is installed on this thread, or `capability` is not
+/// granted.
+pub(crate) fn with_capability<R>(capability: &str, call: &str, f: impl FnOnce(&mut HostState) -> R) -> R {
+    let Some(state) = CURRENT.with(|current| current.borrow().clone()) else {
+        panic!(
+            "the plugin called `{call}` but no MockHost is installed on this thread: \
+             create one with `portico_sdk::testing::MockHost::new()` first"
+        );
+    };
+    let mut state = state.borrow_mut();
+    if !state.grants.contains(&capability) {
+        panic!(
+            "the plugin called `{call}` but capability `{capability}` is not granted \
+             (granted: {:?}); the gateway refuses to load a plugin that imports a \
+             capability its route does not grant",
+            state.grants
+        );
+    }
+    f(&mut state)
+}
+
+/// An in-memory gateway for native unit tests of a plugin.
+///
+/// Creating one installs it for the current thread (replacing any earlier
+/// one): the plugin's calls to [`log`](crate::log), [`clock`](crate::clock),
+/// [`kv`](crate::kv), [`cache`](crate::cache) and [`context`](crate::context)
+/// go to it. Load plugins with [`load`](MockHost::load) and drive them with
+/// [`MockRequest`](super::MockRequest) and [`MockResponse`](super::MockResponse).
+///
+/// Differences from the gateway:
+///
+/// * a call to a capability not granted (see [`with_grants`](MockHost::with_grants))
+///   **panics** with a message naming it, where the gateway refuses to load
+///   the component;
+/// * `kv` and `cache` are one namespace for all plugins loaded on this host
+///   (the gateway has one per plugin), and the cache never evicts early;
+/// * the context is never cleared by itself (the gateway drops it when a
+///   request ends): call [`clear_context`](MockHost::clear_context) between
+///   requests that must not share it;
+/// * time stands still unless moved with [`set_time_ms`](MockHost::set_time_ms)
+///   or [`advance`](MockHost::advance); TTLs follow this clock.
+#[derive(Debug)]
+pub struct MockHost {
+    state: Rc<RefCell<HostState>>,
+}
+
+impl Default for MockHost {
+    fn default() -> Self {
+        MockHost::new()
+    }
+}
+
+impl MockHost {
+    /// A host granting every capability, installed for this thread.
+    pub fn new() -> Self {
+        MockHost::with_grants(&CAPABILITIES)
+    }
+
+    /// A host granting only `capabilities` (names as in the gateway's config:
+    /// `log`, `clock`, `kv`, `cache`, `context`), installed for this thread.
+    ///
+    /// # Panics
+    ///
+    /// On an unknown capability name.
+    pub fn with_grants(capabilities: &[&str]) -> Self {
+        let grants = capabilities
+            .iter()
+            .map(|name| match CAPABILITIES.iter().find(|c| *c == name) {
+                Some(capability) => *capability,
+                None => panic!("unknown capability `{name}`; expected one of {CAPABILITIES:?}"),
+            })
+            .collect();
+        let state = Rc::new(RefCell::new(HostState {
+            grants,
+            ..HostState::default()
+        }));
+        CURRENT.with(|current| *current.borrow_mut() = Some(Rc::clone(&state)));
+        MockHost { state }
+    }
+
+    /// Loads plugin `P` with `config` (the route's `config` table as JSON),
+    /// parsing it exactly as the component's `init` does.
+    pub fn load<P: Plugin>(&self, config: serde_json::Value) -> Result<MockPlugin<P>, ConfigError> {
+        MockPlugin::load(&config.to_string())
+    }
+
+    /// Sets the wall clock (milliseconds since the Unix epoch; initially
+    /// 1 700 000 000 000). Moving it forward also advances the monotonic
+    /// clock, so TTLs run out; moving it back only jumps the wall clock.
+    pub fn set_time_ms(&self, ms: u64) {
+        self.state.borrow_mut().clock.set_now_ms(ms);
+    }
+
+    /// Lets `by` pass on both clocks.
+    pub fn advance(&self, by: Duration) {
+        self.state.borrow_mut().clock.advance(by);
+    }
+
+    /// What `clock::now_ms` returns now.
+    pub fn now_ms(&self) -> u64 {
+        self.state.borrow().clock.now_ms()
+    }
+
+    /// What `clock::monotonic_ns` returns now (initially 0).
+    pub fn monotonic_ns(&self) -> u64 {
+        self.state.borrow().clock.monotonic_ns()
+    }
+
+    /// Everything logged so far, oldest first.
+    pub fn logs(&self) -> Vec<LogRecord> {
+        self.state.borrow().logs.clone()
+    }
+
+    /// Forgets the logs.
+    pub fn clear_logs(&self) {
+        self.state.borrow_mut().logs.clear();
+    }
+
+    /// The live kv value under `key`.
+    pub fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
+        let state = self.state.borrow();
+        state.kv.get(key, state.clock.monotonic_ns())
+    }
+
+    /// Stores a kv value (no size limits), e.g. to seed a test.
+    pub fn kv_set(&self, key: &str, value: impl AsRef<[u8]>, ttl: Option<Duration>) {
+        let mut state = self.state.borrow_mut();
+        let now = state.clock.monotonic_ns();
+        let ttl_ms = ttl.map_or(0, |ttl| ttl_ms(ttl).max(1));
+        state.kv.put(key, value.as_ref(), ttl_ms, now);
+    }
+
+    /// The live cache entry under `key`.
+    pub fn cache_get(&self, key: &str) -> Option<Vec<u8>> {
+        let state = self.state.borrow();
+        state.cache.get(key, state.clock.monotonic_ns())
+    }
+
+    /// Caches a value, e.g. to seed a test.
+    pub fn cache_set(&self, key: &str, value: impl AsRef<[u8]>, ttl: Duration) {
+        let mut state = self.state.borrow_mut();
+        let now = state.clock.monotonic_ns();
+        state.cache.put(key, value.as_ref(), ttl_ms(ttl).max(1), now);
+    }
+
+    /// The context value under `key`.
+    pub fn context(&self, key: &str) -> Option<String> {
+        self.state.borrow().context.get(key).cloned()
+    }
+
+    /// Sets a context value, as an earlier plugin in the chain would.
+    pub fn set_context(&self, key: &str, value: &str) {
+        self.state
+            .borrow_mut()
+            .context
+            .insert(key.to_owned(), value.to_owned());
+    }
+
+    /// Drops the context, as the gateway does when a request ends.
+    pub fn clear_context(&self) {
+        self.state.borrow_mut().context.clear();
+    }
+}
+
+impl Drop for MockHost {
+    /// Uninstalls the host if it is still the thread's current one.
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|current| {
+            let mut current = current.borrow_mut();
+            if current.as_ref().is_some_and(|c| Rc::ptr_eq(c, &self.state)) {
+                *current = None;
+            }
+        });
+    }
+}

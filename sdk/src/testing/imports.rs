@@ -1,0 +1,114 @@
+//! The WIT imports, implemented on the thread's [`MockHost`](super::MockHost):
+//! same module names, types and signatures as the wasm32 bindings.
+
+pub(crate) use super::resources as types;
+
+pub(crate) mod log {
+    use crate::testing::host::{LogRecord, with_capability};
+
+    /// Mirror of the WIT `level`.
+    pub(crate) enum Level {
+        Trace,
+        Debug,
+        Info,
+        Warn,
+        Error,
+    }
+
+    pub(crate) fn log(level: Level, message: &str) {
+        let level = match level {
+            Level::Trace => crate::log::Level::Trace,
+            Level::Debug => crate::log::Level::Debug,
+            Level::Info => crate::log::Level::Info,
+            Level::Warn => crate::log::Level::Warn,
+            Level::Error => crate::log::Level::Error,
+        };
+        let message = message.to_owned();
+        with_capability("log", "log::log", |host| host.logs.push(LogRecord { level, message }));
+    }
+}
+
+pub(crate) mod clock {
+    use crate::testing::host::with_capability;
+
+    pub(crate) fn now_ms() -> u64 {
+        with_capability("clock", "clock::now_ms", |host| host.clock.now_ms())
+    }
+
+    pub(crate) fn monotonic_ns() -> u64 {
+        with_capability("clock", "clock::monotonic_ns", |host| host.clock.monotonic_ns())
+    }
+}
+
+pub(crate) mod kv {
+    use crate::testing::host::with_capability;
+
+    /// Mirror of the WIT `kv-error`.
+    pub(crate) enum KvError {
+        NotANumber,
+        TooLarge,
+    }
+
+    pub(crate) fn get(key: &str) -> Option<Vec<u8>> {
+        with_capability("kv", "kv::get", |host| host.kv.get(key, host.clock.monotonic_ns()))
+    }
+
+    pub(crate) fn set(key: &str, value: &[u8], ttl_ms: u64) -> Result<(), KvError> {
+        with_capability("kv", "kv::set", |host| {
+            let now = host.clock.monotonic_ns();
+            host.kv.kv_set(key, value, ttl_ms, now)
+        })
+    }
+
+    pub(crate) fn delete(key: &str) -> bool {
+        with_capability("kv", "kv::delete", |host| {
+            let now = host.clock.monotonic_ns();
+            host.kv.delete(key, now)
+        })
+    }
+
+    pub(crate) fn increment(key: &str, delta: i64, ttl_ms: u64) -> Result<i64, KvError> {
+        with_capability("kv", "kv::increment", |host| {
+            let now = host.clock.monotonic_ns();
+            host.kv.kv_increment(key, delta, ttl_ms, now)
+        })
+    }
+}
+
+pub(crate) mod cache {
+    use crate::testing::host::with_capability;
+
+    pub(crate) fn get(key: &str) -> Option<Vec<u8>> {
+        with_capability("cache", "cache::get", |host| {
+            host.cache.get(key, host.clock.monotonic_ns())
+        })
+    }
+
+    pub(crate) fn set(key: &str, value: &[u8], ttl_ms: u64) {
+        with_capability("cache", "cache::set", |host| {
+            let now = host.clock.monotonic_ns();
+            host.cache.cache_set(key, value, ttl_ms, now);
+        })
+    }
+
+    pub(crate) fn delete(key: &str) {
+        with_capability("cache", "cache::delete", |host| {
+            let now = host.clock.monotonic_ns();
+            host.cache.delete(key, now);
+        })
+    }
+}
+
+pub(crate) mod context {
+    use crate::testing::host::with_capability;
+
+    pub(crate) fn get(key: &str) -> Option<String> {
+        with_capability("context", "context::get", |host| host.context.get(key).cloned())
+    }
+
+    pub(crate) fn set(key: &str, value: &str) {
+        with_capability("context", "context::set", |host| {
+            host.context.insert(key.to_owned(), value.to_owned());
+        })
+    }
+}

@@ -1,0 +1,211 @@
+//! Plugin chains through the real gateway: order, short-circuit, the
+//! response phase, the shared context, kv and body access.
+
+mod support;
+
+use http::{Method, StatusCode};
+use support::{config_prelude, gateway, upstream};
+
+const ALL_CAPS: &str = r#"["log", "clock", "kv", "cache", "context"]"#;
+
+fn probe(tag: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[routes.plugins]]
+name = "probe"
+capabilities = {ALL_CAPS}
+config = {{ tag = "{tag}"{extra} }}
+"#
+    )
+}
+
+async fn chain_gateway(plugins: &str) -> support::TestGateway {
+    let origin = upstream("origin").await;
+    gateway(&format!(
+        r#"{}
+[upstreams.origin]
+targets = ["{origin}"]
+
+[[routes]]
+name = "chained"
+upstream = "origin"
+{plugins}
+"#,
+        config_prelude()
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn plugins_run_in_config_order_and_back_in_reverse() {
+    let plugins = [probe("a", ""), probe("b", ""), probe("c", "")].concat();
+    let gw = chain_gateway(&plugins).await;
+    let response = gw.get("/anything").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.upstream_saw("x-chain"), ["a", "b", "c"]);
+    let back: Vec<_> = response
+        .headers
+        .get_all("x-chain-response")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(back, ["c", "b", "a"], "response phase runs last plugin first");
+}
+
+#[tokio::test]
+async fn respond_short_circuits_later_plugins_and_the_upstream() {
+    let plugins = [
+        probe("a", ""),
+        probe("guard", r#", respond_if_header = "x-stop""#),
+        probe("c", ""),
+    ]
+    .concat();
+    let gw = chain_gateway(&plugins).await;
+
+    let stopped = gw.send(Method::GET, "/x", &[("x-stop", "1")], "").await;
+    assert_eq!(stopped.status, StatusCode::FORBIDDEN);
+    assert_eq!(stopped.body, "stopped by guard");
+    assert_eq!(stopped.header("x-stopped-by"), Some("guard"));
+    assert_eq!(stopped.header("x-upstream"), None, "the upstream was not called");
+    let back: Vec<_> = stopped
+        .headers
+        .get_all("x-chain-response")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(back, ["guard", "a"], "only plugins that saw the request see the reply");
+
+    let passed = gw.get("/x").await;
+    assert_eq!(passed.status, StatusCode::OK);
+    assert_eq!(passed.upstream_saw("x-chain"), ["a", "guard", "c"]);
+}
+
+#[tokio::test]
+async fn context_set_by_one_plugin_is_read_by_the_next() {
+    let plugins = [
+        probe("auth", r#", context_set = { consumer = "from-header:x-user" }"#),
+        probe("limit", r#", context_to_header = { consumer = "x-consumer" }"#),
+    ]
+    .concat();
+    let gw = chain_gateway(&plugins).await;
+    let alice = gw.send(Method::GET, "/", &[("x-user", "alice")], "").await;
+    assert_eq!(alice.upstream_saw("x-consumer"), ["alice"]);
+    let bob = gw.send(Method::GET, "/", &[("x-user", "bob")], "").await;
+    assert_eq!(bob.upstream_saw("x-consumer"), ["bob"], "context does not leak between requests");
+    let nobody = gw.get("/").await;
+    assert!(nobody.upstream_saw("x-consumer").is_empty());
+}
+
+#[tokio::test]
+async fn kv_counts_across_requests_and_instances() {
+    let gw = chain_gateway(&probe("count", r#", count_key = "hits""#)).await;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let response = gw.get("/").await;
+        seen.push(response.header("x-count").unwrap().parse::<u64>().unwrap());
+    }
+    assert_eq!(seen, [1, 2, 3, 4, 5]);
+    let concurrent = futures_join(&gw, 20).await;
+    let mut counts: Vec<u64> = concurrent.iter().map(|r| r.header("x-count").unwrap().parse().unwrap()).collect();
+    counts.sort();
+    assert_eq!(counts, (6..=25).collect::<Vec<_>>(), "increments are atomic under concurrency");
+}
+
+async fn futures_join(gw: &support::TestGateway, n: usize) -> Vec<support::TestResponse> {
+    futures::future::join_all((0..n).map(|_| gw.get("/"))).await
+}
+
+#[tokio::test]
+async fn a_plugin_reads_the_body_and_it_still_reaches_the_upstream() {
+    let gw = chain_gateway(&probe("body", ", body_to_header = true")).await;
+    let response = gw.send(Method::POST, "/upload", &[], "hello body").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.upstream_saw("x-body-len"), ["10"]);
+    assert_eq!(response.json()["body"], "hello body");
+}
+
+#[tokio::test]
+async fn a_body_over_the_route_limit_is_refused_with_413() {
+    let origin = upstream("origin").await;
+    let gw = gateway(&format!(
+        r#"{}
+[upstreams.origin]
+targets = ["{origin}"]
+
+[[routes]]
+name = "small"
+upstream = "origin"
+max_body_bytes = 16
+{}
+"#,
+        config_prelude(),
+        probe("body", ", body_to_header = true")
+    ))
+    .await;
+    let response = gw.send(Method::POST, "/", &[], &"x".repeat(100)).await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(response.header("content-type"), Some("application/problem+json"));
+}
+
+#[tokio::test]
+async fn fresh_and_pooled_instances_behave_the_same() {
+    let plugins = r#"
+[[routes.plugins]]
+name = "probe"
+instance = "fresh"
+capabilities = ["log", "clock", "kv", "cache", "context"]
+config = { tag = "fresh", count_key = "fresh-hits" }
+"#;
+    let gw = chain_gateway(plugins).await;
+    for expected in 1..=3 {
+        let response = gw.get("/").await;
+        assert_eq!(response.upstream_saw("x-chain"), ["fresh"]);
+        assert_eq!(response.header("x-count"), Some(expected.to_string().as_str()), "kv outlives fresh instances");
+    }
+}
+
+#[tokio::test]
+async fn the_example_plugin_and_transform_work_together() {
+    let origin = upstream("origin").await;
+    let gw = gateway(&format!(
+        r#"{}
+[upstreams.origin]
+targets = ["{origin}"]
+
+[[routes]]
+name = "profiles"
+path = {{ regex = '/users/(?P<id>\d+)/profile' }}
+upstream = "origin"
+
+[[routes.plugins]]
+name = "hello-header"
+capabilities = ["log"]
+config = {{ name = "x-hello", value = "world" }}
+
+[[routes.plugins]]
+name = "transform"
+config.request.path = "/v2/profiles/{{id}}"
+config.request.headers.set = {{ "x-user-id" = "{{id}}" }}
+config.request.headers.remove = ["x-remove-me"]
+config.response.headers.set = {{ "cache-control" = "no-store" }}
+config.response.headers.add = {{ "x-served-by" = "portico" }}
+config.response.headers.remove = ["x-upstream"]
+"#,
+        config_prelude()
+    ))
+    .await;
+    let response = gw
+        .send(Method::GET, "/users/42/profile?tab=1", &[("x-remove-me", "1")], "")
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    let echo = response.json();
+    assert_eq!(echo["path"], "/v2/profiles/42", "path rewritten with the route capture");
+    assert_eq!(echo["query"], "tab=1", "query kept");
+    assert_eq!(response.upstream_saw("x-user-id"), ["42"]);
+    assert_eq!(response.upstream_saw("x-hello"), ["world"]);
+    assert!(response.upstream_saw("x-remove-me").is_empty());
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    assert_eq!(response.header("x-served-by"), Some("portico"));
+    assert_eq!(response.header("x-hello"), Some("world"));
+    assert_eq!(response.header("x-upstream"), None, "removed in the response phase");
+}

@@ -1,0 +1,178 @@
+//! Routing and the proxy path through the real gateway: precedence, route
+//! params, forwarding headers, errors as problem+json, HTTP/2.
+
+mod support;
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use support::{config_prelude, gateway, upstream};
+
+/// One upstream per route, so the upstream that answers names the route.
+async fn routed_gateway() -> support::TestGateway {
+    let mut toml = config_prelude();
+    let routes = [
+        ("catch-all", r#"path = { prefix = "/" }"#),
+        ("api", r#"path = { prefix = "/api" }"#),
+        ("api-v1", r#"path = { prefix = "/api/v1" }"#),
+        ("user", r#"path = { regex = '/api/v1/users/(?P<id>\d+)' }"#),
+        ("user-zero", r#"path = { exact = "/api/v1/users/0" }"#),
+        ("post-api", "path = { prefix = \"/api\" }\nmethods = [\"POST\"]"),
+        ("beta", "path = { prefix = \"/api\" }\nheaders = { \"x-beta\" = \"1\" }"),
+        ("wild", r#"hosts = ["*.example.com"]"#),
+        ("exact-host", r#"hosts = ["api.example.com"]"#),
+    ];
+    for (name, matcher) in routes {
+        let addr = upstream(name).await;
+        toml.push_str(&format!(
+            "\n[upstreams.{name}]\ntargets = [\"{addr}\"]\n\n[[routes]]\nname = \"{name}\"\nupstream = \"{name}\"\n{matcher}\n"
+        ));
+    }
+    gateway(&toml).await
+}
+
+/// Method, path, headers, and the route expected to answer.
+type Case<'a> = (Method, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
+#[tokio::test]
+async fn the_most_specific_route_wins() {
+    let gw = routed_gateway().await;
+    let cases: &[Case] = &[
+        (Method::GET, "/", &[], "catch-all"),
+        (Method::GET, "/apix", &[], "catch-all"),
+        (Method::GET, "/api", &[], "api"),
+        (Method::GET, "/api/things", &[], "api"),
+        (Method::POST, "/api/things", &[], "post-api"),
+        (Method::GET, "/api/things", &[("x-beta", "1")], "beta"),
+        (Method::GET, "/api/v1/things", &[], "api-v1"),
+        (Method::GET, "/api/v1/users/42", &[], "user"),
+        (Method::GET, "/api/v1/users/0", &[], "user-zero"),
+        (Method::GET, "/api/v1/users/abc", &[], "api-v1"),
+        (Method::GET, "/api", &[("host", "shop.example.com")], "wild"),
+        (Method::GET, "/api", &[("host", "api.example.com:8080")], "exact-host"),
+        (Method::GET, "/api", &[("host", "example.com")], "api"),
+        (Method::GET, "/public/../api/v1/users/7", &[], "user"),
+    ];
+    for (method, path, headers, expected) in cases {
+        let response = gw.send(method.clone(), path, headers, "").await;
+        assert_eq!(response.status, StatusCode::OK, "{method} {path} {headers:?}");
+        assert_eq!(
+            response.header("x-upstream"),
+            Some(*expected),
+            "{method} {path} {headers:?} should go to route {expected}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_route_is_a_404_problem() {
+    let origin = upstream("origin").await;
+    let gw = gateway(&format!(
+        "{}\n[upstreams.o]\ntargets = [\"{origin}\"]\n\n[[routes]]\nname = \"only\"\nupstream = \"o\"\npath = {{ exact = \"/only\" }}\n",
+        config_prelude()
+    ))
+    .await;
+    let response = gw.get("/elsewhere").await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
+    assert_eq!(response.header("content-type"), Some("application/problem+json"));
+    let problem = response.json();
+    assert_eq!(problem["type"], "urn:portico:problem:no-route");
+    assert_eq!(problem["status"], 404);
+    assert_eq!(problem["source"], "client");
+}
+
+#[tokio::test]
+async fn unreachable_upstream_is_a_502_problem() {
+    // Bind then drop a listener: nothing listens on that port any more.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let gw = gateway(&format!(
+        "{}\n[upstreams.dead]\ntargets = [\"{dead}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"dead\"\n",
+        config_prelude()
+    ))
+    .await;
+    let response = gw.get("/").await;
+    assert_eq!(response.status, StatusCode::BAD_GATEWAY);
+    let problem = response.json();
+    assert_eq!(problem["type"], "urn:portico:problem:upstream-unreachable");
+    assert_eq!(problem["retryable"], true);
+}
+
+#[tokio::test]
+async fn slow_upstream_is_a_504_problem() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    // Accepts connections and never answers.
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let gw = gateway(&format!(
+        "{}\n[upstreams.slow]\ntargets = [\"{addr}\"]\nresponse_timeout_ms = 200\n\n[[routes]]\nname = \"r\"\nupstream = \"slow\"\n",
+        config_prelude()
+    ))
+    .await;
+    let response = gw.get("/").await;
+    assert_eq!(response.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(response.json()["type"], "urn:portico:problem:upstream-timeout");
+    hold.abort();
+}
+
+#[tokio::test]
+async fn forwarding_headers_are_set_by_the_gateway_and_hop_by_hop_dropped() {
+    let origin = upstream("origin").await;
+    let gw = gateway(&format!(
+        "{}\n[upstreams.o]\ntargets = [\"{origin}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n",
+        config_prelude()
+    ))
+    .await;
+    let response = gw
+        .send(
+            Method::GET,
+            "/",
+            &[
+                ("host", "shop.example.com"),
+                ("x-forwarded-for", "6.6.6.6"),
+                ("forwarded", "for=6.6.6.6"),
+                ("connection", "x-hop"),
+                ("x-hop", "secret"),
+                ("proxy-authorization", "Basic Zm9vOmJhcg=="),
+                ("x-end-to-end", "kept"),
+            ],
+            "",
+        )
+        .await;
+    assert_eq!(response.upstream_saw("x-forwarded-for"), ["127.0.0.1"]);
+    assert_eq!(response.upstream_saw("x-forwarded-proto"), ["http"]);
+    assert_eq!(response.upstream_saw("x-forwarded-host"), ["shop.example.com"]);
+    assert_eq!(response.upstream_saw("forwarded"), ["for=127.0.0.1;proto=http;host=\"shop.example.com\""]);
+    assert_eq!(response.upstream_saw("host"), ["shop.example.com"]);
+    assert!(response.upstream_saw("x-hop").is_empty());
+    assert!(response.upstream_saw("proxy-authorization").is_empty());
+    assert_eq!(response.upstream_saw("x-end-to-end"), ["kept"]);
+}
+
+#[tokio::test]
+async fn http2_prior_knowledge_clients_are_served() {
+    let origin = upstream("origin").await;
+    let gw = gateway(&format!(
+        "{}\n[upstreams.o]\ntargets = [\"{origin}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n",
+        config_prelude()
+    ))
+    .await;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
+    let request = Request::post(format!("http://{}/h2?x=1", gw.addr))
+        .body(Full::new(Bytes::from_static(b"over h2")))
+        .unwrap();
+    let response = client.request(request).await.expect("h2 response");
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let echo: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(echo["path"], "/h2");
+    assert_eq!(echo["query"], "x=1");
+    assert_eq!(echo["body"], "over h2");
+}

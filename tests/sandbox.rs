@@ -1,0 +1,140 @@
+//! Hostile plugins: each fails only its own request, with a clear
+//! problem+json response, while the gateway and other routes keep serving.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use support::{config_prelude_with, gateway, upstream};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// Deadline configured for these tests (the prelude sets 50 ms).
+const DEADLINE: Duration = Duration::from_millis(50);
+
+/// These tests time a spinning guest; running them one at a time keeps the
+/// others from competing with it for the machine's cores.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+async fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
+async fn hostile_gateway(mode: &str, extra: &str) -> support::TestGateway {
+    let origin = upstream("origin").await;
+    // A small memory limit so the bomb hits it within a few allocations.
+    let prelude = config_prelude_with("memory_limit_mb = 16");
+    gateway(&format!(
+        r#"{}
+[upstreams.origin]
+targets = ["{origin}"]
+
+[[routes]]
+name = "hostile"
+path = {{ prefix = "/hostile" }}
+upstream = "origin"
+
+[[routes.plugins]]
+name = "hostile"
+config = {{ mode = "{mode}" }}
+{extra}
+
+[[routes]]
+name = "healthy"
+path = {{ prefix = "/healthy" }}
+upstream = "origin"
+
+[[routes.plugins]]
+name = "hello-header"
+capabilities = ["log"]
+config = {{ value = "world" }}
+"#,
+        prelude
+    ))
+    .await
+}
+
+fn assert_plugin_problem(response: &support::TestResponse, status: StatusCode) {
+    assert_eq!(response.status, status, "body: {:?}", response.body);
+    assert_eq!(response.header("content-type"), Some("application/problem+json"));
+    let problem = response.json();
+    assert_eq!(problem["type"], "urn:portico:problem:plugin-failed");
+    assert_eq!(problem["plugin"], "hostile");
+    let text = String::from_utf8_lossy(&response.body);
+    assert!(!text.contains("wasm"), "no internals in the body: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_is_cut_off_at_its_deadline_while_other_routes_serve() {
+    let _serial = serial().await;
+    let gw = hostile_gateway("spin", "").await;
+    // A baseline for the path's own overhead, measured on the same gateway.
+    let baseline = {
+        let started = Instant::now();
+        assert_eq!(gw.get("/healthy").await.status, StatusCode::OK);
+        started.elapsed()
+    };
+
+    let spinning = async {
+        let started = Instant::now();
+        let response = gw.get("/hostile").await;
+        (response, started.elapsed())
+    };
+    let others = async {
+        let mut statuses = Vec::new();
+        for _ in 0..10 {
+            statuses.push(gw.get("/healthy").await.status);
+        }
+        statuses
+    };
+    let ((response, elapsed), statuses) = tokio::join!(spinning, others);
+
+    assert_plugin_problem(&response, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(elapsed >= DEADLINE, "cut off before its deadline: {elapsed:?}");
+    assert!(
+        elapsed < DEADLINE + Duration::from_millis(10) + baseline,
+        "cut off {elapsed:?} after the request started; deadline {DEADLINE:?}, baseline {baseline:?}"
+    );
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "other routes kept serving: {statuses:?}");
+    assert_eq!(gw.get("/healthy").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_memory_bomb_is_stopped_by_the_limit() {
+    let _serial = serial().await;
+    let gw = hostile_gateway("grow-memory", "").await;
+    let response = gw.get("/hostile").await;
+    assert_plugin_problem(&response, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(gw.get("/healthy").await.status, StatusCode::OK);
+    // The plugin keeps failing cleanly on fresh instances, not on a poisoned one.
+    let again = gw.get("/hostile").await;
+    assert_plugin_problem(&again, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn a_panic_fails_only_its_request() {
+    let _serial = serial().await;
+    let gw = hostile_gateway("panic", "").await;
+    for _ in 0..3 {
+        assert_plugin_problem(&gw.get("/hostile").await, StatusCode::INTERNAL_SERVER_ERROR);
+        let healthy = gw.get("/healthy").await;
+        assert_eq!(healthy.status, StatusCode::OK);
+        assert_eq!(healthy.header("x-hello"), Some("world"));
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_error_fails_closed_by_default() {
+    let _serial = serial().await;
+    let gw = hostile_gateway("error", "").await;
+    assert_plugin_problem(&gw.get("/hostile").await, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn fail_open_skips_the_failing_plugin() {
+    let _serial = serial().await;
+    let gw = hostile_gateway("panic", r#"on_failure = "open""#).await;
+    let response = gw.get("/hostile/page").await;
+    assert_eq!(response.status, StatusCode::OK, "the request went on without the plugin");
+    assert_eq!(response.json()["path"], "/hostile/page");
+}

@@ -1,0 +1,181 @@
+//! Test harness: real upstreams, the real gateway and a real HTTP client, all
+//! on 127.0.0.1 with ephemeral ports.
+//!
+//! ```ignore
+//! let upstream = support::upstream("a").await;
+//! let gateway = support::gateway(&format!(r#"... targets = ["{upstream}"] ..."#)).await;
+//! let response = gateway.get("/hello").await;
+//! assert_eq!(response.status, 200);
+//! ```
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use portico::gateway::Gateway;
+use portico::server::RunningGateway;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where `cargo xtask plugins` puts the components built from this repo.
+pub fn plugin_dir() -> PathBuf {
+    let dir = root().join("target/plugins");
+    assert!(
+        dir.join("probe.wasm").exists(),
+        "plugin components are missing from {}: run `cargo xtask test` (it builds them first)",
+        dir.display()
+    );
+    dir
+}
+
+/// Starts an echo upstream that names itself `name` in `x-upstream`.
+pub async fn upstream(name: &str) -> SocketAddr {
+    demo_upstream::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), name)
+        .await
+        .expect("bind upstream")
+}
+
+/// The config header every test config starts with: version, plugin dir,
+/// shared compile cache, one listener on an ephemeral port.
+pub fn config_prelude() -> String {
+    config_prelude_with("")
+}
+
+/// [`config_prelude`] with more keys in its `[runtime]` table.
+pub fn config_prelude_with(runtime: &str) -> String {
+    format!(
+        r#"version = 1
+plugin_dir = "{}"
+
+[runtime]
+cache_dir = "{}"
+deadline_ms = 50
+{runtime}
+
+[[listeners]]
+name = "test"
+addr = "127.0.0.1:0"
+"#,
+        plugin_dir().display(),
+        root().join("target/test-cache").display()
+    )
+}
+
+/// Writes `toml` to a temporary config file and parses it.
+pub fn parse_config(toml: &str) -> (tempfile::TempDir, Result<portico::config::Config, portico::config::ConfigErrors>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("portico.toml");
+    std::fs::write(&path, toml).expect("write config");
+    let config = portico::config::load(&path);
+    (dir, config)
+}
+
+/// A running gateway and a client for it.
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    running: Option<RunningGateway>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Builds the gateway for `toml` (prelude included by the caller) or
+/// returns the config errors it reported.
+pub async fn try_gateway(toml: &str) -> Result<TestGateway, String> {
+    let (dir, config) = parse_config(toml);
+    let config = config.map_err(|e| e.to_string())?;
+    let gateway = Gateway::build(&config).await.map_err(|e| e.to_string())?;
+    let running = RunningGateway::start(&config, Arc::new(gateway))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(TestGateway {
+        addr: running.addr(),
+        running: Some(running),
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        _dir: dir,
+    })
+}
+
+/// Builds and starts the gateway for `toml`, panicking on config errors.
+pub async fn gateway(toml: &str) -> TestGateway {
+    match try_gateway(toml).await {
+        Ok(gateway) => gateway,
+        Err(errors) => panic!("gateway refused its config:\n{errors}"),
+    }
+}
+
+/// A response, fully read.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// A response header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every value of a header the echo upstream received, in order.
+    pub fn upstream_saw(&self, name: &str) -> Vec<String> {
+        self.json()["headers"]
+            .as_array()
+            .expect("echo body has headers")
+            .iter()
+            .filter(|pair| pair[0] == name)
+            .map(|pair| pair[1].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+impl TestGateway {
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Method::GET, path, &[], "").await
+    }
+
+    /// Sends a request with headers and a body.
+    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> TestResponse {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.addr));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .expect("request");
+        let response = self.client.request(request).await.expect("gateway answered");
+        let (head, body) = response.into_parts();
+        let body = body.collect().await.expect("read body").to_bytes();
+        TestResponse {
+            status: head.status,
+            headers: head.headers,
+            body,
+        }
+    }
+
+    /// Stops the gateway, draining in-flight requests.
+    pub async fn shutdown(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+}

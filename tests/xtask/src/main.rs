@@ -1,0 +1,172 @@
+//! `cargo xtask <task>`: the project's tasks, so that a fresh clone needs only
+//! `cargo` (with rustup) to build, run and test everything.
+//!
+//! - `plugins`: add the `wasm32-wasip2` target if missing, build every guest
+//!   crate (each workspace package with a `cdylib` target) into its own target
+//!   directory, and copy the components to `target/plugins/<package>.wasm`.
+//! - `run`: `plugins`, then start the demo upstream on 127.0.0.1:9000 and the
+//!   gateway on `examples/portico.toml` (port 8080).
+//! - `test`: `plugins`, then `cargo test --workspace`.
+//! - `lint`: `cargo fmt --check` and clippy with `-D warnings`, for the host
+//!   and for the wasm target.
+//! - `bench`: `plugins`, then the criterion benchmarks.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+const WASM_PROFILE: &str = "wasm-release";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("plugins") => build_plugins().map(|_| ()),
+        Some("run") => run(),
+        Some("test") => test(&args[1..]),
+        Some("lint") => lint(),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <plugins|run|test|lint|bench> [args]");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+fn status(command: &mut Command) -> Result<()> {
+    let shown = format!("{command:?}");
+    let status = command.status().with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Adds the wasm target with rustup when it is missing
+/// (`RUSTUP_AUTO_INSTALL=0` means nothing else will).
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(root())
+        .output()
+        .context("rustup is needed to add the wasm32-wasip2 target")?;
+    if String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == WASM_TARGET) {
+        return Ok(());
+    }
+    status(Command::new("rustup").args(["target", "add", WASM_TARGET]).current_dir(root()))
+}
+
+/// Workspace packages that build a `cdylib`: the plugins (first-party,
+/// example and test-only). Returns (package name, library crate name).
+fn guest_packages() -> Result<Vec<(String, String)>> {
+    let output = cargo()
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .context("cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let mut guests = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        for target in package["targets"].as_array().into_iter().flatten() {
+            let is_cdylib = target["crate_types"]
+                .as_array()
+                .is_some_and(|types| types.iter().any(|t| t == "cdylib"));
+            if is_cdylib {
+                let package = package["name"].as_str().unwrap_or_default().to_owned();
+                let library = target["name"].as_str().unwrap_or_default().replace('-', "_");
+                guests.push((package, library));
+            }
+        }
+    }
+    guests.sort();
+    Ok(guests)
+}
+
+fn build_plugins() -> Result<Vec<(String, String)>> {
+    ensure_wasm_target()?;
+    let guests = guest_packages()?;
+    let mut build = cargo();
+    build.args(["build", "--target", WASM_TARGET, "--profile", WASM_PROFILE, "--target-dir", "target/wasm"]);
+    for (package, _) in &guests {
+        build.args(["-p", package]);
+    }
+    status(&mut build)?;
+    let out = root().join("target/plugins");
+    std::fs::create_dir_all(&out)?;
+    let built = root().join("target/wasm").join(WASM_TARGET).join(WASM_PROFILE);
+    for (package, library) in &guests {
+        let from = built.join(format!("{library}.wasm"));
+        let to = out.join(format!("{package}.wasm"));
+        std::fs::copy(&from, &to).with_context(|| format!("copy {} to {}", from.display(), to.display()))?;
+    }
+    eprintln!("xtask: {} plugins in {}", guests.len(), out.display());
+    Ok(guests)
+}
+
+fn run() -> Result<()> {
+    build_plugins()?;
+    status(cargo().args(["build", "-p", "portico", "-p", "demo-upstream"]))?;
+    let bin = root().join("target/debug");
+    let mut upstream = Command::new(bin.join("demo-upstream"))
+        .arg("127.0.0.1:9000")
+        .spawn()
+        .context("start demo-upstream")?;
+    let gateway = Command::new(bin.join("portico"))
+        .args(["run", "--config", "examples/portico.toml"])
+        .current_dir(root())
+        .status();
+    let _ = upstream.kill();
+    let gateway = gateway.context("start portico")?;
+    if !gateway.success() {
+        bail!("portico exited with {gateway}");
+    }
+    Ok(())
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    build_plugins()?;
+    status(cargo().args(["test", "--workspace"]).args(extra))
+}
+
+fn lint() -> Result<()> {
+    ensure_wasm_target()?;
+    status(cargo().args(["fmt", "--all", "--check"]))?;
+    status(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    let mut wasm = cargo();
+    wasm.args(["clippy", "--target", WASM_TARGET, "--target-dir", "target/wasm"]);
+    wasm.args(["-p", "portico-sdk"]);
+    for (package, _) in guest_packages()? {
+        wasm.args(["-p", &package]);
+    }
+    wasm.args(["--", "-D", "warnings"]);
+    status(&mut wasm)
+}
+
+fn bench(extra: &[String]) -> Result<()> {
+    build_plugins()?;
+    status(cargo().args(["bench", "-p", "portico"]).args(extra))
+}

@@ -49,7 +49,11 @@ async fn plugins_run_in_config_order_and_back_in_reverse() {
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
-    assert_eq!(back, ["c", "b", "a"], "response phase runs last plugin first");
+    assert_eq!(
+        back,
+        ["c", "b", "a"],
+        "response phase runs last plugin first"
+    );
 }
 
 #[tokio::test]
@@ -66,14 +70,22 @@ async fn respond_short_circuits_later_plugins_and_the_upstream() {
     assert_eq!(stopped.status, StatusCode::FORBIDDEN);
     assert_eq!(stopped.body, "stopped by guard");
     assert_eq!(stopped.header("x-stopped-by"), Some("guard"));
-    assert_eq!(stopped.header("x-upstream"), None, "the upstream was not called");
+    assert_eq!(
+        stopped.header("x-upstream"),
+        None,
+        "the upstream was not called"
+    );
     let back: Vec<_> = stopped
         .headers
         .get_all("x-chain-response")
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
-    assert_eq!(back, ["guard", "a"], "only plugins that saw the request see the reply");
+    assert_eq!(
+        back,
+        ["guard", "a"],
+        "only plugins that saw the request see the reply"
+    );
 
     let passed = gw.get("/x").await;
     assert_eq!(passed.status, StatusCode::OK);
@@ -83,15 +95,25 @@ async fn respond_short_circuits_later_plugins_and_the_upstream() {
 #[tokio::test]
 async fn context_set_by_one_plugin_is_read_by_the_next() {
     let plugins = [
-        probe("auth", r#", context_set = { consumer = "from-header:x-user" }"#),
-        probe("limit", r#", context_to_header = { consumer = "x-consumer" }"#),
+        probe(
+            "auth",
+            r#", context_set = { consumer = "from-header:x-user" }"#,
+        ),
+        probe(
+            "limit",
+            r#", context_to_header = { consumer = "x-consumer" }"#,
+        ),
     ]
     .concat();
     let gw = chain_gateway(&plugins).await;
     let alice = gw.send(Method::GET, "/", &[("x-user", "alice")], "").await;
     assert_eq!(alice.upstream_saw("x-consumer"), ["alice"]);
     let bob = gw.send(Method::GET, "/", &[("x-user", "bob")], "").await;
-    assert_eq!(bob.upstream_saw("x-consumer"), ["bob"], "context does not leak between requests");
+    assert_eq!(
+        bob.upstream_saw("x-consumer"),
+        ["bob"],
+        "context does not leak between requests"
+    );
     let nobody = gw.get("/").await;
     assert!(nobody.upstream_saw("x-consumer").is_empty());
 }
@@ -106,9 +128,16 @@ async fn kv_counts_across_requests_and_instances() {
     }
     assert_eq!(seen, [1, 2, 3, 4, 5]);
     let concurrent = futures_join(&gw, 20).await;
-    let mut counts: Vec<u64> = concurrent.iter().map(|r| r.header("x-count").unwrap().parse().unwrap()).collect();
+    let mut counts: Vec<u64> = concurrent
+        .iter()
+        .map(|r| r.header("x-count").unwrap().parse().unwrap())
+        .collect();
     counts.sort();
-    assert_eq!(counts, (6..=25).collect::<Vec<_>>(), "increments are atomic under concurrency");
+    assert_eq!(
+        counts,
+        (6..=25).collect::<Vec<_>>(),
+        "increments are atomic under concurrency"
+    );
 }
 
 async fn futures_join(gw: &support::TestGateway, n: usize) -> Vec<support::TestResponse> {
@@ -144,7 +173,10 @@ max_body_bytes = 16
     .await;
     let response = gw.send(Method::POST, "/", &[], &"x".repeat(100)).await;
     assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(response.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
 }
 
 #[tokio::test]
@@ -160,7 +192,11 @@ config = { tag = "fresh", count_key = "fresh-hits" }
     for expected in 1..=3 {
         let response = gw.get("/").await;
         assert_eq!(response.upstream_saw("x-chain"), ["fresh"]);
-        assert_eq!(response.header("x-count"), Some(expected.to_string().as_str()), "kv outlives fresh instances");
+        assert_eq!(
+            response.header("x-count"),
+            Some(expected.to_string().as_str()),
+            "kv outlives fresh instances"
+        );
     }
 }
 
@@ -195,11 +231,19 @@ config.response.headers.remove = ["x-upstream"]
     ))
     .await;
     let response = gw
-        .send(Method::GET, "/users/42/profile?tab=1", &[("x-remove-me", "1")], "")
+        .send(
+            Method::GET,
+            "/users/42/profile?tab=1",
+            &[("x-remove-me", "1")],
+            "",
+        )
         .await;
     assert_eq!(response.status, StatusCode::OK);
     let echo = response.json();
-    assert_eq!(echo["path"], "/v2/profiles/42", "path rewritten with the route capture");
+    assert_eq!(
+        echo["path"], "/v2/profiles/42",
+        "path rewritten with the route capture"
+    );
     assert_eq!(echo["query"], "tab=1", "query kept");
     assert_eq!(response.upstream_saw("x-user-id"), ["42"]);
     assert_eq!(response.upstream_saw("x-hello"), ["world"]);
@@ -207,5 +251,9 @@ config.response.headers.remove = ["x-upstream"]
     assert_eq!(response.header("cache-control"), Some("no-store"));
     assert_eq!(response.header("x-served-by"), Some("portico"));
     assert_eq!(response.header("x-hello"), Some("world"));
-    assert_eq!(response.header("x-upstream"), None, "removed in the response phase");
+    assert_eq!(
+        response.header("x-upstream"),
+        None,
+        "removed in the response phase"
+    );
 }

@@ -9,7 +9,10 @@ use support::{config_prelude, parse_config, try_gateway, upstream};
 
 async fn refused(routes: &str) -> String {
     let origin = upstream("origin").await;
-    let toml = format!("{}\n[upstreams.o]\ntargets = [\"{origin}\"]\n{routes}", config_prelude());
+    let toml = format!(
+        "{}\n[upstreams.o]\ntargets = [\"{origin}\"]\n{routes}",
+        config_prelude()
+    );
     match try_gateway(&toml).await {
         Ok(_) => panic!("config was accepted:\n{toml}"),
         Err(errors) => errors,
@@ -32,10 +35,22 @@ config = { tag = "t" }
     )
     .await;
     assert!(errors.contains("portico.toml"), "names the file: {errors}");
-    assert!(errors.contains("routes[0].plugins[0].capabilities"), "names the key: {errors}");
-    assert!(errors.contains("plugin `probe`"), "names the plugin: {errors}");
-    assert!(errors.contains("route `counting`"), "names the route: {errors}");
-    assert!(errors.contains("capability `kv`"), "names the capability: {errors}");
+    assert!(
+        errors.contains("routes[0].plugins[0].capabilities"),
+        "names the key: {errors}"
+    );
+    assert!(
+        errors.contains("plugin `probe`"),
+        "names the plugin: {errors}"
+    );
+    assert!(
+        errors.contains("route `counting`"),
+        "names the route: {errors}"
+    );
+    assert!(
+        errors.contains("capability `kv`"),
+        "names the capability: {errors}"
+    );
 }
 
 #[tokio::test]
@@ -52,9 +67,18 @@ config.request.headers.set = { "bad header" = "x" }
 "#,
     )
     .await;
-    assert!(errors.contains("routes[0].plugins[0].config"), "names the key: {errors}");
-    assert!(errors.contains("plugin `transform` on route `rewrite`"), "{errors}");
-    assert!(errors.contains("bad header"), "says what is wrong: {errors}");
+    assert!(
+        errors.contains("routes[0].plugins[0].config"),
+        "names the key: {errors}"
+    );
+    assert!(
+        errors.contains("plugin `transform` on route `rewrite`"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("bad header"),
+        "says what is wrong: {errors}"
+    );
 }
 
 #[tokio::test]
@@ -98,9 +122,18 @@ fn gateway_config_errors_name_file_key_and_reason() {
         config_prelude()
     ));
     let errors = result.expect_err("invalid values refused").to_string();
-    assert!(errors.contains("`upstreams.o.targets[0]`: `nohost` is not `host:port`"), "{errors}");
-    assert!(errors.contains("`routes[0].upstream`: no upstream named `missing`"), "{errors}");
-    assert!(errors.contains("`routes[0].path`: invalid regex"), "{errors}");
+    assert!(
+        errors.contains("`upstreams.o.targets[0]`: `nohost` is not `host:port`"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("`routes[0].upstream`: no upstream named `missing`"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("`routes[0].path`: invalid regex"),
+        "{errors}"
+    );
 }
 
 #[test]
@@ -141,6 +174,13 @@ fn portico_check_reports_errors_and_exits_non_zero() {
         .output()
         .expect("run portico check");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout} {}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("OK (1 routes, 1 plugin instances initialized)"), "{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("OK (1 routes, 1 plugin instances initialized)"),
+        "{stdout}"
+    );
 }

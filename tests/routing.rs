@@ -19,8 +19,14 @@ async fn routed_gateway() -> support::TestGateway {
         ("api-v1", r#"path = { prefix = "/api/v1" }"#),
         ("user", r#"path = { regex = '/api/v1/users/(?P<id>\d+)' }"#),
         ("user-zero", r#"path = { exact = "/api/v1/users/0" }"#),
-        ("post-api", "path = { prefix = \"/api\" }\nmethods = [\"POST\"]"),
-        ("beta", "path = { prefix = \"/api\" }\nheaders = { \"x-beta\" = \"1\" }"),
+        (
+            "post-api",
+            "path = { prefix = \"/api\" }\nmethods = [\"POST\"]",
+        ),
+        (
+            "beta",
+            "path = { prefix = \"/api\" }\nheaders = { \"x-beta\" = \"1\" }",
+        ),
         ("wild", r#"hosts = ["*.example.com"]"#),
         ("exact-host", r#"hosts = ["api.example.com"]"#),
     ];
@@ -51,13 +57,22 @@ async fn the_most_specific_route_wins() {
         (Method::GET, "/api/v1/users/0", &[], "user-zero"),
         (Method::GET, "/api/v1/users/abc", &[], "api-v1"),
         (Method::GET, "/api", &[("host", "shop.example.com")], "wild"),
-        (Method::GET, "/api", &[("host", "api.example.com:8080")], "exact-host"),
+        (
+            Method::GET,
+            "/api",
+            &[("host", "api.example.com:8080")],
+            "exact-host",
+        ),
         (Method::GET, "/api", &[("host", "example.com")], "api"),
         (Method::GET, "/public/../api/v1/users/7", &[], "user"),
     ];
     for (method, path, headers, expected) in cases {
         let response = gw.send(method.clone(), path, headers, "").await;
-        assert_eq!(response.status, StatusCode::OK, "{method} {path} {headers:?}");
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "{method} {path} {headers:?}"
+        );
         assert_eq!(
             response.header("x-upstream"),
             Some(*expected),
@@ -76,7 +91,10 @@ async fn no_route_is_a_404_problem() {
     .await;
     let response = gw.get("/elsewhere").await;
     assert_eq!(response.status, StatusCode::NOT_FOUND);
-    assert_eq!(response.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
     let problem = response.json();
     assert_eq!(problem["type"], "urn:portico:problem:no-route");
     assert_eq!(problem["status"], 404);
@@ -86,7 +104,10 @@ async fn no_route_is_a_404_problem() {
 #[tokio::test]
 async fn unreachable_upstream_is_a_502_problem() {
     // Bind then drop a listener: nothing listens on that port any more.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let gw = gateway(&format!(
         "{}\n[upstreams.dead]\ntargets = [\"{dead}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"dead\"\n",
         config_prelude()
@@ -117,7 +138,10 @@ async fn slow_upstream_is_a_504_problem() {
     .await;
     let response = gw.get("/").await;
     assert_eq!(response.status, StatusCode::GATEWAY_TIMEOUT);
-    assert_eq!(response.json()["type"], "urn:portico:problem:upstream-timeout");
+    assert_eq!(
+        response.json()["type"],
+        "urn:portico:problem:upstream-timeout"
+    );
     hold.abort();
 }
 
@@ -147,8 +171,14 @@ async fn forwarding_headers_are_set_by_the_gateway_and_hop_by_hop_dropped() {
         .await;
     assert_eq!(response.upstream_saw("x-forwarded-for"), ["127.0.0.1"]);
     assert_eq!(response.upstream_saw("x-forwarded-proto"), ["http"]);
-    assert_eq!(response.upstream_saw("x-forwarded-host"), ["shop.example.com"]);
-    assert_eq!(response.upstream_saw("forwarded"), ["for=127.0.0.1;proto=http;host=\"shop.example.com\""]);
+    assert_eq!(
+        response.upstream_saw("x-forwarded-host"),
+        ["shop.example.com"]
+    );
+    assert_eq!(
+        response.upstream_saw("forwarded"),
+        ["for=127.0.0.1;proto=http;host=\"shop.example.com\""]
+    );
     assert_eq!(response.upstream_saw("host"), ["shop.example.com"]);
     assert!(response.upstream_saw("x-hop").is_empty());
     assert!(response.upstream_saw("proxy-authorization").is_empty());
@@ -163,7 +193,9 @@ async fn http2_prior_knowledge_clients_are_served() {
         config_prelude()
     ))
     .await;
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
     let request = Request::post(format!("http://{}/h2?x=1", gw.addr))
         .body(Full::new(Bytes::from_static(b"over h2")))
         .unwrap();

@@ -56,7 +56,10 @@ config = {{ value = "world" }}
 
 fn assert_plugin_problem(response: &support::TestResponse, status: StatusCode) {
     assert_eq!(response.status, status, "body: {:?}", response.body);
-    assert_eq!(response.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
     let problem = response.json();
     assert_eq!(problem["type"], "urn:portico:problem:plugin-failed");
     assert_eq!(problem["plugin"], "hostile");
@@ -90,12 +93,18 @@ async fn an_infinite_loop_is_cut_off_at_its_deadline_while_other_routes_serve() 
     let ((response, elapsed), statuses) = tokio::join!(spinning, others);
 
     assert_plugin_problem(&response, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(elapsed >= DEADLINE, "cut off before its deadline: {elapsed:?}");
+    assert!(
+        elapsed >= DEADLINE,
+        "cut off before its deadline: {elapsed:?}"
+    );
     assert!(
         elapsed < DEADLINE + Duration::from_millis(10) + baseline,
         "cut off {elapsed:?} after the request started; deadline {DEADLINE:?}, baseline {baseline:?}"
     );
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "other routes kept serving: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "other routes kept serving: {statuses:?}"
+    );
     assert_eq!(gw.get("/healthy").await.status, StatusCode::OK);
 }
 
@@ -135,6 +144,10 @@ async fn fail_open_skips_the_failing_plugin() {
     let _serial = serial().await;
     let gw = hostile_gateway("panic", r#"on_failure = "open""#).await;
     let response = gw.get("/hostile/page").await;
-    assert_eq!(response.status, StatusCode::OK, "the request went on without the plugin");
+    assert_eq!(
+        response.status,
+        StatusCode::OK,
+        "the request went on without the plugin"
+    );
     assert_eq!(response.json()["path"], "/hostile/page");
 }

@@ -18,7 +18,7 @@ use portico::runtime::{MessageBody, ProxyRequest, ProxyResponse, RequestInfo, Re
 macro_rules! concat_three {
     ($mode:literal) => {
         concat!(
-            "\n[[routes.plugins]]\nname = \"hello-header\"\ninstance = \"", $mode, "\"\ncapabilities = [\"log\"]\n",
+            "\n[[routes.plugins]]\nname = \"hello-header\"\ninstance = \"", $mode, "\"\ncapabilities = [\"log\"]\nconfig = { value = \"world\" }\n",
             "\n[[routes.plugins]]\nname = \"transform\"\ninstance = \"", $mode, "\"\n",
             "config.request.headers.set = { \"x-a\" = \"1\" }\nconfig.response.headers.remove = [\"x-b\"]\n",
             "\n[[routes.plugins]]\nname = \"probe\"\ninstance = \"", $mode, "\"\n",
@@ -26,7 +26,6 @@ macro_rules! concat_three {
         )
     };
 }
-use concat_three;
 
 const CHAINS: &[(&str, &str)] = &[
     ("empty", ""),
@@ -37,9 +36,8 @@ const CHAINS: &[(&str, &str)] = &[
     ("header-reads-pooled", HEADER_READS),
 ];
 
-
-const HELLO: &str = "\n[[routes.plugins]]\nname = \"hello-header\"\ncapabilities = [\"log\"]\n";
-const HELLO_FRESH: &str = "\n[[routes.plugins]]\nname = \"hello-header\"\ninstance = \"fresh\"\ncapabilities = [\"log\"]\n";
+const HELLO: &str = "\n[[routes.plugins]]\nname = \"hello-header\"\ncapabilities = [\"log\"]\nconfig = { value = \"world\" }\n";
+const HELLO_FRESH: &str = "\n[[routes.plugins]]\nname = \"hello-header\"\ninstance = \"fresh\"\ncapabilities = [\"log\"]\nconfig = { value = \"world\" }\n";
 /// Reads four request headers (into the context and back out to headers).
 const HEADER_READS: &str = "\n[[routes.plugins]]\nname = \"probe\"\ncapabilities = [\"log\", \"clock\", \"kv\", \"cache\", \"context\"]\nconfig = { context_set = { a = \"from-header:x-a\", b = \"from-header:x-b\", c = \"from-header:x-c\", d = \"from-header:x-d\" } }\n";
 
@@ -66,7 +64,10 @@ fn request(info: &Arc<RequestInfo>) -> ProxyRequest {
     ] {
         builder = builder.header(name, value);
     }
-    let (head, ()) = builder.body(()).map(|r| r.into_parts()).unwrap_or_else(|_| unreachable!());
+    let (head, ()) = builder
+        .body(())
+        .map(|r| r.into_parts())
+        .unwrap_or_else(|_| unreachable!());
     ProxyRequest {
         head,
         body: MessageBody::Stream(body::empty()),
@@ -76,13 +77,24 @@ fn request(info: &Arc<RequestInfo>) -> ProxyRequest {
 
 fn response() -> ProxyResponse {
     let mut headers = HeaderMap::new();
-    headers.insert("content-type", http::HeaderValue::from_static("application/json"));
+    headers.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
     headers.insert("x-b", http::HeaderValue::from_static("2"));
-    ProxyResponse::new(StatusCode::OK, headers, Bytes::from_static(b"{\"ok\":true}"), 1024)
+    ProxyResponse::new(
+        StatusCode::OK,
+        headers,
+        Bytes::from_static(b"{\"ok\":true}"),
+        1024,
+    )
 }
 
 fn bench_chains(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let info = Arc::new(RequestInfo {
         route: "bench".into(),
         params: vec![],
@@ -93,8 +105,11 @@ fn bench_chains(c: &mut Criterion) {
     let mut group = c.benchmark_group("plugin_chain");
     for (name, chain) in CHAINS {
         let text = config_text(chain);
-        let config = portico::config::parse(&PathBuf::from("bench.toml"), &text).expect("bench config");
-        let gateway = runtime.block_on(Gateway::build(&config)).expect("bench gateway");
+        let config =
+            portico::config::parse(&PathBuf::from("bench.toml"), &text).expect("bench config");
+        let gateway = runtime
+            .block_on(Gateway::build(&config))
+            .expect("bench gateway");
         let route = &gateway.routes[0];
         group.bench_function(*name, |b| {
             b.to_async(&runtime).iter(|| async {

@@ -95,18 +95,24 @@ impl ProxyError {
             ProxyError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::UpstreamUnreachable { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            ProxyError::Plugin { failure, .. } if failure.is_temporary() => StatusCode::SERVICE_UNAVAILABLE,
-            ProxyError::Plugin { .. } | ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::Plugin { failure, .. } if failure.is_temporary() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ProxyError::Plugin { .. } | ProxyError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
     /// Who caused the error.
     pub fn source(&self) -> ErrorSource {
         match self {
-            ProxyError::NoRoute | ProxyError::BadRequest(_) | ProxyError::PayloadTooLarge { .. } => {
-                ErrorSource::Client
+            ProxyError::NoRoute
+            | ProxyError::BadRequest(_)
+            | ProxyError::PayloadTooLarge { .. } => ErrorSource::Client,
+            ProxyError::UpstreamUnreachable { .. } | ProxyError::UpstreamTimeout { .. } => {
+                ErrorSource::Upstream
             }
-            ProxyError::UpstreamUnreachable { .. } | ProxyError::UpstreamTimeout { .. } => ErrorSource::Upstream,
             ProxyError::Plugin { .. } => ErrorSource::Plugin,
             ProxyError::Internal(_) => ErrorSource::Gateway,
         }
@@ -123,7 +129,11 @@ impl ProxyError {
 
     fn problem(&self) -> (&'static str, &'static str, String) {
         match self {
-            ProxyError::NoRoute => ("no-route", "No route", "No route matches this request.".into()),
+            ProxyError::NoRoute => (
+                "no-route",
+                "No route",
+                "No route matches this request.".into(),
+            ),
             ProxyError::BadRequest(reason) => ("bad-request", "Bad request", reason.clone()),
             ProxyError::PayloadTooLarge { limit } => (
                 "payload-too-large",
@@ -140,10 +150,15 @@ impl ProxyError {
                 "Gateway timeout",
                 format!("Upstream `{upstream}` did not respond in time."),
             ),
-            ProxyError::Plugin { plugin, failure, .. } => (
+            ProxyError::Plugin {
+                plugin, failure, ..
+            } => (
                 "plugin-failed",
                 "Plugin failed",
-                format!("Plugin `{plugin}` failed to handle the request ({}).", failure.kind()),
+                format!(
+                    "Plugin `{plugin}` failed to handle the request ({}).",
+                    failure.kind()
+                ),
             ),
             ProxyError::Internal(_) => (
                 "internal",

@@ -39,11 +39,13 @@ impl Gateway {
     /// the config file and key path.
     pub async fn build(config: &Config) -> Result<Self, ConfigErrors> {
         let error = |key: String, message: String| ConfigError::new(&config.source, key, message);
-        let engine = PluginEngine::new(&config.runtime).map_err(|e| ConfigErrors::one(error("runtime".into(), e.to_string())))?;
+        let engine = PluginEngine::new(&config.runtime)
+            .map_err(|e| ConfigErrors::one(error("runtime".into(), e.to_string())))?;
         let cache_dir = config.runtime.cache_dir.clone().unwrap_or_default();
         let mut loader = PluginLoader::new(engine.clone(), &config.plugin_dir, &cache_dir);
         let services = Arc::new(HostServices::new(CACHE_BYTES));
-        let router = Router::new(&config.routes).map_err(|e| ConfigErrors::one(error("routes".into(), e.to_string())))?;
+        let router = Router::new(&config.routes)
+            .map_err(|e| ConfigErrors::one(error("routes".into(), e.to_string())))?;
         let upstreams: HashMap<&str, Arc<Upstream>> = config
             .upstreams
             .iter()
@@ -61,7 +63,10 @@ impl Gateway {
                 }
             };
             let Some(upstream) = upstreams.get(route.upstream.as_str()) else {
-                errors.push(error(format!("routes[{r}].upstream"), format!("no upstream named `{}`", route.upstream)));
+                errors.push(error(
+                    format!("routes[{r}].upstream"),
+                    format!("no upstream named `{}`", route.upstream),
+                ));
                 continue;
             };
             routes.push(Route {
@@ -100,14 +105,18 @@ async fn load_chain(
         let key = format!("routes[{r}].plugins[{p}]");
         let loaded = loader.load(&plugin.name);
         let slot = match loaded {
-            Ok(component) => PluginSlot::load(&component, plugin, &route.name, engine, services.clone()).await,
+            Ok(component) => {
+                PluginSlot::load(&component, plugin, &route.name, engine, services.clone()).await
+            }
             Err(e) => Err(e),
         };
         match slot {
             Ok(slot) => slots.push(Arc::new(slot)),
             Err(error) => {
                 let key = match &error {
-                    LoadError::Config { key: inner, .. } if !inner.is_empty() => format!("{key}.config.{inner}"),
+                    LoadError::Config { key: inner, .. } if !inner.is_empty() => {
+                        format!("{key}.config.{inner}")
+                    }
                     LoadError::Config { .. } => format!("{key}.config"),
                     LoadError::Ungranted { .. } => format!("{key}.capabilities"),
                     _ => format!("{key}.name"),

@@ -47,7 +47,9 @@ impl HostPattern {
         match (self, host) {
             (HostPattern::Any, _) => true,
             (HostPattern::Exact(exact), Some(host)) => exact == host,
-            (HostPattern::Suffix(suffix), Some(host)) => host.len() > suffix.len() && host.ends_with(suffix.as_str()),
+            (HostPattern::Suffix(suffix), Some(host)) => {
+                host.len() > suffix.len() && host.ends_with(suffix.as_str())
+            }
             (_, None) => false,
         }
     }
@@ -87,7 +89,11 @@ impl PathPattern {
                     regex
                         .capture_names()
                         .flatten()
-                        .filter_map(|name| captures.name(name).map(|m| (name.to_owned(), m.as_str().to_owned())))
+                        .filter_map(|name| {
+                            captures
+                                .name(name)
+                                .map(|m| (name.to_owned(), m.as_str().to_owned()))
+                        })
                         .collect(),
                 )
             }
@@ -113,7 +119,13 @@ struct Entry {
 }
 
 impl Entry {
-    fn matches(&self, method: &Method, host: Option<&str>, path: &str, headers: &HeaderMap) -> Option<Vec<(String, String)>> {
+    fn matches(
+        &self,
+        method: &Method,
+        host: Option<&str>,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Option<Vec<(String, String)>> {
         if !self.host.matches(host) {
             return None;
         }
@@ -158,21 +170,25 @@ impl Router {
             let path = match &route.path {
                 PathMatchConfig::Exact(p) => PathPattern::Exact(p.clone()),
                 PathMatchConfig::Prefix(p) => PathPattern::Prefix(p.clone()),
-                PathMatchConfig::Regex(pattern) => {
-                    PathPattern::Regex(Regex::new(&format!("^(?:{pattern})$")).map_err(|e| error(e.to_string()))?)
-                }
+                PathMatchConfig::Regex(pattern) => PathPattern::Regex(
+                    Regex::new(&format!("^(?:{pattern})$")).map_err(|e| error(e.to_string()))?,
+                ),
             };
             let methods = route
                 .methods
                 .iter()
-                .map(|m| Method::from_bytes(m.as_bytes()).map_err(|_| error(format!("bad method `{m}`"))))
+                .map(|m| {
+                    Method::from_bytes(m.as_bytes()).map_err(|_| error(format!("bad method `{m}`")))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let headers = route
                 .headers
                 .iter()
                 .map(|(name, value)| {
-                    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| error(format!("bad header `{name}`")))?;
-                    let value = HeaderValue::from_str(value).map_err(|_| error(format!("bad value for `{name}`")))?;
+                    let name = HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|_| error(format!("bad header `{name}`")))?;
+                    let value = HeaderValue::from_str(value)
+                        .map_err(|_| error(format!("bad value for `{name}`")))?;
                     Ok((name, value))
                 })
                 .collect::<Result<Vec<_>, RouterError>>()?;
@@ -193,14 +209,25 @@ impl Router {
         }
         entries.sort_by_key(|e| {
             let conditions = usize::from(!e.methods.is_empty()) + e.headers.len();
-            (Reverse(e.host.rank()), Reverse(e.path.rank()), Reverse(conditions), e.index)
+            (
+                Reverse(e.host.rank()),
+                Reverse(e.path.rank()),
+                Reverse(conditions),
+                e.index,
+            )
         });
         Ok(Router { entries })
     }
 
     /// The best route for a request. `host` is without port, lower-case;
     /// `path` is normalized.
-    pub fn find(&self, method: &Method, host: Option<&str>, path: &str, headers: &HeaderMap) -> Option<RouteMatch> {
+    pub fn find(
+        &self,
+        method: &Method,
+        host: Option<&str>,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Option<RouteMatch> {
         self.entries.iter().find_map(|entry| {
             entry
                 .matches(method, host, path, headers)
@@ -271,7 +298,13 @@ mod tests {
         }
     }
 
-    fn find(router: &Router, routes: &[RouteConfig], method: &str, host: Option<&str>, path: &str) -> Option<String> {
+    fn find(
+        router: &Router,
+        routes: &[RouteConfig],
+        method: &str,
+        host: Option<&str>,
+        path: &str,
+    ) -> Option<String> {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         router
             .find(&method, host, path, &HeaderMap::new())
@@ -301,40 +334,87 @@ mod tests {
         assert_eq!(f("GET", None, "/api/v1/x").as_deref(), Some("api-v1"));
         assert_eq!(f("GET", None, "/api/v1/users/42").as_deref(), Some("user"));
         assert_eq!(f("GET", None, "/api/v1/users/0").as_deref(), Some("health"));
-        assert_eq!(f("GET", Some("a.example.com"), "/api").as_deref(), Some("wild"));
-        assert_eq!(f("GET", Some("a.eu.example.com"), "/").as_deref(), Some("deep-wild"));
-        assert_eq!(f("GET", Some("example.com"), "/x").as_deref(), Some("catch-all"));
-        assert_eq!(f("GET", Some("api.example.com"), "/api").as_deref(), Some("exact-host"));
+        assert_eq!(
+            f("GET", Some("a.example.com"), "/api").as_deref(),
+            Some("wild")
+        );
+        assert_eq!(
+            f("GET", Some("a.eu.example.com"), "/").as_deref(),
+            Some("deep-wild")
+        );
+        assert_eq!(
+            f("GET", Some("example.com"), "/x").as_deref(),
+            Some("catch-all")
+        );
+        assert_eq!(
+            f("GET", Some("api.example.com"), "/api").as_deref(),
+            Some("exact-host")
+        );
     }
 
     #[test]
     fn regex_captures_become_params() {
-        let routes = vec![route("r", &[], PathMatchConfig::Regex(r"/u/(?P<id>\d+)/(?P<tab>\w+)".into()), &[])];
+        let routes = vec![route(
+            "r",
+            &[],
+            PathMatchConfig::Regex(r"/u/(?P<id>\d+)/(?P<tab>\w+)".into()),
+            &[],
+        )];
         let router = Router::new(&routes).unwrap();
-        let m = router.find(&Method::GET, None, "/u/7/posts", &HeaderMap::new()).unwrap();
-        assert_eq!(m.params, vec![("id".into(), "7".into()), ("tab".into(), "posts".into())]);
-        assert!(router.find(&Method::GET, None, "/u/7/posts/extra", &HeaderMap::new()).is_none());
+        let m = router
+            .find(&Method::GET, None, "/u/7/posts", &HeaderMap::new())
+            .unwrap();
+        assert_eq!(
+            m.params,
+            vec![("id".into(), "7".into()), ("tab".into(), "posts".into())]
+        );
+        assert!(
+            router
+                .find(&Method::GET, None, "/u/7/posts/extra", &HeaderMap::new())
+                .is_none()
+        );
     }
 
     #[test]
     fn header_conditions_must_all_match() {
         let mut r = route("h", &[], PathMatchConfig::Prefix("/".into()), &[]);
         r.headers.insert("x-version".into(), "2".into());
-        let routes = vec![route("plain", &[], PathMatchConfig::Prefix("/".into()), &[]), r];
+        let routes = vec![
+            route("plain", &[], PathMatchConfig::Prefix("/".into()), &[]),
+            r,
+        ];
         let router = Router::new(&routes).unwrap();
         let mut headers = HeaderMap::new();
-        assert_eq!(router.find(&Method::GET, None, "/", &headers).unwrap().index, 0);
+        assert_eq!(
+            router
+                .find(&Method::GET, None, "/", &headers)
+                .unwrap()
+                .index,
+            0
+        );
         headers.insert("x-version", HeaderValue::from_static("2"));
-        assert_eq!(router.find(&Method::GET, None, "/", &headers).unwrap().index, 1);
+        assert_eq!(
+            router
+                .find(&Method::GET, None, "/", &headers)
+                .unwrap()
+                .index,
+            1
+        );
     }
 
     #[test]
     fn dot_segments_are_removed() {
         assert_eq!(normalize_path("/a/b/../c").as_deref(), Some("/a/c"));
-        assert_eq!(normalize_path("/public/%2e%2E/admin").as_deref(), Some("/admin"));
+        assert_eq!(
+            normalize_path("/public/%2e%2E/admin").as_deref(),
+            Some("/admin")
+        );
         assert_eq!(normalize_path("/../../etc").as_deref(), Some("/etc"));
         assert_eq!(normalize_path("/a/./b/.").as_deref(), Some("/a/b/"));
-        assert_eq!(normalize_path("/plain/path").as_deref(), Some("/plain/path"));
+        assert_eq!(
+            normalize_path("/plain/path").as_deref(),
+            Some("/plain/path")
+        );
         assert_eq!(normalize_path("*"), None);
     }
 }

@@ -45,11 +45,13 @@ impl RunningGateway {
         let mut addrs = Vec::new();
         let mut tasks = Vec::new();
         for listener in &config.listeners {
-            let socket = TcpListener::bind(listener.addr).await.map_err(|source| BindError {
-                name: listener.name.clone(),
-                addr: listener.addr,
-                source,
-            })?;
+            let socket = TcpListener::bind(listener.addr)
+                .await
+                .map_err(|source| BindError {
+                    name: listener.name.clone(),
+                    addr: listener.addr,
+                    source,
+                })?;
             let local = socket.local_addr().map_err(|source| BindError {
                 name: listener.name.clone(),
                 addr: listener.addr,
@@ -57,7 +59,11 @@ impl RunningGateway {
             })?;
             tracing::info!(listener = %listener.name, addr = %local, "listening");
             addrs.push((listener.name.clone(), local));
-            tasks.push(tokio::spawn(accept_loop(socket, gateway.clone(), shutdown.subscribe())));
+            tasks.push(tokio::spawn(accept_loop(
+                socket,
+                gateway.clone(),
+                shutdown.subscribe(),
+            )));
         }
         Ok(RunningGateway {
             addrs,
@@ -85,7 +91,11 @@ impl RunningGateway {
     }
 }
 
-async fn accept_loop(listener: TcpListener, gateway: Arc<Gateway>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
@@ -102,12 +112,17 @@ async fn accept_loop(listener: TcpListener, gateway: Arc<Gateway>, mut shutdown:
         };
         let _ = stream.set_nodelay(true);
         let gateway = gateway.clone();
-        let peer = Peer { addr, scheme: "http" };
+        let peer = Peer {
+            addr,
+            scheme: "http",
+        };
         let service = service_fn(move |request| {
             let gateway = gateway.clone();
             async move { Ok::<_, Infallible>(proxy::handle(&gateway, request, peer).await) }
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
@@ -116,7 +131,10 @@ async fn accept_loop(listener: TcpListener, gateway: Arc<Gateway>, mut shutdown:
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("shutdown: in-flight requests did not finish within {DRAIN_TIMEOUT:?}");
     }
 }

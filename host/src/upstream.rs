@@ -55,7 +55,10 @@ impl Upstream {
 
     /// Sends a request whose URI already names the target, waiting at most
     /// the response timeout for the response headers.
-    pub async fn send(&self, request: http::Request<Body>) -> Result<http::Response<Incoming>, ProxyError> {
+    pub async fn send(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<Incoming>, ProxyError> {
         match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(ProxyError::UpstreamUnreachable {

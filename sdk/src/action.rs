@@ -146,7 +146,10 @@ mod tests {
         let action = Action::respond(StatusCode::FORBIDDEN, "no");
         assert!(!action.is_continue());
         let reply = action.reply().cloned();
-        assert_eq!(reply.as_ref().map(Reply::status), Some(StatusCode::FORBIDDEN));
+        assert_eq!(
+            reply.as_ref().map(Reply::status),
+            Some(StatusCode::FORBIDDEN)
+        );
         assert_eq!(reply.as_ref().map(Reply::body_bytes), Some(&b"no"[..]));
         assert!(Action::Continue.is_continue());
         assert_eq!(Action::Continue.reply(), None);

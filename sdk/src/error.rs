@@ -95,7 +95,9 @@ impl From<HeaderError> for Error {
     fn from(err: HeaderError) -> Self {
         match err {
             HeaderError::InvalidName(name) => Error::msg(format!("invalid header name `{name}`")),
-            HeaderError::InvalidValue(name) => Error::msg(format!("invalid value for header `{name}`")),
+            HeaderError::InvalidValue(name) => {
+                Error::msg(format!("invalid value for header `{name}`"))
+            }
         }
     }
 }
@@ -103,8 +105,12 @@ impl From<HeaderError> for Error {
 impl From<BodyError> for Error {
     fn from(err: BodyError) -> Self {
         match err {
-            BodyError::TooLarge(limit) => Error::msg(format!("body exceeds the route's limit of {limit} bytes")),
-            BodyError::ReadFailed(reason) => Error::msg(format!("reading the body failed: {reason}")),
+            BodyError::TooLarge(limit) => {
+                Error::msg(format!("body exceeds the route's limit of {limit} bytes"))
+            }
+            BodyError::ReadFailed(reason) => {
+                Error::msg(format!("reading the body failed: {reason}"))
+            }
         }
     }
 }

@@ -35,18 +35,13 @@ impl<P: Plugin> Instance<P> {
 
     /// `on-request`: a fresh value for this request, kept for `on-response`.
     pub(crate) fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
-        self.current
-            .insert(P::new(self.config))
-            .on_request(req)
+        self.current.insert(P::new(self.config)).on_request(req)
     }
 
     /// `on-response`: runs on the request's value (a fresh one if there is
     /// none, which the gateway's call order rules out) and drops it.
     pub(crate) fn on_response(&mut self, res: &mut Response<'_>) -> Result<Action, Error> {
-        let mut plugin = self
-            .current
-            .take()
-            .unwrap_or_else(|| P::new(self.config));
+        let mut plugin = self.current.take().unwrap_or_else(|| P::new(self.config));
         plugin.on_response(res)
     }
 }

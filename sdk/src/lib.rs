@@ -118,6 +118,8 @@
 //! imports; natively they go to the [`testing::MockHost`] installed on the
 //! current thread, and [`export_plugin!`] expands to nothing.
 
+#![warn(missing_docs)]
+
 mod action;
 mod capabilities;
 pub mod config;

@@ -72,7 +72,12 @@ addr = "127.0.0.1:0"
 }
 
 /// Writes `toml` to a temporary config file and parses it.
-pub fn parse_config(toml: &str) -> (tempfile::TempDir, Result<portico::config::Config, portico::config::ConfigErrors>) {
+pub fn parse_config(
+    toml: &str,
+) -> (
+    tempfile::TempDir,
+    Result<portico::config::Config, portico::config::ConfigErrors>,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("portico.toml");
     std::fs::write(&path, toml).expect("write config");
@@ -124,8 +129,12 @@ pub struct TestResponse {
 impl TestResponse {
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     /// A response header as text.
@@ -152,7 +161,13 @@ impl TestGateway {
     }
 
     /// Sends a request with headers and a body.
-    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> TestResponse {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> TestResponse {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("http://{}{path}", self.addr));
@@ -162,7 +177,11 @@ impl TestGateway {
         let request = request
             .body(Full::new(Bytes::from(body.to_owned())))
             .expect("request");
-        let response = self.client.request(request).await.expect("gateway answered");
+        let response = self
+            .client
+            .request(request)
+            .await
+            .expect("gateway answered");
         let (head, body) = response.into_parts();
         let body = body.collect().await.expect("read body").to_bytes();
         TestResponse {

@@ -44,9 +44,16 @@ pub async fn spawn(addr: SocketAddr, name: &str) -> std::io::Result<SocketAddr> 
     Ok(local)
 }
 
-async fn echo(request: Request<Incoming>, name: String) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn echo(
+    request: Request<Incoming>,
+    name: String,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (head, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let headers: Vec<serde_json::Value> = head
         .headers
         .iter()
@@ -62,7 +69,10 @@ async fn echo(request: Request<Incoming>, name: String) -> Result<Response<Full<
     });
     let mut response = Response::new(Full::new(Bytes::from(reply.to_string())));
     let headers = response.headers_mut();
-    headers.insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    headers.insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     if let Ok(value) = hyper::header::HeaderValue::from_str(&name) {
         headers.insert("x-upstream", value);
     }

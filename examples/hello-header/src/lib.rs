@@ -10,6 +10,8 @@
 //! config = { name = "x-hello", value = "world" }  # `name` defaults to "x-hello"
 //! ```
 
+#![warn(missing_docs)]
+
 use portico_sdk::config::{HeaderName, HeaderValue};
 use portico_sdk::{Action, Error, Plugin, Request, Response, export_plugin, log};
 use serde::Deserialize;
@@ -45,7 +47,8 @@ impl Plugin for HelloHeader {
     fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
         let Config { name, value } = self.config;
         req.set_header(name.as_str(), value.as_str())?;
-        log::info(format!("{} {}: set {name}: {value}", req.method(), req.path()));
+        let (method, path) = (req.method(), req.path());
+        log::info(format!("{method} {path}: set {name}: {value}"));
         Ok(Action::Continue)
     }
 
@@ -88,7 +91,8 @@ mod tests {
     #[test]
     fn header_name_is_configurable() -> Result<(), Box<dyn std::error::Error>> {
         let host = MockHost::new();
-        let mut plugin = host.load::<HelloHeader>(json!({ "name": "X-Greeting", "value": "hi" }))?;
+        let mut plugin =
+            host.load::<HelloHeader>(json!({ "name": "X-Greeting", "value": "hi" }))?;
         let mut req = MockRequest::get("/");
         plugin.on_request(&mut req)?;
         assert_eq!(req.header_value("x-greeting"), Some("hi"));
@@ -99,10 +103,23 @@ mod tests {
     #[test]
     fn bad_config_names_the_key() {
         let host = MockHost::new();
-        let key = |config| host.load::<HelloHeader>(config).err().map(|e| e.key().to_owned());
-        assert_eq!(key(json!({ "name": "bad name", "value": "v" })).as_deref(), Some("name"));
-        assert_eq!(key(json!({ "value": "line\nbreak" })).as_deref(), Some("value"));
+        let key = |config| {
+            host.load::<HelloHeader>(config)
+                .err()
+                .map(|e| e.key().to_owned())
+        };
+        assert_eq!(
+            key(json!({ "name": "bad name", "value": "v" })).as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            key(json!({ "value": "line\nbreak" })).as_deref(),
+            Some("value")
+        );
         assert_eq!(key(json!({})).as_deref(), Some("value"));
-        assert_eq!(key(json!({ "value": "v", "extra": 1 })).as_deref(), Some("extra"));
+        assert_eq!(
+            key(json!({ "value": "v", "extra": 1 })).as_deref(),
+            Some("extra")
+        );
     }
 }

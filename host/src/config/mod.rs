@@ -70,5 +70,11 @@ fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError
 /// toml's messages end with a newline and sometimes repeat the input; keep the
 /// first line, which says what is wrong.
 fn clean_message(error: &toml::de::Error) -> String {
-    error.message().trim().lines().next().unwrap_or("invalid").to_string()
+    error
+        .message()
+        .trim()
+        .lines()
+        .next()
+        .unwrap_or("invalid")
+        .to_string()
 }

@@ -11,7 +11,10 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
         found: Vec::new(),
     };
     if config.version != 1 {
-        errors.add("version", format!("unsupported version {}; expected 1", config.version));
+        errors.add(
+            "version",
+            format!("unsupported version {}; expected 1", config.version),
+        );
     }
     check_runtime(config, &mut errors);
     if config.listeners.is_empty() {
@@ -20,7 +23,10 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     let mut names = HashSet::new();
     for (i, listener) in config.listeners.iter().enumerate() {
         if !names.insert(listener.name.as_str()) {
-            errors.add(format!("listeners[{i}].name"), format!("duplicate listener `{}`", listener.name));
+            errors.add(
+                format!("listeners[{i}].name"),
+                format!("duplicate listener `{}`", listener.name),
+            );
         }
     }
     for (name, upstream) in &config.upstreams {
@@ -44,10 +50,16 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     for (i, route) in config.routes.iter().enumerate() {
         let key = format!("routes[{i}]");
         if !routes.insert(route.name.as_str()) {
-            errors.add(format!("{key}.name"), format!("duplicate route `{}`", route.name));
+            errors.add(
+                format!("{key}.name"),
+                format!("duplicate route `{}`", route.name),
+            );
         }
         if !config.upstreams.contains_key(&route.upstream) {
-            errors.add(format!("{key}.upstream"), format!("no upstream named `{}`", route.upstream));
+            errors.add(
+                format!("{key}.upstream"),
+                format!("no upstream named `{}`", route.upstream),
+            );
         }
         for (h, host) in route.hosts.iter().enumerate() {
             if let Err(message) = check_host(host) {
@@ -59,7 +71,10 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
         }
         for (m, method) in route.methods.iter().enumerate() {
             if http::Method::from_bytes(method.as_bytes()).is_err() {
-                errors.add(format!("{key}.methods[{m}]"), format!("`{method}` is not an HTTP method"));
+                errors.add(
+                    format!("{key}.methods[{m}]"),
+                    format!("`{method}` is not an HTTP method"),
+                );
             }
         }
         for name in route.headers.keys() {
@@ -72,13 +87,19 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
             if !is_plugin_name(&plugin.name) {
                 errors.add(
                     format!("{pkey}.name"),
-                    format!("`{}` is not a plugin name (letters, digits, `-`, `_`)", plugin.name),
+                    format!(
+                        "`{}` is not a plugin name (letters, digits, `-`, `_`)",
+                        plugin.name
+                    ),
                 );
             }
             let mut seen = HashSet::new();
             for (c, capability) in plugin.capabilities.iter().enumerate() {
                 if !seen.insert(capability) {
-                    errors.add(format!("{pkey}.capabilities[{c}]"), format!("`{}` is listed twice", capability.name()));
+                    errors.add(
+                        format!("{pkey}.capabilities[{c}]"),
+                        format!("`{}` is listed twice", capability.name()),
+                    );
                 }
             }
             if plugin.max_uses == 0 {
@@ -100,7 +121,8 @@ struct Errors<'a> {
 
 impl Errors<'_> {
     fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.found.push(ConfigError::new(&self.config.source, key, message));
+        self.found
+            .push(ConfigError::new(&self.config.source, key, message));
     }
 }
 
@@ -132,9 +154,12 @@ fn check_target(target: &str) -> Result<(), String> {
 fn check_host(host: &str) -> Result<(), String> {
     let bare = host.strip_prefix("*.").unwrap_or(host);
     let valid = !bare.is_empty()
-        && bare
-            .split('.')
-            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        && bare.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
     if valid {
         Ok(())
     } else {

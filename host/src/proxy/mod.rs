@@ -42,6 +42,8 @@ fn log_error(error: &ProxyError) {
         ProxyError::NoRoute | ProxyError::BadRequest(_) | ProxyError::PayloadTooLarge { .. } => {
             tracing::debug!(%error, "request refused")
         }
+        // The chain already logged the plugin's failure with its backtrace.
+        ProxyError::Plugin { .. } => {}
         _ => tracing::warn!(%error, "request failed"),
     }
 }
@@ -52,7 +54,9 @@ fn request_host(request: &http::request::Parts) -> Option<String> {
         Some(authority) => authority.host().to_owned(),
         None => {
             let host = request.headers.get(header::HOST)?.to_str().ok()?;
-            let host = host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()));
+            let host = host
+                .rsplit_once(':')
+                .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()));
             match host {
                 Some((name, _)) => name.to_owned(),
                 None => request.headers.get(header::HOST)?.to_str().ok()?.to_owned(),
@@ -62,10 +66,15 @@ fn request_host(request: &http::request::Parts) -> Option<String> {
     Some(raw.trim_end_matches('.').to_ascii_lowercase())
 }
 
-async fn proxy(gateway: &Gateway, request: Request<Body>, peer: Peer) -> Result<Response<Body>, ProxyError> {
+async fn proxy(
+    gateway: &Gateway,
+    request: Request<Body>,
+    peer: Peer,
+) -> Result<Response<Body>, ProxyError> {
     let (mut head, body) = request.into_parts();
-    let path = normalize_path(head.uri.path())
-        .ok_or_else(|| ProxyError::BadRequest("the request target must be an absolute path".into()))?;
+    let path = normalize_path(head.uri.path()).ok_or_else(|| {
+        ProxyError::BadRequest("the request target must be an absolute path".into())
+    })?;
     let host = request_host(&head);
     let matched = gateway
         .router
@@ -73,7 +82,11 @@ async fn proxy(gateway: &Gateway, request: Request<Body>, peer: Peer) -> Result<
         .ok_or(ProxyError::NoRoute)?;
     let route = &gateway.routes[matched.index];
     if path != head.uri.path() {
-        let query = head.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let query = head
+            .uri
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
         head.uri = format!("{path}{query}")
             .parse()
             .map_err(|_| ProxyError::BadRequest("invalid request target".into()))?;
@@ -101,7 +114,7 @@ async fn proxy(gateway: &Gateway, request: Request<Body>, peer: Peer) -> Result<
     let mut run = route.chain.start();
     let response = match run.on_request(request).await? {
         RequestOutcome::Respond(response) => response,
-        RequestOutcome::Forward(request) => match forward(route, request, host.as_deref(), peer).await {
+        RequestOutcome::Forward(request) => match forward(route, request, peer).await {
             Ok(response) => response,
             Err(error) => {
                 log_error(&error);
@@ -120,11 +133,17 @@ async fn proxy(gateway: &Gateway, request: Request<Body>, peer: Peer) -> Result<
 }
 
 /// Sends the request to a target of the route's upstream.
-async fn forward(route: &Route, request: ProxyRequest, host: Option<&str>, peer: Peer) -> Result<ProxyResponse, ProxyError> {
+async fn forward(
+    route: &Route,
+    request: ProxyRequest,
+    peer: Peer,
+) -> Result<ProxyResponse, ProxyError> {
     let ProxyRequest { mut head, body, .. } = request;
     match body.failure() {
         Some(BodyError::TooLarge(limit)) => return Err(ProxyError::PayloadTooLarge { limit }),
-        Some(BodyError::ReadFailed(reason)) => return Err(ProxyError::BadRequest(format!("request body: {reason}"))),
+        Some(BodyError::ReadFailed(reason)) => {
+            return Err(ProxyError::BadRequest(format!("request body: {reason}")));
+        }
         None => {}
     }
     let upstream = &route.upstream;
@@ -134,8 +153,21 @@ async fn forward(route: &Route, request: ProxyRequest, host: Option<&str>, peer:
         .parse()
         .map_err(|_| ProxyError::Internal(format!("cannot build upstream URI for `{target}`")))?;
     head.version = Version::HTTP_11;
-    set_forwarded(&mut head.headers, peer.addr.ip(), peer.scheme, host);
-    let response = upstream.send(Request::from_parts(head, body.into_body())).await?;
+    // X-Forwarded-Host carries the Host the client sent, port included.
+    let original_host = head
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    set_forwarded(
+        &mut head.headers,
+        peer.addr.ip(),
+        peer.scheme,
+        original_host.as_deref(),
+    );
+    let response = upstream
+        .send(Request::from_parts(head, body.into_body()))
+        .await?;
     let (mut head, body) = response.into_parts();
     strip_hop_by_hop(&mut head.headers);
     Ok(ProxyResponse {

@@ -26,7 +26,13 @@ const WIT_VERSION: &str = "@0.1.0";
 
 /// Refuses a component that imports an ungranted capability or anything that
 /// is neither part of the contract nor WASI.
-pub fn check_imports(engine: &Engine, component: &Component, plugin: &str, route: &str, grants: &Grants) -> Result<(), LoadError> {
+pub fn check_imports(
+    engine: &Engine,
+    component: &Component,
+    plugin: &str,
+    route: &str,
+    grants: &Grants,
+) -> Result<(), LoadError> {
     for (name, _) in component.component_type().imports(engine) {
         if name.starts_with("wasi:") {
             continue;
@@ -67,11 +73,21 @@ pub fn linker(engine: &Engine, grants: &Grants) -> wasmtime::Result<Linker<HostS
     types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
     for capability in grants {
         match capability {
-            Capability::Log => log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?,
-            Capability::Clock => clock::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?,
-            Capability::Kv => kv::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?,
-            Capability::Cache => cache::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?,
-            Capability::Context => context::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?,
+            Capability::Log => {
+                log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
+            Capability::Clock => {
+                clock::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
+            Capability::Kv => {
+                kv::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
+            Capability::Cache => {
+                cache::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
+            Capability::Context => {
+                context::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
         }
     }
     Ok(linker)
@@ -92,11 +108,21 @@ impl log::Host for HostState {
         }
         let (plugin, route) = (&*self.identity.plugin, &*self.identity.route);
         match level {
-            log::Level::Trace => tracing::trace!(target: "portico::plugin", plugin, route, "{message}"),
-            log::Level::Debug => tracing::debug!(target: "portico::plugin", plugin, route, "{message}"),
-            log::Level::Info => tracing::info!(target: "portico::plugin", plugin, route, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "portico::plugin", plugin, route, "{message}"),
-            log::Level::Error => tracing::error!(target: "portico::plugin", plugin, route, "{message}"),
+            log::Level::Trace => {
+                tracing::trace!(target: "portico::plugin", plugin, route, "{message}")
+            }
+            log::Level::Debug => {
+                tracing::debug!(target: "portico::plugin", plugin, route, "{message}")
+            }
+            log::Level::Info => {
+                tracing::info!(target: "portico::plugin", plugin, route, "{message}")
+            }
+            log::Level::Warn => {
+                tracing::warn!(target: "portico::plugin", plugin, route, "{message}")
+            }
+            log::Level::Error => {
+                tracing::error!(target: "portico::plugin", plugin, route, "{message}")
+            }
         }
         Ok(())
     }
@@ -106,7 +132,9 @@ static PROCESS_START: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 impl clock::Host for HostState {
     fn now_ms(&mut self) -> wasmtime::Result<u64> {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         Ok(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
     }
 
@@ -128,37 +156,68 @@ fn kv_error(error: super::kv::KvError) -> kv::KvError {
 
 impl kv::Host for HostState {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
-        Ok(self.services.kv.get(&namespaced(&self.identity.plugin, &key)))
+        Ok(self
+            .services
+            .kv
+            .get(&namespaced(&self.identity.plugin, &key)))
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> wasmtime::Result<Result<(), kv::KvError>> {
+    fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        ttl_ms: u64,
+    ) -> wasmtime::Result<Result<(), kv::KvError>> {
         let key = namespaced(&self.identity.plugin, &key);
-        Ok(self.services.kv.set(key, value, ttl(ttl_ms)).map_err(kv_error))
+        Ok(self
+            .services
+            .kv
+            .set(key, value, ttl(ttl_ms))
+            .map_err(kv_error))
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<bool> {
-        Ok(self.services.kv.delete(&namespaced(&self.identity.plugin, &key)))
+        Ok(self
+            .services
+            .kv
+            .delete(&namespaced(&self.identity.plugin, &key)))
     }
 
-    fn increment(&mut self, key: String, delta: i64, ttl_ms: u64) -> wasmtime::Result<Result<i64, kv::KvError>> {
+    fn increment(
+        &mut self,
+        key: String,
+        delta: i64,
+        ttl_ms: u64,
+    ) -> wasmtime::Result<Result<i64, kv::KvError>> {
         let key = namespaced(&self.identity.plugin, &key);
-        Ok(self.services.kv.increment(&key, delta, ttl(ttl_ms)).map_err(kv_error))
+        Ok(self
+            .services
+            .kv
+            .increment(&key, delta, ttl(ttl_ms))
+            .map_err(kv_error))
     }
 }
 
 impl cache::Host for HostState {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
-        Ok(self.services.cache.get(&namespaced(&self.identity.plugin, &key)))
+        Ok(self
+            .services
+            .cache
+            .get(&namespaced(&self.identity.plugin, &key)))
     }
 
     fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> wasmtime::Result<()> {
         let key = namespaced(&self.identity.plugin, &key);
-        self.services.cache.set(key, value, Duration::from_millis(ttl_ms));
+        self.services
+            .cache
+            .set(key, value, Duration::from_millis(ttl_ms));
         Ok(())
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        self.services.cache.delete(&namespaced(&self.identity.plugin, &key));
+        self.services
+            .cache
+            .delete(&namespaced(&self.identity.plugin, &key));
         Ok(())
     }
 }
@@ -173,7 +232,9 @@ impl context::Host for HostState {
 
     fn set(&mut self, key: String, value: String) -> wasmtime::Result<()> {
         if key.len() + value.len() > MAX_CONTEXT_VALUE {
-            return Err(wasmtime::format_err!("context value for `{key}` exceeds {MAX_CONTEXT_VALUE} bytes"));
+            return Err(wasmtime::format_err!(
+                "context value for `{key}` exceeds {MAX_CONTEXT_VALUE} bytes"
+            ));
         }
         self.context.insert(key, value);
         Ok(())

@@ -65,7 +65,10 @@ pub struct ChainRun<'c> {
 
 impl ChainRun<'_> {
     /// Runs `on-request` of each plugin in order.
-    pub async fn on_request(&mut self, request: ProxyRequest) -> Result<RequestOutcome, ProxyError> {
+    pub async fn on_request(
+        &mut self,
+        request: ProxyRequest,
+    ) -> Result<RequestOutcome, ProxyError> {
         let mut request = request;
         for (index, slot) in self.chain.slots.iter().enumerate() {
             let mut instance = match slot.checkout().await {
@@ -76,7 +79,8 @@ impl ChainRun<'_> {
                 }
             };
             let (back, result) = instance.on_request(request, &mut self.context).await;
-            request = back.ok_or_else(|| ProxyError::Internal("request lost in plugin call".into()))?;
+            request =
+                back.ok_or_else(|| ProxyError::Internal("request lost in plugin call".into()))?;
             if let MessageBody::TooLarge(limit) = request.body {
                 // The body cannot be forwarded any more, whatever the plugin
                 // decided: the client sent too much.
@@ -101,12 +105,16 @@ impl ChainRun<'_> {
     }
 
     /// Runs `on-response` of the plugins that saw the request, last first.
-    pub async fn on_response(mut self, response: ProxyResponse) -> Result<ProxyResponse, ProxyError> {
+    pub async fn on_response(
+        mut self,
+        response: ProxyResponse,
+    ) -> Result<ProxyResponse, ProxyError> {
         let mut response = response;
         while let Some((index, mut instance)) = self.ran.pop() {
             let slot = &self.chain.slots[index];
             let (back, result) = instance.on_response(response, &mut self.context).await;
-            response = back.ok_or_else(|| ProxyError::Internal("response lost in plugin call".into()))?;
+            response =
+                back.ok_or_else(|| ProxyError::Internal("response lost in plugin call".into()))?;
             match result {
                 Ok(Action::Continue) => slot.checkin(instance),
                 Ok(Action::Respond(reply)) => {
@@ -160,13 +168,19 @@ fn fail(slot: &PluginSlot, failure: PluginFailure) -> Result<(), ProxyError> {
 
 /// Turns a plugin's `respond` action into a response.
 fn reply_response(reply: Reply, max_body_bytes: u64) -> Result<ProxyResponse, PluginFailure> {
-    let status = http::StatusCode::from_u16(reply.status)
-        .map_err(|_| PluginFailure::Guest(format!("replied with invalid status {}", reply.status)))?;
+    let status = http::StatusCode::from_u16(reply.status).map_err(|_| {
+        PluginFailure::Guest(format!("replied with invalid status {}", reply.status))
+    })?;
     let mut map = HeaderMap::new();
     for (name, value) in &reply.headers {
         let (name, value) = headers::parse(name, value)
             .map_err(|_| PluginFailure::Guest(format!("replied with invalid header `{name}`")))?;
         map.append(name, value);
     }
-    Ok(ProxyResponse::new(status, map, Bytes::from(reply.body), max_body_bytes))
+    Ok(ProxyResponse::new(
+        status,
+        map,
+        Bytes::from(reply.body),
+        max_body_bytes,
+    ))
 }

@@ -45,7 +45,9 @@ impl ComponentCache {
             // compatibility hash (part of the file name).
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok(component),
-                Err(error) => tracing::warn!(path = %path.display(), %error, "discarding unreadable compiled component"),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "discarding unreadable compiled component")
+                }
             }
         }
         let component = Component::new(engine, bytes)?;
@@ -58,7 +60,8 @@ impl ComponentCache {
     fn path_for(&self, engine: &Engine, sha256: &str) -> PathBuf {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        self.dir.join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
+        self.dir
+            .join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
     }
 
     fn store(&self, path: &Path, component: &Component) -> std::io::Result<()> {

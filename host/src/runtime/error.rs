@@ -59,7 +59,10 @@ pub enum LoadError {
         message: String,
     },
     /// The plugin's `init` rejected the route's config.
-    #[error("plugin `{plugin}` on route `{route}` rejected its config{}: {message}", key_suffix(key))]
+    #[error(
+        "plugin `{plugin}` on route `{route}` rejected its config{}: {message}",
+        key_suffix(key)
+    )]
     Config {
         /// Plugin name.
         plugin: String,
@@ -125,6 +128,9 @@ impl PluginFailure {
 
     /// Whether the failure is temporary (a retry may succeed): answered 503.
     pub fn is_temporary(&self) -> bool {
-        matches!(self, PluginFailure::Deadline(_) | PluginFailure::Capacity(_))
+        matches!(
+            self,
+            PluginFailure::Deadline(_) | PluginFailure::Capacity(_)
+        )
     }
 }

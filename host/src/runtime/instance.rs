@@ -15,7 +15,9 @@ use super::engine::PluginEngine;
 use super::error::PluginFailure;
 use super::message::{ProxyRequest, ProxyResponse};
 use super::services::HostServices;
-use super::state::{DeadlineExceeded, HostState, MemoryLimitExceeded, PluginIdentity, RequestContext, on_epoch_tick};
+use super::state::{
+    DeadlineExceeded, HostState, MemoryLimitExceeded, PluginIdentity, RequestContext, on_epoch_tick,
+};
 
 /// A plugin instance with its own store.
 pub struct PluginInstance {
@@ -152,7 +154,11 @@ impl PluginInstance {
 }
 
 /// Sorts a wasmtime error into the failure kinds operators see.
-fn classify(error: wasmtime::Error, memory_limit: usize, deadline: std::time::Duration) -> PluginFailure {
+fn classify(
+    error: wasmtime::Error,
+    memory_limit: usize,
+    deadline: std::time::Duration,
+) -> PluginFailure {
     if error.is::<DeadlineExceeded>() {
         return PluginFailure::Deadline(deadline);
     }

@@ -82,7 +82,11 @@ impl KvStore {
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
         let now = Instant::now();
         let shard = self.shard(key).lock();
-        shard.entries.get(key).filter(|e| e.live(now)).map(|e| e.value.clone())
+        shard
+            .entries
+            .get(key)
+            .filter(|e| e.live(now))
+            .map(|e| e.value.clone())
     }
 
     /// Stores `value` under `key` for `ttl` (forever when `None`).
@@ -149,7 +153,8 @@ mod tests {
     #[test]
     fn values_expire_after_their_ttl() {
         let kv = KvStore::new();
-        kv.set("a".into(), b"1".to_vec(), Some(Duration::from_millis(20))).unwrap();
+        kv.set("a".into(), b"1".to_vec(), Some(Duration::from_millis(20)))
+            .unwrap();
         kv.set("b".into(), b"2".to_vec(), None).unwrap();
         assert_eq!(kv.get("a"), Some(b"1".to_vec()));
         std::thread::sleep(Duration::from_millis(30));
@@ -182,7 +187,11 @@ mod tests {
         assert_eq!(kv.increment("w", 5, Some(Duration::from_millis(20))), Ok(5));
         assert_eq!(kv.increment("w", 1, Some(Duration::from_secs(60))), Ok(6));
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(kv.increment("w", 1, None), Ok(1), "the first TTL still applied");
+        assert_eq!(
+            kv.increment("w", 1, None),
+            Ok(1),
+            "the first TTL still applied"
+        );
         kv.set("t".into(), b"abc".to_vec(), None).unwrap();
         assert_eq!(kv.increment("t", 1, None), Err(KvError::NotANumber));
     }

@@ -49,7 +49,12 @@ pub struct ProxyResponse {
 
 impl ProxyResponse {
     /// A response with `status`, `headers` and a buffered `body`.
-    pub fn new(status: http::StatusCode, headers: HeaderMap, body: Bytes, max_body_bytes: u64) -> Self {
+    pub fn new(
+        status: http::StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+        max_body_bytes: u64,
+    ) -> Self {
         let mut response = http::Response::new(());
         *response.status_mut() = status;
         *response.headers_mut() = headers;
@@ -85,7 +90,11 @@ pub enum MessageBody {
 impl MessageBody {
     /// Reads the whole body (once), bounded by `limit` bytes. Returns the time
     /// spent waiting, which does not count against the plugin's deadline.
-    pub async fn read(&mut self, headers: &HeaderMap, limit: u64) -> (Result<Bytes, BodyError>, Duration) {
+    pub async fn read(
+        &mut self,
+        headers: &HeaderMap,
+        limit: u64,
+    ) -> (Result<Bytes, BodyError>, Duration) {
         let started = Instant::now();
         let result = match std::mem::replace(self, MessageBody::Failed(String::new())) {
             MessageBody::Buffered(bytes) => Ok(bytes),
@@ -157,7 +166,8 @@ pub mod headers {
 
     /// The first value of `name`, lossily decoded.
     pub fn get(map: &HeaderMap, name: &str) -> Option<String> {
-        map.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        map.get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     }
 
     /// Every value of `name`.

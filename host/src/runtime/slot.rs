@@ -61,7 +61,9 @@ impl PluginSlot {
             message: format!("{e:#}"),
         };
         let linker = capabilities::linker(engine.engine(), &grants).map_err(contract)?;
-        let pre = linker.instantiate_pre(&component.component).map_err(contract)?;
+        let pre = linker
+            .instantiate_pre(&component.component)
+            .map_err(contract)?;
         let pre = PluginPre::new(pre).map_err(contract)?;
         let config_json = serde_json::to_string(&plugin.config).map_err(|e| LoadError::Config {
             plugin: name.clone(),
@@ -78,9 +80,15 @@ impl PluginSlot {
             route: route.to_owned(),
             failure,
         };
-        let outcome = PluginInstance::start(&pre, engine, identity.clone(), services.clone(), &config_json)
-            .await
-            .map_err(start_error)?;
+        let outcome = PluginInstance::start(
+            &pre,
+            engine,
+            identity.clone(),
+            services.clone(),
+            &config_json,
+        )
+        .await
+        .map_err(start_error)?;
         let mut first = match outcome {
             InitOutcome::Ready(instance) => instance,
             InitOutcome::Rejected(rejection) => {

@@ -43,7 +43,12 @@ pub struct HostState {
 impl HostState {
     /// Fresh state for a new instance, with WASI sealed: no environment, no
     /// arguments, no files, no sockets; stdout and stderr go to the log.
-    pub fn new(identity: Arc<PluginIdentity>, services: Arc<HostServices>, memory_limit: usize, deadline: Duration) -> Self {
+    pub fn new(
+        identity: Arc<PluginIdentity>,
+        services: Arc<HostServices>,
+        memory_limit: usize,
+        deadline: Duration,
+    ) -> Self {
         let log = GuestLog::new(identity.clone());
         let wasi = WasiCtx::builder().stdout(log.clone()).stderr(log).build();
         HostState {
@@ -150,7 +155,12 @@ impl MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.limit {
             return Err(MemoryLimitExceeded { desired }.into());
         }
@@ -158,7 +168,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }

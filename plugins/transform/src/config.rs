@@ -110,7 +110,19 @@ impl Config {
             .path
             .iter()
             .map(|path| &path.0)
-            .chain(request.set.values().chain(request.add.values()).map(|v| &v.0))
-            .chain(response.set.values().chain(response.add.values()).map(|v| &v.0))
+            .chain(
+                request
+                    .set
+                    .values()
+                    .chain(request.add.values())
+                    .map(|v| &v.0),
+            )
+            .chain(
+                response
+                    .set
+                    .values()
+                    .chain(response.add.values())
+                    .map(|v| &v.0),
+            )
     }
 }

@@ -15,6 +15,8 @@
 //! template syntax are checked when the route loads; a capture missing at
 //! request time fails the request.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod template;
 
@@ -88,7 +90,11 @@ macro_rules! impl_headers {
 impl_headers!(Request<'_>, Response<'_>);
 
 /// Applies `rules` in the order remove, set, add.
-fn apply(rules: &HeaderRules, message: &mut impl Headers, captures: &BTreeMap<String, String>) -> Result<(), Error> {
+fn apply(
+    rules: &HeaderRules,
+    message: &mut impl Headers,
+    captures: &BTreeMap<String, String>,
+) -> Result<(), Error> {
     for name in &rules.remove {
         message.remove(name.as_str());
     }

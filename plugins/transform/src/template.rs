@@ -54,7 +54,11 @@ impl Template {
                     parts.push(Part::Capture(name.to_owned()));
                     chars = rest[end + 1..].chars();
                 }
-                '}' => return Err(format!("unmatched `}}` in template {source:?} (write `}}}}`)")),
+                '}' => {
+                    return Err(format!(
+                        "unmatched `}}` in template {source:?} (write `}}}}`)"
+                    ));
+                }
                 c => literal.push(c),
             }
         }
@@ -138,9 +142,18 @@ mod tests {
 
     #[test]
     fn fills_captures_and_unescapes_braces() {
-        assert_eq!(render("/v2/{id}/x", &[("id", "7")]).as_deref(), Ok("/v2/7/x"));
-        assert_eq!(render("{a}{b}", &[("a", "1"), ("b", "2")]).as_deref(), Ok("12"));
-        assert_eq!(render("{{literal}} {x}", &[("x", "é")]).as_deref(), Ok("{literal} é"));
+        assert_eq!(
+            render("/v2/{id}/x", &[("id", "7")]).as_deref(),
+            Ok("/v2/7/x")
+        );
+        assert_eq!(
+            render("{a}{b}", &[("a", "1"), ("b", "2")]).as_deref(),
+            Ok("12")
+        );
+        assert_eq!(
+            render("{{literal}} {x}", &[("x", "é")]).as_deref(),
+            Ok("{literal} é")
+        );
         assert_eq!(render("plain", &[]).as_deref(), Ok("plain"));
         assert_eq!(render("", &[]).as_deref(), Ok(""));
     }

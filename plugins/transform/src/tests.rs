@@ -44,7 +44,11 @@ fn request_headers_remove_then_set_then_add() -> TestResult {
         .header("x-set", "b");
     plugin.on_request(&mut req)?;
     assert_eq!(req.header_value("x-gone"), None);
-    assert_eq!(req.header_values("x-b"), ["set", "added"], "remove, then set, then add");
+    assert_eq!(
+        req.header_values("x-b"),
+        ["set", "added"],
+        "remove, then set, then add"
+    );
     assert_eq!(req.header_values("x-set"), ["one"]);
     assert_eq!(req.header_values("x-add"), ["1", "2"]);
     Ok(())
@@ -80,7 +84,10 @@ fn path_is_rewritten_from_captures_and_keeps_the_query() -> TestResult {
         .param("id", "7")
         .param("tab", "posts");
     plugin.on_request(&mut req)?;
-    assert_eq!((req.path(), req.query()), ("/v2/users/7/posts", Some("page=2")));
+    assert_eq!(
+        (req.path(), req.query()),
+        ("/v2/users/7/posts", Some("page=2"))
+    );
     Ok(())
 }
 
@@ -112,22 +119,29 @@ fn missing_capture_fails_the_request() -> TestResult {
 
 #[test]
 fn config_errors_name_the_key() {
-    let (key, message) = config_error(json!({ "request": { "headers": { "add": { "bad name": "1" } } } }));
+    let (key, message) =
+        config_error(json!({ "request": { "headers": { "add": { "bad name": "1" } } } }));
     assert_eq!(key, r#"request.headers.add."bad name""#);
     assert_eq!(message, "invalid header name `bad name`");
 
-    let (key, _) = config_error(json!({ "response": { "headers": { "remove": ["ok", "no\nway"] } } }));
+    let (key, _) =
+        config_error(json!({ "response": { "headers": { "remove": ["ok", "no\nway"] } } }));
     assert_eq!(key, "response.headers.remove[1]");
 
-    let (key, message) = config_error(json!({ "request": { "headers": { "set": { "x-a": "{oops" } } } }));
+    let (key, message) =
+        config_error(json!({ "request": { "headers": { "set": { "x-a": "{oops" } } } }));
     assert_eq!(key, "request.headers.set.x-a");
     assert!(message.starts_with("unclosed `{`"), "{message}");
 
-    let (key, _) = config_error(json!({ "request": { "headers": { "set": { "x-a": "a\r\nb" } } } }));
+    let (key, _) =
+        config_error(json!({ "request": { "headers": { "set": { "x-a": "a\r\nb" } } } }));
     assert_eq!(key, "request.headers.set.x-a");
 
     let (key, message) = config_error(json!({ "request": { "path": "v2/{id}" } }));
-    assert_eq!((key.as_str(), message.as_str()), ("request.path", r#"path "v2/{id}" must start with `/`"#));
+    assert_eq!(
+        (key.as_str(), message.as_str()),
+        ("request.path", r#"path "v2/{id}" must start with `/`"#)
+    );
 
     let (key, _) = config_error(json!({ "request": { "path": "/a?b={id}" } }));
     assert_eq!(key, "request.path");

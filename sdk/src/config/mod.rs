@@ -102,7 +102,9 @@ fn key_path(path: &Path, message: &str) -> String {
     let missing = message
         .strip_prefix("missing field `")
         .and_then(|rest| rest.strip_suffix('`'))
-        .map(|field| Segment::Map { key: field.to_owned() });
+        .map(|field| Segment::Map {
+            key: field.to_owned(),
+        });
     let mut key = String::new();
     for segment in path.iter().chain(missing.as_ref()) {
         match segment {
@@ -141,6 +143,7 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "only deserialized")]
     struct Config {
         #[serde(default)]
         headers: BTreeMap<String, Vec<Rule>>,
@@ -150,7 +153,7 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "only deserialized")]
     struct Rule {
         name: HeaderName,
         value: Option<HeaderValue>,
@@ -187,7 +190,7 @@ mod tests {
         assert_eq!(err.key(), "limit");
         assert!(err.message().starts_with("invalid type: string"), "{err}");
 
-        assert_eq!(error("[]").key(), "");
+        assert_eq!(error("3").key(), "");
         assert_eq!(error("{} x").key(), "");
     }
 

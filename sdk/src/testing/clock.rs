@@ -66,9 +66,15 @@ mod tests {
         clock.set_now_ms(1_000);
         assert_eq!((clock.now_ms(), clock.monotonic_ns()), (1_000, 0));
         clock.set_now_ms(3_500);
-        assert_eq!((clock.now_ms(), clock.monotonic_ns()), (3_500, 2_500_000_000));
+        assert_eq!(
+            (clock.now_ms(), clock.monotonic_ns()),
+            (3_500, 2_500_000_000)
+        );
         clock.advance(Duration::from_nanos(1_500_000));
-        assert_eq!((clock.now_ms(), clock.monotonic_ns()), (3_501, 2_501_500_000));
+        assert_eq!(
+            (clock.now_ms(), clock.monotonic_ns()),
+            (3_501, 2_501_500_000)
+        );
         clock.set_now_ms(0);
         assert_eq!((clock.now_ms(), clock.monotonic_ns()), (0, 2_501_500_000));
     }

@@ -35,14 +35,18 @@ impl<P: Plugin> MockPlugin<P> {
     /// afterwards. An [`Error`] is what the gateway would log and fail the
     /// request for, including a reply with an invalid header.
     pub fn on_request(&mut self, req: &mut MockRequest) -> Result<Action, Error> {
-        let action = self.instance.on_request(&mut Request::new(&mut req.inner))?;
+        let action = self
+            .instance
+            .on_request(&mut Request::new(&mut req.inner))?;
         check_reply(action)
     }
 
     /// Runs `on_response` on `res`, which reflects the plugin's changes
     /// afterwards.
     pub fn on_response(&mut self, res: &mut MockResponse) -> Result<Action, Error> {
-        let action = self.instance.on_response(&mut Response::new(&mut res.inner))?;
+        let action = self
+            .instance
+            .on_response(&mut Response::new(&mut res.inner))?;
         check_reply(action)
     }
 }
@@ -51,7 +55,8 @@ impl<P: Plugin> MockPlugin<P> {
 fn check_reply(action: Action) -> Result<Action, Error> {
     if let Some(reply) = action.reply() {
         for (name, value) in reply.headers() {
-            Headers::parse(name, value).map_err(|err| Error::msg(format!("invalid reply: {}", Error::from(err))))?;
+            Headers::parse(name, value)
+                .map_err(|err| Error::msg(format!("invalid reply: {}", Error::from(err))))?;
         }
     }
     Ok(action)

@@ -47,7 +47,11 @@ thread_local! {
 ///
 /// If no [`MockHost`] is installed on this thread, or `capability` is not
 /// granted.
-pub(crate) fn with_capability<R>(capability: &str, call: &str, f: impl FnOnce(&mut HostState) -> R) -> R {
+pub(crate) fn with_capability<R>(
+    capability: &str,
+    call: &str,
+    f: impl FnOnce(&mut HostState) -> R,
+) -> R {
     let Some(state) = CURRENT.with(|current| current.borrow().clone()) else {
         panic!(
             "the plugin called `{call}` but no MockHost is installed on this thread: \
@@ -187,7 +191,9 @@ impl MockHost {
     pub fn cache_set(&self, key: &str, value: impl AsRef<[u8]>, ttl: Duration) {
         let mut state = self.state.borrow_mut();
         let now = state.clock.monotonic_ns();
-        state.cache.put(key, value.as_ref(), ttl_ms(ttl).max(1), now);
+        state
+            .cache
+            .put(key, value.as_ref(), ttl_ms(ttl).max(1), now);
     }
 
     /// The context value under `key`.

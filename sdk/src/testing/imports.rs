@@ -24,7 +24,9 @@ pub(crate) mod log {
             Level::Error => crate::log::Level::Error,
         };
         let message = message.to_owned();
-        with_capability("log", "log::log", |host| host.logs.push(LogRecord { level, message }));
+        with_capability("log", "log::log", |host| {
+            host.logs.push(LogRecord { level, message })
+        });
     }
 }
 
@@ -36,7 +38,9 @@ pub(crate) mod clock {
     }
 
     pub(crate) fn monotonic_ns() -> u64 {
-        with_capability("clock", "clock::monotonic_ns", |host| host.clock.monotonic_ns())
+        with_capability("clock", "clock::monotonic_ns", |host| {
+            host.clock.monotonic_ns()
+        })
     }
 }
 
@@ -50,7 +54,9 @@ pub(crate) mod kv {
     }
 
     pub(crate) fn get(key: &str) -> Option<Vec<u8>> {
-        with_capability("kv", "kv::get", |host| host.kv.get(key, host.clock.monotonic_ns()))
+        with_capability("kv", "kv::get", |host| {
+            host.kv.get(key, host.clock.monotonic_ns())
+        })
     }
 
     pub(crate) fn set(key: &str, value: &[u8], ttl_ms: u64) -> Result<(), KvError> {
@@ -103,7 +109,9 @@ pub(crate) mod context {
     use crate::testing::host::with_capability;
 
     pub(crate) fn get(key: &str) -> Option<String> {
-        with_capability("context", "context::get", |host| host.context.get(key).cloned())
+        with_capability("context", "context::get", |host| {
+            host.context.get(key).cloned()
+        })
     }
 
     pub(crate) fn set(key: &str, value: &str) {

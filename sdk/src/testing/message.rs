@@ -17,7 +17,10 @@ macro_rules! mock_message_methods {
         /// If the name or value is invalid.
         pub fn header(mut self, name: &str, value: &str) -> Self {
             if self.inner.headers.append(name, value).is_err() {
-                panic!("{}::header: invalid header {name:?}: {value:?}", stringify!($ty));
+                panic!(
+                    "{}::header: invalid header {name:?}: {value:?}",
+                    stringify!($ty)
+                );
             }
             self
         }

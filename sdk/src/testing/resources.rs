@@ -16,7 +16,7 @@ pub(crate) enum BodyError {
     TooLarge(u64),
     // Never produced by the mock; here so the shared conversion matches the
     // bindings' variants.
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "never produced by the mock")]
     ReadFailed(String),
 }
 
@@ -158,7 +158,9 @@ impl Request {
     }
 
     pub(crate) fn authority(&self) -> Option<String> {
-        self.authority.clone().or_else(|| self.header(HOST.as_str()))
+        self.authority
+            .clone()
+            .or_else(|| self.header(HOST.as_str()))
     }
 
     pub(crate) fn path(&self) -> String {

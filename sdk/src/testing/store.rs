@@ -58,7 +58,13 @@ impl Store {
     }
 
     /// `kv.set`, with the gateway's limits.
-    pub(crate) fn kv_set(&mut self, key: &str, value: &[u8], ttl_ms: u64, now_ns: u64) -> Result<(), KvError> {
+    pub(crate) fn kv_set(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        ttl_ms: u64,
+        now_ns: u64,
+    ) -> Result<(), KvError> {
         if key.len() > KV_MAX_KEY || value.len() > KV_MAX_VALUE {
             return Err(KvError::TooLarge);
         }
@@ -68,7 +74,13 @@ impl Store {
 
     /// `kv.increment`, as the gateway: a live key keeps its expiry, a new or
     /// expired one starts at 0 with `ttl_ms`; the sum saturates.
-    pub(crate) fn kv_increment(&mut self, key: &str, delta: i64, ttl_ms: u64, now_ns: u64) -> Result<i64, KvError> {
+    pub(crate) fn kv_increment(
+        &mut self,
+        key: &str,
+        delta: i64,
+        ttl_ms: u64,
+        now_ns: u64,
+    ) -> Result<i64, KvError> {
         if key.len() > KV_MAX_KEY {
             return Err(KvError::TooLarge);
         }

@@ -10,6 +10,8 @@
 //! - `lint`: `cargo fmt --check` and clippy with `-D warnings`, for the host
 //!   and for the wasm target.
 //! - `bench`: `plugins`, then the criterion benchmarks.
+//! - `load`: `plugins`, release binaries, then `tests/load/run.sh` (wrk
+//!   against the demo upstream directly and through the gateway).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -27,8 +29,9 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("lint") => lint(),
         Some("bench") => bench(&args[1..]),
+        Some("load") => load(),
         _ => {
-            eprintln!("usage: cargo xtask <plugins|run|test|lint|bench> [args]");
+            eprintln!("usage: cargo xtask <plugins|run|test|lint|bench|load> [args]");
             return ExitCode::from(2);
         }
     };
@@ -57,7 +60,9 @@ fn cargo() -> Command {
 
 fn status(command: &mut Command) -> Result<()> {
     let shown = format!("{command:?}");
-    let status = command.status().with_context(|| format!("cannot start {shown}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
         bail!("{shown} failed with {status}");
     }
@@ -72,10 +77,17 @@ fn ensure_wasm_target() -> Result<()> {
         .current_dir(root())
         .output()
         .context("rustup is needed to add the wasm32-wasip2 target")?;
-    if String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == WASM_TARGET) {
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
         return Ok(());
     }
-    status(Command::new("rustup").args(["target", "add", WASM_TARGET]).current_dir(root()))
+    status(
+        Command::new("rustup")
+            .args(["target", "add", WASM_TARGET])
+            .current_dir(root()),
+    )
 }
 
 /// Workspace packages that build a `cdylib`: the plugins (first-party,
@@ -86,7 +98,10 @@ fn guest_packages() -> Result<Vec<(String, String)>> {
         .output()
         .context("cargo metadata")?;
     if !output.status.success() {
-        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     let mut guests = Vec::new();
@@ -97,7 +112,10 @@ fn guest_packages() -> Result<Vec<(String, String)>> {
                 .is_some_and(|types| types.iter().any(|t| t == "cdylib"));
             if is_cdylib {
                 let package = package["name"].as_str().unwrap_or_default().to_owned();
-                let library = target["name"].as_str().unwrap_or_default().replace('-', "_");
+                let library = target["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace('-', "_");
                 guests.push((package, library));
             }
         }
@@ -110,18 +128,30 @@ fn build_plugins() -> Result<Vec<(String, String)>> {
     ensure_wasm_target()?;
     let guests = guest_packages()?;
     let mut build = cargo();
-    build.args(["build", "--target", WASM_TARGET, "--profile", WASM_PROFILE, "--target-dir", "target/wasm"]);
+    build.args([
+        "build",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        WASM_PROFILE,
+        "--target-dir",
+        "target/wasm",
+    ]);
     for (package, _) in &guests {
         build.args(["-p", package]);
     }
     status(&mut build)?;
     let out = root().join("target/plugins");
     std::fs::create_dir_all(&out)?;
-    let built = root().join("target/wasm").join(WASM_TARGET).join(WASM_PROFILE);
+    let built = root()
+        .join("target/wasm")
+        .join(WASM_TARGET)
+        .join(WASM_PROFILE);
     for (package, library) in &guests {
         let from = built.join(format!("{library}.wasm"));
         let to = out.join(format!("{package}.wasm"));
-        std::fs::copy(&from, &to).with_context(|| format!("copy {} to {}", from.display(), to.display()))?;
+        std::fs::copy(&from, &to)
+            .with_context(|| format!("copy {} to {}", from.display(), to.display()))?;
     }
     eprintln!("xtask: {} plugins in {}", guests.len(), out.display());
     Ok(guests)
@@ -155,9 +185,22 @@ fn test(extra: &[String]) -> Result<()> {
 fn lint() -> Result<()> {
     ensure_wasm_target()?;
     status(cargo().args(["fmt", "--all", "--check"]))?;
-    status(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    status(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     let mut wasm = cargo();
-    wasm.args(["clippy", "--target", WASM_TARGET, "--target-dir", "target/wasm"]);
+    wasm.args([
+        "clippy",
+        "--target",
+        WASM_TARGET,
+        "--target-dir",
+        "target/wasm",
+    ]);
     wasm.args(["-p", "portico-sdk"]);
     for (package, _) in guest_packages()? {
         wasm.args(["-p", &package]);
@@ -169,4 +212,14 @@ fn lint() -> Result<()> {
 fn bench(extra: &[String]) -> Result<()> {
     build_plugins()?;
     status(cargo().args(["bench", "-p", "portico"]).args(extra))
+}
+
+fn load() -> Result<()> {
+    build_plugins()?;
+    status(cargo().args(["build", "--release", "-p", "portico", "-p", "demo-upstream"]))?;
+    status(
+        Command::new("bash")
+            .arg("tests/load/run.sh")
+            .current_dir(root()),
+    )
 }

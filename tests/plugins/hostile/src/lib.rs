@@ -2,6 +2,8 @@
 //! that the gateway contains it. Config: `{ mode = "spin" | "grow-memory" |
 //! "panic" | "error" }`; any other mode is a config error.
 
+#![warn(missing_docs)]
+
 use std::hint::black_box;
 
 use portico_sdk::{Action, Error, Plugin, Request, export_plugin};
@@ -93,7 +95,10 @@ mod tests {
     fn error_mode_fails_the_request() -> Result<(), portico_sdk::ConfigError> {
         let mut plugin = MockHost::with_grants(&[]).load::<Hostile>(json!({ "mode": "error" }))?;
         let err = plugin.on_request(&mut MockRequest::get("/")).err();
-        assert_eq!(err.map(|e| e.to_string()).as_deref(), Some("hostile plugin failed on purpose"));
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("hostile plugin failed on purpose")
+        );
         Ok(())
     }
 
@@ -110,13 +115,21 @@ mod tests {
     fn grow_keeps_every_chunk() {
         let chunks = grow(4 * CHUNK_BYTES);
         assert_eq!(chunks.len(), 4);
-        assert!(chunks.iter().all(|c| c.len() == CHUNK_BYTES && c[CHUNK_BYTES - 1] != 0));
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.len() == CHUNK_BYTES && c[CHUNK_BYTES - 1] != 0)
+        );
     }
 
     #[test]
     fn unknown_modes_are_config_errors() {
         let host = MockHost::with_grants(&[]);
-        for config in [json!({ "mode": "explode" }), json!({}), json!({ "mode": "spin", "x": 1 })] {
+        for config in [
+            json!({ "mode": "explode" }),
+            json!({}),
+            json!({ "mode": "spin", "x": 1 }),
+        ] {
             let err = host.load::<Hostile>(config).err();
             assert!(err.is_some_and(|e| ["mode", "x"].contains(&e.key())));
         }

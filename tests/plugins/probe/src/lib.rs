@@ -15,6 +15,8 @@
 //! `context_to_header`, `count_key`, `body_to_header`, `tag`,
 //! `respond_if_header`.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 
 use portico_sdk::config::{HeaderName, HeaderValue};
@@ -72,7 +74,10 @@ pub struct Probe {
 
 impl Probe {
     fn tag(&self) -> &str {
-        self.config.tag.as_ref().map_or("probe", HeaderValue::as_str)
+        self.config
+            .tag
+            .as_ref()
+            .map_or("probe", HeaderValue::as_str)
     }
 }
 
@@ -80,7 +85,10 @@ impl Plugin for Probe {
     type Config = Config;
 
     fn new(config: &'static Config) -> Self {
-        Probe { config, count: None }
+        Probe {
+            config,
+            count: None,
+        }
     }
 
     fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {

@@ -52,15 +52,24 @@ fn respond_if_header_stops_with_403() -> TestResult {
 
     let mut untagged = load(&host, json!({ "respond_if_header": "x-stop" }))?;
     let action = untagged.on_request(&mut MockRequest::get("/").header("x-stop", "1"))?;
-    assert_eq!(action.reply().map(|r| r.body_bytes()), Some(&b"stopped by probe"[..]));
+    assert_eq!(
+        action.reply().map(|r| r.body_bytes()),
+        Some(&b"stopped by probe"[..])
+    );
     Ok(())
 }
 
 #[test]
 fn context_flows_from_one_plugin_to_the_next() -> TestResult {
     let host = MockHost::with_grants(&["context"]);
-    let mut auth = load(&host, json!({ "context_set": { "consumer": "from-header:x-user", "tier": "gold" } }))?;
-    let mut forward = load(&host, json!({ "context_to_header": { "consumer": "x-consumer", "tier": "x-tier", "none": "x-none" } }))?;
+    let mut auth = load(
+        &host,
+        json!({ "context_set": { "consumer": "from-header:x-user", "tier": "gold" } }),
+    )?;
+    let mut forward = load(
+        &host,
+        json!({ "context_to_header": { "consumer": "x-consumer", "tier": "x-tier", "none": "x-none" } }),
+    )?;
     let mut req = MockRequest::get("/").header("x-user", "alice");
     auth.on_request(&mut req)?;
     forward.on_request(&mut req)?;
@@ -107,8 +116,14 @@ fn body_length_goes_upstream() -> TestResult {
 fn bad_config_names_the_key() {
     let host = MockHost::with_grants(&[]);
     let key = |config| load(&host, config).err().map(|e| e.key().to_owned());
-    assert_eq!(key(json!({ "context_set": { "c": "from-header:bad name" } })).as_deref(), Some("context_set.c"));
-    assert_eq!(key(json!({ "respond_if_header": "" })).as_deref(), Some("respond_if_header"));
+    assert_eq!(
+        key(json!({ "context_set": { "c": "from-header:bad name" } })).as_deref(),
+        Some("context_set.c")
+    );
+    assert_eq!(
+        key(json!({ "respond_if_header": "" })).as_deref(),
+        Some("respond_if_header")
+    );
     assert_eq!(key(json!({ "tag": "a\nb" })).as_deref(), Some("tag"));
     assert_eq!(key(json!({ "count": "hits" })).as_deref(), Some("count"));
 }

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# End-to-end throughput and latency of the gateway with a real load generator
+# (wrk), side by side in one run:
+#   direct       wrk -> demo upstream
+#   no-plugins   wrk -> portico (route without plugins) -> upstream
+#   3-pooled     wrk -> portico (hello-header, transform, probe; pooled)
+#   3-fresh      the same chain with fresh instances per request
+# Each run is bounded: DURATION seconds (default 5), CONNECTIONS connections
+# (default 32), 2 threads, all on 127.0.0.1. Needs release binaries and the
+# plugins: run it as `cargo xtask load`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-32}
+command -v wrk >/dev/null || { echo "load: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+up_port=$(free_port)
+gw_port=$(free_port)
+
+target/release/demo-upstream "127.0.0.1:$up_port" 2>/dev/null &
+pids+=($!)
+
+cat > "$work/portico.toml" <<TOML
+version = 1
+plugin_dir = "$PWD/target/plugins"
+[runtime]
+cache_dir = "$PWD/target/test-cache"
+[[listeners]]
+name = "load"
+addr = "127.0.0.1:$gw_port"
+[upstreams.demo]
+targets = ["127.0.0.1:$up_port"]
+
+[[routes]]
+name = "no-plugins"
+path = { prefix = "/none" }
+upstream = "demo"
+
+[[routes]]
+name = "three-pooled"
+path = { prefix = "/pooled" }
+upstream = "demo"
+[[routes.plugins]]
+name = "hello-header"
+capabilities = ["log"]
+config = { value = "world" }
+[[routes.plugins]]
+name = "transform"
+config.request.headers.set = { "x-a" = "1" }
+[[routes.plugins]]
+name = "probe"
+capabilities = ["kv", "context"]
+config = { tag = "p" }
+
+[[routes]]
+name = "three-fresh"
+path = { prefix = "/fresh" }
+upstream = "demo"
+[[routes.plugins]]
+name = "hello-header"
+instance = "fresh"
+capabilities = ["log"]
+config = { value = "world" }
+[[routes.plugins]]
+name = "transform"
+instance = "fresh"
+config.request.headers.set = { "x-a" = "1" }
+[[routes.plugins]]
+name = "probe"
+instance = "fresh"
+capabilities = ["kv", "context"]
+config = { tag = "p" }
+TOML
+
+RUST_LOG=warn target/release/portico run --config "$work/portico.toml" 2>"$work/portico.log" &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$gw_port/none" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+run() { # name url
+  local out
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$2")
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  printf '%-12s %10s req/s   p50 %-9s p99 %s\n' "$1" "$rps" "$p50" "$p99"
+  echo "$1 $rps" >>"$work/rps"
+}
+
+echo "wrk: $CONNECTIONS connections, 2 threads, ${DURATION}s each"
+run direct "http://127.0.0.1:$up_port/none"
+run no-plugins "http://127.0.0.1:$gw_port/none"
+run 3-pooled "http://127.0.0.1:$gw_port/pooled"
+run 3-fresh "http://127.0.0.1:$gw_port/fresh"
+awk 'NR==1 {base=$2} {printf "%-12s %.2fx of direct\n", $1, $2/base}' "$work/rps"

@@ -171,32 +171,74 @@ max_body_bytes = 16
         probe("body", ", body_to_header = true")
     ))
     .await;
-    let response = gw.send(Method::POST, "/", &[], &"x".repeat(100)).await;
-    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Declared too large: refused from Content-Length.
+    let declared = gw.send(Method::POST, "/", &[], &"x".repeat(100)).await;
+    assert_eq!(declared.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
-        response.header("content-type"),
+        declared.header("content-type"),
         Some("application/problem+json")
+    );
+    assert_eq!(
+        declared.header("x-chain-response"),
+        Some("body"),
+        "the refusal passes back through the response phase"
+    );
+
+    // Chunked, no length: refused while streaming, once past the limit.
+    let raw = support::raw_request(
+        gw.addr,
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+         a\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+    assert!(
+        raw.contains("urn:portico:problem:payload-too-large"),
+        "{raw}"
     );
 }
 
 #[tokio::test]
 async fn fresh_and_pooled_instances_behave_the_same() {
-    let plugins = r#"
+    let origin = upstream("origin").await;
+    let route = |name: &str, mode: &str| {
+        format!(
+            r#"
+[[routes]]
+name = "{name}"
+path = {{ prefix = "/{name}" }}
+upstream = "origin"
+
 [[routes.plugins]]
 name = "probe"
-instance = "fresh"
-capabilities = ["log", "clock", "kv", "cache", "context"]
-config = { tag = "fresh", count_key = "fresh-hits" }
-"#;
-    let gw = chain_gateway(plugins).await;
+instance = "{mode}"
+capabilities = {ALL_CAPS}
+config = {{ tag = "{name}", count_key = "{name}-hits", context_set = {{ user = "from-header:x-user" }}, context_to_header = {{ user = "x-user-seen" }} }}
+"#
+        )
+    };
+    let gw = gateway(&format!(
+        "{}\n[upstreams.origin]\ntargets = [\"{origin}\"]\n{}{}",
+        config_prelude(),
+        route("pooled", "pooled"),
+        route("fresh", "fresh")
+    ))
+    .await;
     for expected in 1..=3 {
-        let response = gw.get("/").await;
-        assert_eq!(response.upstream_saw("x-chain"), ["fresh"]);
-        assert_eq!(
-            response.header("x-count"),
-            Some(expected.to_string().as_str()),
-            "kv outlives fresh instances"
-        );
+        for name in ["pooled", "fresh"] {
+            let user = format!("user-{expected}");
+            let response = gw
+                .send(Method::GET, &format!("/{name}"), &[("x-user", &user)], "")
+                .await;
+            assert_eq!(response.status, StatusCode::OK);
+            assert_eq!(response.upstream_saw("x-chain"), [name]);
+            assert_eq!(response.upstream_saw("x-user-seen"), [user.as_str()]);
+            assert_eq!(
+                response.header("x-count"),
+                Some(expected.to_string().as_str()),
+                "{name}: kv state outlives instances, per-request state does not"
+            );
+        }
     }
 }
 

@@ -208,3 +208,67 @@ async fn http2_prior_knowledge_clients_are_served() {
     assert_eq!(echo["query"], "x=1");
     assert_eq!(echo["body"], "over h2");
 }
+
+#[tokio::test]
+async fn paths_are_normalized_and_the_authority_decides_the_host() {
+    let origin = upstream("origin").await;
+    let admin = upstream("admin").await;
+    let gw = gateway(&format!(
+        r#"{}
+[upstreams.o]
+targets = ["{origin}"]
+[upstreams.admin]
+targets = ["{admin}"]
+
+[[routes]]
+name = "public"
+upstream = "o"
+
+[[routes]]
+name = "admin"
+path = {{ prefix = "/admin" }}
+upstream = "admin"
+
+[[routes]]
+name = "shop"
+hosts = ["shop.example.com"]
+upstream = "o"
+"#,
+        config_prelude()
+    ))
+    .await;
+    for sneaky in ["/public/../admin/x", "//admin/x", "/%61dmin/x"] {
+        let response = gw.get(sneaky).await;
+        assert_eq!(response.header("x-upstream"), Some("admin"), "{sneaky}");
+        assert_eq!(
+            response.json()["path"],
+            "/admin/x",
+            "{sneaky} is forwarded normalized"
+        );
+    }
+    for refused in ["/x/..%2fadmin", "/x%5cadmin", "/x%zz"] {
+        let response = gw.get(refused).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{refused}");
+        assert_eq!(response.json()["type"], "urn:portico:problem:bad-request");
+    }
+
+    // HTTP/1.1 absolute-form: the target's authority wins over `Host`, for
+    // routing and for what the upstream sees.
+    let raw = support::raw_request(
+        gw.addr,
+        "GET http://shop.example.com/item HTTP/1.1\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    let body = &raw[raw.find("\r\n\r\n").map_or(0, |i| i + 4)..];
+    let echo: serde_json::Value = serde_json::from_str(body).expect("echo JSON");
+    assert_eq!(echo["path"], "/item");
+    let host: Vec<_> = echo["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|pair| pair[0] == "host")
+        .map(|pair| pair[1].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(host, ["shop.example.com"]);
+}

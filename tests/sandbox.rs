@@ -36,7 +36,7 @@ upstream = "origin"
 
 [[routes.plugins]]
 name = "hostile"
-config = {{ mode = "{mode}" }}
+config.mode = "{mode}"
 {extra}
 
 [[routes]]
@@ -54,7 +54,7 @@ config = {{ value = "world" }}
     .await
 }
 
-fn assert_plugin_problem(response: &support::TestResponse, status: StatusCode) {
+fn assert_plugin_problem(response: &support::TestResponse, status: StatusCode, kind: &str) {
     assert_eq!(response.status, status, "body: {:?}", response.body);
     assert_eq!(
         response.header("content-type"),
@@ -63,6 +63,11 @@ fn assert_plugin_problem(response: &support::TestResponse, status: StatusCode) {
     let problem = response.json();
     assert_eq!(problem["type"], "urn:portico:problem:plugin-failed");
     assert_eq!(problem["plugin"], "hostile");
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&format!("({kind})")),
+        "failure kind `{kind}` in {detail:?}"
+    );
     let text = String::from_utf8_lossy(&response.body);
     assert!(!text.contains("wasm"), "no internals in the body: {text}");
 }
@@ -92,7 +97,7 @@ async fn an_infinite_loop_is_cut_off_at_its_deadline_while_other_routes_serve() 
     };
     let ((response, elapsed), statuses) = tokio::join!(spinning, others);
 
-    assert_plugin_problem(&response, StatusCode::SERVICE_UNAVAILABLE);
+    assert_plugin_problem(&response, StatusCode::SERVICE_UNAVAILABLE, "deadline");
     assert!(
         elapsed >= DEADLINE,
         "cut off before its deadline: {elapsed:?}"
@@ -113,11 +118,10 @@ async fn a_memory_bomb_is_stopped_by_the_limit() {
     let _serial = serial().await;
     let gw = hostile_gateway("grow-memory", "").await;
     let response = gw.get("/hostile").await;
-    assert_plugin_problem(&response, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_plugin_problem(&response, StatusCode::INTERNAL_SERVER_ERROR, "memory");
     assert_eq!(gw.get("/healthy").await.status, StatusCode::OK);
-    // The plugin keeps failing cleanly on fresh instances, not on a poisoned one.
     let again = gw.get("/hostile").await;
-    assert_plugin_problem(&again, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_plugin_problem(&again, StatusCode::INTERNAL_SERVER_ERROR, "memory");
 }
 
 #[tokio::test]
@@ -125,7 +129,11 @@ async fn a_panic_fails_only_its_request() {
     let _serial = serial().await;
     let gw = hostile_gateway("panic", "").await;
     for _ in 0..3 {
-        assert_plugin_problem(&gw.get("/hostile").await, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_plugin_problem(
+            &gw.get("/hostile").await,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "trap",
+        );
         let healthy = gw.get("/healthy").await;
         assert_eq!(healthy.status, StatusCode::OK);
         assert_eq!(healthy.header("x-hello"), Some("world"));
@@ -133,10 +141,32 @@ async fn a_panic_fails_only_its_request() {
 }
 
 #[tokio::test]
+async fn a_trapped_instance_is_replaced_not_reused() {
+    let _serial = serial().await;
+    // The plugin panics only for requests with `x-boom`; its other requests
+    // must succeed on the same route right after a trap, which a poisoned
+    // (trapped and reused) instance could not do.
+    let gw = hostile_gateway("panic", r#"config.only_with_header = "x-boom""#).await;
+    for _ in 0..3 {
+        let boom = gw
+            .send(http::Method::GET, "/hostile", &[("x-boom", "1")], "")
+            .await;
+        assert_plugin_problem(&boom, StatusCode::INTERNAL_SERVER_ERROR, "trap");
+        let fine = gw.get("/hostile/after").await;
+        assert_eq!(fine.status, StatusCode::OK, "body: {:?}", fine.body);
+        assert_eq!(fine.json()["path"], "/hostile/after");
+    }
+}
+
+#[tokio::test]
 async fn a_plugin_error_fails_closed_by_default() {
     let _serial = serial().await;
     let gw = hostile_gateway("error", "").await;
-    assert_plugin_problem(&gw.get("/hostile").await, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_plugin_problem(
+        &gw.get("/hostile").await,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "error",
+    );
 }
 
 #[tokio::test]

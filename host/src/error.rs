@@ -22,9 +22,19 @@ pub enum ProxyError {
     /// The request is malformed.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// A plugin read the request body and it exceeds the route's limit.
+    /// The request body exceeds a limit: the route's `max_body_bytes` (a
+    /// plugin read it) or the listener's `limits.max_body_bytes`.
     #[error("request body exceeds {limit} bytes")]
     PayloadTooLarge {
+        /// The limit exceeded, bytes.
+        limit: u64,
+    },
+    /// The request head exceeds the listener's header size or count limit.
+    #[error("request header fields too large: {0}")]
+    HeadersTooLarge(String),
+    /// A plugin read the response body and it exceeds the route's limit.
+    #[error("response body exceeds {limit} bytes")]
+    ResponseTooLarge {
         /// The route's `max_body_bytes`.
         limit: u64,
     },
@@ -93,7 +103,10 @@ impl ProxyError {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ProxyError::UpstreamUnreachable { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::UpstreamUnreachable { .. } | ProxyError::ResponseTooLarge { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
             ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Plugin { failure, .. } if failure.is_temporary() => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -109,12 +122,13 @@ impl ProxyError {
         match self {
             ProxyError::NoRoute
             | ProxyError::BadRequest(_)
-            | ProxyError::PayloadTooLarge { .. } => ErrorSource::Client,
+            | ProxyError::PayloadTooLarge { .. }
+            | ProxyError::HeadersTooLarge(_) => ErrorSource::Client,
             ProxyError::UpstreamUnreachable { .. } | ProxyError::UpstreamTimeout { .. } => {
                 ErrorSource::Upstream
             }
             ProxyError::Plugin { .. } => ErrorSource::Plugin,
-            ProxyError::Internal(_) => ErrorSource::Gateway,
+            ProxyError::Internal(_) | ProxyError::ResponseTooLarge { .. } => ErrorSource::Gateway,
         }
     }
 
@@ -139,6 +153,16 @@ impl ProxyError {
                 "payload-too-large",
                 "Payload too large",
                 format!("The request body exceeds {limit} bytes."),
+            ),
+            ProxyError::HeadersTooLarge(reason) => (
+                "header-fields-too-large",
+                "Request header fields too large",
+                format!("The request has {reason}."),
+            ),
+            ProxyError::ResponseTooLarge { limit } => (
+                "response-too-large",
+                "Bad gateway",
+                format!("The response body exceeds the {limit} bytes a plugin may read."),
             ),
             ProxyError::UpstreamUnreachable { upstream, .. } => (
                 "upstream-unreachable",

@@ -239,46 +239,71 @@ impl Router {
     }
 }
 
-/// Removes `.` and `..` segments (also percent-encoded) per RFC 3986 §5.2.4,
-/// so `/public/../admin` cannot slip past a route meant for `/public`.
-/// Returns `None` for a path that does not start with `/`.
-pub fn normalize_path(path: &str) -> Option<String> {
+/// Puts a request path in the one form routes are matched against and
+/// upstreams receive, so that `/public/../admin`, `/%61dmin` and `//admin` all
+/// become `/admin` and cannot slip past a route meant for `/admin`:
+///
+/// - percent-encoded unreserved characters (`A-Z a-z 0-9 - . _ ~`) are
+///   decoded (RFC 3986 §6.2.2.2);
+/// - repeated `/` are merged;
+/// - `.` and `..` segments are removed (RFC 3986 §5.2.4).
+///
+/// Refuses (with the reason) a path that does not start with `/`, has a
+/// malformed escape, or encodes `/`, `\` or NUL, which upstreams disagree on.
+pub fn normalize_path(path: &str) -> Result<String, String> {
     if !path.starts_with('/') {
-        return None;
+        return Err("the request target must be an absolute path".into());
     }
-    let needs_work = path.split('/').any(|s| is_dot(s) || is_dot_dot(s));
-    if !needs_work {
-        return Some(path.to_owned());
-    }
+    let decoded = decode_unreserved(path)?;
+    let ends_with_slash = decoded.ends_with('/');
     let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = path[1..].split('/').collect();
-    let last = segments.len() - 1;
+    let segments: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
+    let last = segments.len().saturating_sub(1);
+    let mut trailing = ends_with_slash;
     for (i, segment) in segments.iter().enumerate() {
-        if is_dot(segment) {
-            if i == last {
-                out.push("");
+        match *segment {
+            "." => trailing |= i == last,
+            ".." => {
+                out.pop();
+                trailing |= i == last;
             }
-        } else if is_dot_dot(segment) {
-            out.pop();
-            if i == last {
-                out.push("");
-            }
-        } else {
-            out.push(segment);
+            _ => out.push(segment),
         }
     }
-    Some(format!("/{}", out.join("/")))
+    let mut normalized = format!("/{}", out.join("/"));
+    if trailing && !normalized.ends_with('/') {
+        normalized.push('/');
+    }
+    Ok(normalized)
 }
 
-fn is_dot(segment: &str) -> bool {
-    segment == "." || segment.eq_ignore_ascii_case("%2e")
-}
-
-fn is_dot_dot(segment: &str) -> bool {
-    matches!(
-        segment.to_ascii_lowercase().as_str(),
-        ".." | ".%2e" | "%2e." | "%2e%2e"
-    )
+fn decode_unreserved(path: &str) -> Result<String, String> {
+    if !path.contains('%') {
+        return Ok(path.to_owned());
+    }
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            out.push(bytes[i] as char);
+            i += 1;
+            continue;
+        }
+        let hex = path
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .ok_or_else(|| "malformed percent-encoding in the path".to_string())?;
+        match hex {
+            b'/' | b'\\' | 0 => return Err("the path encodes `/`, `\\` or NUL".into()),
+            b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&path[i..i + 3]),
+        }
+        i += 3;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -403,18 +428,25 @@ mod tests {
     }
 
     #[test]
-    fn dot_segments_are_removed() {
-        assert_eq!(normalize_path("/a/b/../c").as_deref(), Some("/a/c"));
+    fn paths_are_normalized_before_matching() {
+        let n = |p: &str| normalize_path(p);
+        assert_eq!(n("/a/b/../c").as_deref(), Ok("/a/c"));
+        assert_eq!(n("/public/%2e%2E/admin").as_deref(), Ok("/admin"));
+        assert_eq!(n("/../../etc").as_deref(), Ok("/etc"));
+        assert_eq!(n("/a/./b/.").as_deref(), Ok("/a/b/"));
+        assert_eq!(n("//admin").as_deref(), Ok("/admin"));
+        assert_eq!(n("/%61dmin/x%7E").as_deref(), Ok("/admin/x~"));
         assert_eq!(
-            normalize_path("/public/%2e%2E/admin").as_deref(),
-            Some("/admin")
+            n("/x/%20y").as_deref(),
+            Ok("/x/%20y"),
+            "reserved escapes are kept"
         );
-        assert_eq!(normalize_path("/../../etc").as_deref(), Some("/etc"));
-        assert_eq!(normalize_path("/a/./b/.").as_deref(), Some("/a/b/"));
-        assert_eq!(
-            normalize_path("/plain/path").as_deref(),
-            Some("/plain/path")
-        );
-        assert_eq!(normalize_path("*"), None);
+        assert_eq!(n("/plain/path/").as_deref(), Ok("/plain/path/"));
+        assert_eq!(n("/").as_deref(), Ok("/"));
+        assert!(n("/x/..%2fadmin").is_err());
+        assert!(n("/x%5cadmin").is_err());
+        assert!(n("/x%00").is_err());
+        assert!(n("/x%zz").is_err());
+        assert!(n("*").is_err());
     }
 }

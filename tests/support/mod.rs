@@ -85,6 +85,24 @@ pub fn parse_config(
     (dir, config)
 }
 
+/// Sends raw bytes on a new connection and returns everything read back
+/// until the server closes it (or 5 s pass).
+pub async fn raw_request(addr: SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut response),
+    )
+    .await;
+    if read.is_err() {
+        response.extend_from_slice(b"\n<timed out waiting for the server to close>");
+    }
+    String::from_utf8_lossy(&response).into_owned()
+}
+
 /// A running gateway and a client for it.
 pub struct TestGateway {
     pub addr: SocketAddr,

@@ -18,7 +18,8 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::UPGRADE,
 ];
 
-/// Removes hop-by-hop headers, including those named in `Connection`.
+/// Removes hop-by-hop headers, including those named in `Connection` and
+/// every `Proxy-*` header.
 /// `Transfer-Encoding` is left to hyper, which re-frames every message.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
@@ -28,7 +29,12 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    let proxy_prefixed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("proxy-"))
+        .cloned()
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()).chain(&proxy_prefixed) {
         headers.remove(name);
     }
 }
@@ -53,7 +59,10 @@ pub fn set_forwarded(headers: &mut HeaderMap, client: IpAddr, scheme: &str, host
         IpAddr::V6(_) => format!("\"[{client_text}]\""),
     };
     let mut forwarded = format!("for={node};proto={scheme}");
-    if let Some(host) = host.filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"')) {
+    if let Some(host) = host.filter(|h| {
+        h.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    }) {
         if let Ok(value) = HeaderValue::from_str(host) {
             headers.insert(xfh, value);
         }

@@ -72,16 +72,22 @@ async fn proxy(
     peer: Peer,
 ) -> Result<Response<Body>, ProxyError> {
     let (mut head, body) = request.into_parts();
-    let path = normalize_path(head.uri.path()).ok_or_else(|| {
-        ProxyError::BadRequest("the request target must be an absolute path".into())
-    })?;
+    let path = normalize_path(head.uri.path()).map_err(ProxyError::BadRequest)?;
+    // The URI's authority (HTTP/2 `:authority`, HTTP/1 absolute-form) is
+    // what the request is for (RFC 9112 §3.2.2): the upstream must see the
+    // same host the route was chosen by.
+    if let Some(authority) = head.uri.authority()
+        && let Ok(value) = HeaderValue::from_str(authority.as_str())
+    {
+        head.headers.insert(header::HOST, value);
+    }
     let host = request_host(&head);
     let matched = gateway
         .router
         .find(&head.method, host.as_deref(), &path, &head.headers)
         .ok_or(ProxyError::NoRoute)?;
     let route = &gateway.routes[matched.index];
-    if path != head.uri.path() {
+    if path != head.uri.path() || head.uri.authority().is_some() {
         let query = head
             .uri
             .query()
@@ -91,13 +97,19 @@ async fn proxy(
             .parse()
             .map_err(|_| ProxyError::BadRequest("invalid request target".into()))?;
     }
-    if !head.headers.contains_key(header::HOST)
-        && let Some(authority) = head.uri.authority()
-        && let Ok(value) = HeaderValue::from_str(authority.as_str())
-    {
-        head.headers.insert(header::HOST, value);
-    }
     strip_hop_by_hop(&mut head.headers);
+    // Set before the chain runs, so plugins never see client-supplied values.
+    let original_host = head
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    set_forwarded(
+        &mut head.headers,
+        peer.addr.ip(),
+        peer.scheme,
+        original_host.as_deref(),
+    );
     let info = Arc::new(RequestInfo {
         route: route.name.clone(),
         params: matched.params,
@@ -114,7 +126,11 @@ async fn proxy(
     let mut run = route.chain.start();
     let response = match run.on_request(request).await? {
         RequestOutcome::Respond(response) => response,
-        RequestOutcome::Forward(request) => match forward(route, request, peer).await {
+        RequestOutcome::Reject(error) => {
+            log_error(&error);
+            error_response(&error, route.max_body_bytes)
+        }
+        RequestOutcome::Forward(request) => match forward(route, request).await {
             Ok(response) => response,
             Err(error) => {
                 log_error(&error);
@@ -123,21 +139,21 @@ async fn proxy(
         },
     };
     let response = run.on_response(response).await?;
-    if let Some(failure) = response.body.failure() {
-        return Err(ProxyError::UpstreamUnreachable {
-            upstream: route.upstream.name().to_owned(),
-            reason: format!("response body unreadable: {failure:?}"),
-        });
+    match response.body.failure() {
+        Some(BodyError::TooLarge(limit)) => return Err(ProxyError::ResponseTooLarge { limit }),
+        Some(BodyError::ReadFailed(reason)) => {
+            return Err(ProxyError::UpstreamUnreachable {
+                upstream: route.upstream.name().to_owned(),
+                reason: format!("response body: {reason}"),
+            });
+        }
+        None => {}
     }
     Ok(response.into_http())
 }
 
 /// Sends the request to a target of the route's upstream.
-async fn forward(
-    route: &Route,
-    request: ProxyRequest,
-    peer: Peer,
-) -> Result<ProxyResponse, ProxyError> {
+async fn forward(route: &Route, request: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
     let ProxyRequest { mut head, body, .. } = request;
     match body.failure() {
         Some(BodyError::TooLarge(limit)) => return Err(ProxyError::PayloadTooLarge { limit }),
@@ -153,18 +169,6 @@ async fn forward(
         .parse()
         .map_err(|_| ProxyError::Internal(format!("cannot build upstream URI for `{target}`")))?;
     head.version = Version::HTTP_11;
-    // X-Forwarded-Host carries the Host the client sent, port included.
-    let original_host = head
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    set_forwarded(
-        &mut head.headers,
-        peer.addr.ip(),
-        peer.scheme,
-        original_host.as_deref(),
-    );
     let response = upstream
         .send(Request::from_parts(head, body.into_body()))
         .await?;

@@ -31,6 +31,9 @@ pub enum RequestOutcome {
     Forward(ProxyRequest),
     /// Answer with this response without calling the upstream.
     Respond(ProxyResponse),
+    /// The gateway refuses the request (its body is too large); the error
+    /// response still passes back through the response phase.
+    Reject(ProxyError),
 }
 
 impl Chain {
@@ -83,18 +86,26 @@ impl ChainRun<'_> {
                 back.ok_or_else(|| ProxyError::Internal("request lost in plugin call".into()))?;
             if let MessageBody::TooLarge(limit) = request.body {
                 // The body cannot be forwarded any more, whatever the plugin
-                // decided: the client sent too much.
-                if result.is_ok() {
+                // decided: the client sent too much. A plugin that merely
+                // returned an error (its read failed) is healthy and sees the
+                // refusal in its response phase; a trapped one is dropped.
+                if matches!(result, Ok(_) | Err(PluginFailure::Guest(_))) {
                     self.ran.push((index, instance));
                 }
-                return Err(ProxyError::PayloadTooLarge { limit });
+                return Ok(RequestOutcome::Reject(ProxyError::PayloadTooLarge {
+                    limit,
+                }));
             }
             match result {
                 Ok(Action::Continue) => self.ran.push((index, instance)),
                 Ok(Action::Respond(reply)) => {
-                    self.ran.push((index, instance));
                     match reply_response(reply, request.info.max_body_bytes) {
-                        Ok(response) => return Ok(RequestOutcome::Respond(response)),
+                        Ok(response) => {
+                            self.ran.push((index, instance));
+                            return Ok(RequestOutcome::Respond(response));
+                        }
+                        // An invalid reply is the plugin's failure: its
+                        // instance is dropped, not reused.
                         Err(failure) => fail(slot, failure)?,
                     }
                 }
@@ -118,9 +129,11 @@ impl ChainRun<'_> {
             match result {
                 Ok(Action::Continue) => slot.checkin(instance),
                 Ok(Action::Respond(reply)) => {
-                    slot.checkin(instance);
                     match reply_response(reply, response.max_body_bytes) {
-                        Ok(reply) => response = reply,
+                        Ok(reply) => {
+                            slot.checkin(instance);
+                            response = reply;
+                        }
                         Err(failure) => fail(slot, failure)?,
                     }
                 }

@@ -6,8 +6,8 @@
 //! | setting | default | what it bounds |
 //! |---|---|---|
 //! | `max_instances` | 1000 | live plugin instances in the gateway (pooling allocator slots); a request that needs one more gets 503 |
-//! | `memory_limit_mb` | 64 | linear memory per instance; growing past it traps the instance |
-//! | `deadline_ms` | 50 | guest CPU time per phase call (time spent waiting for a body is not counted) |
+//! | `memory_limit_mb` | 64 | linear memory per instance (all its memories together); growing past it traps the instance |
+//! | `deadline_ms` | 50 | wall-clock time per phase call, minus time spent waiting for a body |
 //! | `cache_dir` | `.portico/cache` beside the config | compiled components, keyed by SHA-256 and engine |
 //!
 //! The engine uses the pooling allocator (instantiation is a few µs from warm
@@ -39,8 +39,10 @@ const TABLES_PER_COMPONENT: u32 = 8;
 pub struct Limits {
     /// Linear memory per instance, in bytes.
     pub memory_bytes: usize,
-    /// Guest execution time allowed per phase call.
+    /// Time allowed per phase call (see [`super::state::on_epoch_tick`]).
     pub deadline: Duration,
+    /// Live instances the engine's pool holds at most.
+    pub max_instances: u32,
 }
 
 impl Limits {
@@ -49,6 +51,7 @@ impl Limits {
         Limits {
             memory_bytes: config.memory_limit_mb as usize * 1024 * 1024,
             deadline: Duration::from_millis(config.deadline_ms),
+            max_instances: config.max_instances,
         }
     }
 }
@@ -86,6 +89,11 @@ impl PluginEngine {
     /// The per-instance limits.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Live instances the engine's pool holds at most.
+    pub fn max_instances(&self) -> u32 {
+        self.limits.max_instances
     }
 }
 

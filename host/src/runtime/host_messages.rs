@@ -175,9 +175,17 @@ impl types::HostRequest for HostState {
         path: String,
     ) -> wasmtime::Result<Result<(), String>> {
         let head = &mut self.request_mut(&req)?.head;
-        if !path.starts_with('/') {
-            return Ok(Err(format!("path `{path}` must start with `/`")));
+        if path.contains(['?', '#']) {
+            return Ok(Err(format!(
+                "path `{path}` must not contain `?` or `#` (use set-query)"
+            )));
         }
+        // The new path is normalized like a client's, so a plugin cannot
+        // forward `..` segments either.
+        let path = match crate::router::normalize_path(&path) {
+            Ok(path) => path,
+            Err(reason) => return Ok(Err(format!("path `{path}`: {reason}"))),
+        };
         let query = head.uri.query().map(str::to_owned);
         Ok(with_path_and_query(&head.uri, &path, query.as_deref()).map(|uri| head.uri = uri))
     }

@@ -88,11 +88,11 @@ impl PluginInstance {
     ) -> (Option<ProxyRequest>, Result<Action, PluginFailure>) {
         self.uses += 1;
         self.begin_call();
-        std::mem::swap(&mut self.store.data_mut().context, context);
         let handle = match self.store.data_mut().table.push(request) {
             Ok(handle) => handle,
             Err(error) => return (None, Err(PluginFailure::Trap(error.to_string()))),
         };
+        std::mem::swap(&mut self.store.data_mut().context, context);
         let borrowed = Resource::<ProxyRequest>::new_borrow(handle.rep());
         let handler = self.exports.portico_plugin_handler();
         let result = handler.call_on_request(&mut self.store, borrowed).await;
@@ -108,11 +108,11 @@ impl PluginInstance {
         context: &mut RequestContext,
     ) -> (Option<ProxyResponse>, Result<Action, PluginFailure>) {
         self.begin_call();
-        std::mem::swap(&mut self.store.data_mut().context, context);
         let handle = match self.store.data_mut().table.push(response) {
             Ok(handle) => handle,
             Err(error) => return (None, Err(PluginFailure::Trap(error.to_string()))),
         };
+        std::mem::swap(&mut self.store.data_mut().context, context);
         let borrowed = Resource::<ProxyResponse>::new_borrow(handle.rep());
         let handler = self.exports.portico_plugin_handler();
         let result = handler.call_on_response(&mut self.store, borrowed).await;
@@ -175,5 +175,8 @@ fn classify_instantiation(error: wasmtime::Error, memory_limit: usize) -> Plugin
     if error.is::<MemoryLimitExceeded>() {
         return PluginFailure::MemoryLimit(memory_limit);
     }
-    PluginFailure::Capacity(format!("{error:#}"))
+    if error.is::<wasmtime::PoolConcurrencyLimitError>() {
+        return PluginFailure::Capacity(format!("{error:#}"));
+    }
+    PluginFailure::Trap(format!("{error:?}"))
 }

@@ -14,6 +14,9 @@ pub const MAX_KEY: usize = 1024;
 pub const MAX_VALUE: usize = 1024 * 1024;
 /// Writes to a shard between two sweeps of its expired entries.
 const SWEEP_EVERY: u32 = 1024;
+/// Bytes (keys and values) one shard holds at most; the store holds
+/// `SHARDS` times this (256 MiB). A write past it is refused as too large.
+const SHARD_BYTES: usize = 16 * 1024 * 1024;
 
 /// Why a kv operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,16 +43,51 @@ impl Entry {
 #[derive(Default)]
 struct Shard {
     entries: HashMap<String, Entry>,
+    bytes: usize,
     writes: u32,
 }
 
 impl Shard {
-    fn after_write(&mut self, now: Instant) {
+    /// Stores an entry, keeping the byte count; refuses to grow past
+    /// [`SHARD_BYTES`] (after sweeping expired entries once).
+    fn put(&mut self, key: String, entry: Entry, now: Instant) -> Result<(), KvError> {
+        let added = key.len() + entry.value.len();
+        let replaced = self
+            .entries
+            .get(&key)
+            .map_or(0, |old| key.len() + old.value.len());
+        if self.bytes - replaced + added > SHARD_BYTES {
+            self.sweep(now);
+            if self.bytes - replaced + added > SHARD_BYTES {
+                return Err(KvError::TooLarge);
+            }
+        }
+        self.bytes = self.bytes - replaced + added;
+        self.entries.insert(key, entry);
         self.writes += 1;
         if self.writes >= SWEEP_EVERY {
-            self.writes = 0;
-            self.entries.retain(|_, entry| entry.live(now));
+            self.sweep(now);
         }
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.bytes -= key.len() + entry.value.len();
+        Some(entry)
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        self.writes = 0;
+        let mut freed = 0;
+        self.entries.retain(|key, entry| {
+            let live = entry.live(now);
+            if !live {
+                freed += key.len() + entry.value.len();
+            }
+            live
+        });
+        self.bytes -= freed;
     }
 }
 
@@ -96,22 +134,18 @@ impl KvStore {
         }
         let now = Instant::now();
         let mut shard = self.shard(&key).lock();
-        shard.entries.insert(
-            key,
-            Entry {
-                value,
-                expires: ttl.map(|ttl| now + ttl),
-            },
-        );
-        shard.after_write(now);
-        Ok(())
+        let entry = Entry {
+            value,
+            expires: ttl.map(|ttl| now + ttl),
+        };
+        shard.put(key, entry, now)
     }
 
     /// Deletes `key`; whether a live value was there.
     pub fn delete(&self, key: &str) -> bool {
         let now = Instant::now();
         let mut shard = self.shard(key).lock();
-        shard.entries.remove(key).is_some_and(|e| e.live(now))
+        shard.remove(key).is_some_and(|e| e.live(now))
     }
 
     /// Adds `delta` to the integer under `key` atomically. A new (or expired)
@@ -134,14 +168,11 @@ impl KvStore {
             Some((value, expires)) => (value.saturating_add(delta), expires),
             None => (delta, ttl.map(|ttl| now + ttl)),
         };
-        shard.entries.insert(
-            key.to_owned(),
-            Entry {
-                value: value.to_string().into_bytes(),
-                expires,
-            },
-        );
-        shard.after_write(now);
+        let entry = Entry {
+            value: value.to_string().into_bytes(),
+            expires,
+        };
+        shard.put(key.to_owned(), entry, now)?;
         Ok(value)
     }
 }
@@ -179,6 +210,30 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(kv.get("n"), Some(b"8000".to_vec()));
+    }
+
+    #[test]
+    fn the_store_is_bounded_in_bytes() {
+        let kv = KvStore::new();
+        let value = vec![0u8; MAX_VALUE];
+        let mut stored = 0;
+        for i in 0..(SHARDS * SHARD_BYTES / MAX_VALUE + SHARDS) {
+            if kv.set(format!("k{i}"), value.clone(), None).is_ok() {
+                stored += 1;
+            }
+        }
+        assert!(
+            stored * MAX_VALUE <= SHARDS * SHARD_BYTES,
+            "stored {stored} values"
+        );
+        assert!(stored > 0);
+        // Deleting frees room again.
+        let key = (0..)
+            .map(|i| format!("k{i}"))
+            .find(|k| kv.get(k).is_some())
+            .unwrap();
+        assert!(kv.delete(&key));
+        assert_eq!(kv.set(key, vec![1], None), Ok(()));
     }
 
     #[test]

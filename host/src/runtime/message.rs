@@ -145,8 +145,18 @@ impl MessageBody {
     }
 }
 
-/// Reads a body stream to its end, refusing more than `limit` bytes.
-async fn collect_bounded(mut stream: Body, limit: u64) -> Result<Bytes, BodyError> {
+/// How long a plugin's read of a whole body may wait for the peer.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reads a body stream to its end, refusing more than `limit` bytes or
+/// waiting more than [`BODY_READ_TIMEOUT`] in all.
+async fn collect_bounded(stream: Body, limit: u64) -> Result<Bytes, BodyError> {
+    tokio::time::timeout(BODY_READ_TIMEOUT, collect_all(stream, limit))
+        .await
+        .unwrap_or_else(|_| Err(BodyError::ReadFailed("timed out reading the body".into())))
+}
+
+async fn collect_all(mut stream: Body, limit: u64) -> Result<Bytes, BodyError> {
     let mut collected = BytesMut::new();
     while let Some(frame) = stream.frame().await {
         let frame = frame.map_err(|e| BodyError::ReadFailed(e.to_string()))?;

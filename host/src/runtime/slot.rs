@@ -23,8 +23,10 @@ use super::services::HostServices;
 use super::state::{HostState, PluginIdentity};
 use crate::config::{FailureMode, InstanceMode, PluginRef};
 
-/// Idle instances kept per slot; more are created under load and dropped
-/// when they come back to a full list.
+/// Idle instances kept per slot at most; more are created under load and
+/// dropped when they come back to a full list. Each idle instance holds a
+/// pooling-allocator slot, so a slot also keeps at most a sixteenth of
+/// `runtime.max_instances` idle: one busy route cannot starve the others.
 const MAX_IDLE: usize = 128;
 
 /// One plugin of one route's chain.
@@ -39,6 +41,7 @@ pub struct PluginSlot {
     max_uses: u32,
     recycle_bytes: usize,
     idle: Mutex<Vec<PluginInstance>>,
+    max_idle: usize,
     metadata: Metadata,
     sha256: String,
 }
@@ -112,6 +115,7 @@ impl PluginSlot {
             max_uses: plugin.max_uses,
             recycle_bytes: plugin.recycle_memory_mb as usize * 1024 * 1024,
             idle: Mutex::new(Vec::new()),
+            max_idle: MAX_IDLE.min((engine.max_instances() as usize / 16).max(1)),
             metadata,
             sha256: component.sha256.clone(),
         };
@@ -177,7 +181,7 @@ impl PluginSlot {
             return;
         }
         let mut idle = self.idle.lock();
-        if idle.len() < MAX_IDLE {
+        if idle.len() < self.max_idle {
             idle.push(instance);
         }
     }

@@ -125,6 +125,10 @@ pub struct MemoryLimitExceeded {
 /// Called by wasmtime at each epoch tick while the guest runs: traps once
 /// the call's budget is spent, otherwise yields to the executor so that a
 /// long-running guest never holds a worker thread for more than one tick.
+///
+/// The budget is wall-clock time inside the call minus time spent waiting
+/// for a body; time the call waited for a worker thread after a yield counts
+/// too, so on an overloaded host a plugin can hit its deadline early.
 pub fn on_epoch_tick(store: StoreContextMut<'_, HostState>) -> wasmtime::Result<UpdateDeadline> {
     if store.data().timing.used() >= store.data().timing.budget {
         return Err(DeadlineExceeded.into());
@@ -132,39 +136,44 @@ pub fn on_epoch_tick(store: StoreContextMut<'_, HostState>) -> wasmtime::Result<
     Ok(UpdateDeadline::Yield(1))
 }
 
-/// Bounds and records an instance's linear memory.
+/// Bounds and records an instance's linear memory: the limit applies to the
+/// sum of all of the instance's memories (a component may have several).
 pub struct MemoryLimiter {
     limit: usize,
-    peak: usize,
+    total: usize,
 }
 
 impl MemoryLimiter {
     fn new(limit: usize) -> Self {
-        MemoryLimiter { limit, peak: 0 }
+        MemoryLimiter { limit, total: 0 }
     }
 
-    /// The limit on each memory, bytes.
+    /// The limit on the instance's memories together, bytes.
     pub fn limit(&self) -> usize {
         self.limit
     }
 
-    /// The largest size any of the instance's memories reached, in bytes.
+    /// The instance's memories together, bytes (memories never shrink, so
+    /// this is also the high-water mark).
     pub fn peak(&self) -> usize {
-        self.peak
+        self.total
     }
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limit {
-            return Err(MemoryLimitExceeded { desired }.into());
+        // Called for a memory's creation too (current = 0), so `total` is the
+        // sum of every memory's size.
+        let total = self.total.saturating_add(desired.saturating_sub(current));
+        if total > self.limit {
+            return Err(MemoryLimitExceeded { desired: total }.into());
         }
-        self.peak = self.peak.max(desired);
+        self.total = total;
         Ok(true)
     }
 

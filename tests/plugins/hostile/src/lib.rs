@@ -1,6 +1,8 @@
 //! `hostile`: a test-only plugin that misbehaves in `on_request`, to check
 //! that the gateway contains it. Config: `{ mode = "spin" | "grow-memory" |
-//! "panic" | "error" }`; any other mode is a config error.
+//! "panic" | "error" }`; any other mode is a config error. With
+//! `only_with_header = "x-name"` it misbehaves only for requests carrying that
+//! header and lets the others through.
 
 #![warn(missing_docs)]
 
@@ -35,22 +37,30 @@ pub enum Mode {
 pub struct Config {
     /// How to misbehave.
     pub mode: Mode,
+    /// Misbehave only when the request has this header.
+    #[serde(default)]
+    pub only_with_header: Option<String>,
 }
 
 /// The plugin.
 pub struct Hostile {
-    mode: Mode,
+    config: &'static Config,
 }
 
 impl Plugin for Hostile {
     type Config = Config;
 
     fn new(config: &'static Config) -> Self {
-        Hostile { mode: config.mode }
+        Hostile { config }
     }
 
-    fn on_request(&mut self, _req: &mut Request<'_>) -> Result<Action, Error> {
-        match self.mode {
+    fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
+        if let Some(header) = &self.config.only_with_header
+            && req.header(header).is_none()
+        {
+            return Ok(Action::Continue);
+        }
+        match self.config.mode {
             Mode::Spin => spin(),
             Mode::GrowMemory => {
                 let chunks = grow(GROW_BYTES);

@@ -46,6 +46,13 @@ pub enum ProxyError {
         /// What failed.
         reason: String,
     },
+    /// Every target of the upstream is unhealthy or ejected (or discovery
+    /// found none): answered at once, without trying one.
+    #[error("upstream `{upstream}` has no healthy target")]
+    NoHealthyTarget {
+        /// Upstream name.
+        upstream: String,
+    },
     /// The upstream did not answer in time.
     #[error("upstream `{upstream}` sent no response within {after:?}")]
     UpstreamTimeout {
@@ -108,6 +115,7 @@ impl ProxyError {
                 StatusCode::BAD_GATEWAY
             }
             ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::NoHealthyTarget { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Plugin { failure, .. } if failure.is_temporary() => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -124,9 +132,9 @@ impl ProxyError {
             | ProxyError::BadRequest(_)
             | ProxyError::PayloadTooLarge { .. }
             | ProxyError::HeadersTooLarge(_) => ErrorSource::Client,
-            ProxyError::UpstreamUnreachable { .. } | ProxyError::UpstreamTimeout { .. } => {
-                ErrorSource::Upstream
-            }
+            ProxyError::UpstreamUnreachable { .. }
+            | ProxyError::UpstreamTimeout { .. }
+            | ProxyError::NoHealthyTarget { .. } => ErrorSource::Upstream,
             ProxyError::Plugin { .. } => ErrorSource::Plugin,
             ProxyError::Internal(_) | ProxyError::ResponseTooLarge { .. } => ErrorSource::Gateway,
         }
@@ -135,7 +143,9 @@ impl ProxyError {
     /// Whether the same request may succeed if sent again.
     pub fn retryable(&self) -> bool {
         match self {
-            ProxyError::UpstreamUnreachable { .. } | ProxyError::UpstreamTimeout { .. } => true,
+            ProxyError::UpstreamUnreachable { .. }
+            | ProxyError::UpstreamTimeout { .. }
+            | ProxyError::NoHealthyTarget { .. } => true,
             ProxyError::Plugin { failure, .. } => failure.is_temporary(),
             _ => false,
         }
@@ -168,6 +178,11 @@ impl ProxyError {
                 "upstream-unreachable",
                 "Bad gateway",
                 format!("Upstream `{upstream}` could not be reached."),
+            ),
+            ProxyError::NoHealthyTarget { upstream } => (
+                "no-healthy-upstream",
+                "Service unavailable",
+                format!("Upstream `{upstream}` has no healthy target."),
             ),
             ProxyError::UpstreamTimeout { upstream, .. } => (
                 "upstream-timeout",

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::{Config, ConfigError, ConfigErrors, RouteConfig};
 use crate::router::Router;
@@ -22,6 +23,8 @@ pub struct Route {
     pub chain: Chain,
     /// Largest body a plugin may read.
     pub max_body_bytes: u64,
+    /// Bound on the whole upstream exchange (`timeout_ms`).
+    pub timeout: Option<Duration>,
 }
 
 /// Everything the request path needs, built from one config.
@@ -46,13 +49,20 @@ impl Gateway {
         let services = Arc::new(HostServices::new(CACHE_BYTES));
         let router = Router::new(&config.routes)
             .map_err(|e| ConfigErrors::one(error("routes".into(), e.to_string())))?;
-        let upstreams: HashMap<&str, Arc<Upstream>> = config
-            .upstreams
-            .iter()
-            .map(|(name, upstream)| (name.as_str(), Arc::new(Upstream::new(name, upstream))))
-            .collect();
-
         let mut errors = Vec::new();
+        let mut upstreams: HashMap<&str, Arc<Upstream>> = HashMap::new();
+        for (name, upstream) in &config.upstreams {
+            match Upstream::build(name, upstream).await {
+                Ok(built) => {
+                    upstreams.insert(name, Arc::new(built));
+                }
+                Err(e) => errors.push(error(
+                    format!("upstreams.{name}.{}", e.key()),
+                    e.to_string(),
+                )),
+            }
+        }
+
         let mut routes = Vec::with_capacity(config.routes.len());
         for (r, route) in config.routes.iter().enumerate() {
             let chain = match load_chain(route, r, &mut loader, &engine, &services).await {
@@ -63,6 +73,10 @@ impl Gateway {
                 }
             };
             let Some(upstream) = upstreams.get(route.upstream.as_str()) else {
+                // An upstream that failed to build was reported above.
+                if config.upstreams.contains_key(&route.upstream) {
+                    continue;
+                }
                 errors.push(error(
                     format!("routes[{r}].upstream"),
                     format!("no upstream named `{}`", route.upstream),
@@ -74,6 +88,7 @@ impl Gateway {
                 upstream: upstream.clone(),
                 chain,
                 max_body_bytes: route.max_body_bytes,
+                timeout: route.timeout_ms.map(Duration::from_millis),
             });
         }
         if !errors.is_empty() {

@@ -1,7 +1,8 @@
 //! Portico: a programmable API gateway whose policy runs as WebAssembly
 //! components.
 //!
-//! The host owns the data path — listeners ([`server`]), routing
+//! The host owns the data path — listeners ([`server`], with [`tls`]
+//! termination and edge [`limits`]), routing
 //! ([`router`]), upstreams ([`upstream`]) and the proxy itself ([`proxy`]) —
 //! and runs each route's chain of plugins through the [`runtime`]. A
 //! [`gateway::Gateway`] is one consistent snapshot built from a
@@ -20,8 +21,10 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod gateway;
+pub mod limits;
 pub mod proxy;
 pub mod router;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 pub mod upstream;

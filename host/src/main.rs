@@ -28,7 +28,7 @@ enum Command {
         config: PathBuf,
     },
     /// Validate a config, including each plugin's `init` with its route
-    /// config, and exit.
+    /// config and each listener's TLS files, and exit.
     Check {
         /// The config file.
         #[arg(long, short)]
@@ -80,6 +80,8 @@ fn init_logging(json: bool) {
 async fn check(path: PathBuf) -> anyhow::Result<()> {
     let config = portico::config::load(&path)?;
     let gateway = Gateway::build(&config).await?;
+    // Certificates, keys and client CAs load as they would when serving.
+    portico::server::load_tls(&config)?;
     let plugins: usize = gateway.routes.iter().map(|r| r.chain.slots().len()).sum();
     println!(
         "{}: OK ({} routes, {} plugin instances initialized)",
@@ -93,31 +95,43 @@ async fn check(path: PathBuf) -> anyhow::Result<()> {
 async fn run(path: PathBuf) -> anyhow::Result<()> {
     let config = portico::config::load(&path)?;
     let gateway = Arc::new(Gateway::build(&config).await?);
+    // Listen for signals before serving: a SIGTERM that arrives as soon as
+    // the listeners are open must drain, not kill.
+    let stop = shutdown_signal();
     let running = RunningGateway::start(&config, gateway).await?;
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down: draining in-flight requests");
     running.shutdown().await;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    return;
+/// Resolves on SIGTERM or SIGINT (Ctrl-C); the handlers are installed when
+/// this is called, not when the future is first polled.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        match (term, interrupt) {
+            (Ok(mut term), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = interrupt.recv() => {}
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            }
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

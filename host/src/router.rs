@@ -320,6 +320,7 @@ mod tests {
             upstream: "u".into(),
             plugins: vec![],
             max_body_bytes: 1024,
+            timeout_ms: None,
         }
     }
 

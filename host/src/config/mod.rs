@@ -6,17 +6,25 @@
 //! by the plugins' own `init`, when the gateway is built.
 
 mod error;
+pub mod limits;
+pub mod tls;
 mod types;
+mod upstream;
+mod upstream_check;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors};
+pub use limits::{Http2LimitsConfig, LimitsConfig};
+pub use tls::{CertificateConfig, ClientAuth, TlsConfig};
 pub use types::*;
+pub use upstream::*;
 
 /// Reads, parses and validates a config file.
 ///
-/// Relative paths inside it (`plugin_dir`, `runtime.cache_dir`) are resolved
+/// Relative paths inside it (`plugin_dir`, `runtime.cache_dir`, upstream
+/// files and TLS files) are resolved
 /// against the file's directory.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -42,6 +50,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         Some(dir) => resolve(&base, dir),
         None => base.join(".portico").join("cache"),
     });
+    for upstream in config.upstreams.values_mut() {
+        upstream.resolve_paths(&base);
+    }
+    for tls in config.listeners.iter_mut().filter_map(|l| l.tls.as_mut()) {
+        for certificate in &mut tls.certificates {
+            certificate.cert = resolve(&base, &certificate.cert);
+            certificate.key = resolve(&base, &certificate.key);
+        }
+        tls.client_ca = tls.client_ca.as_ref().map(|ca| resolve(&base, ca));
+    }
     validate::validate(&config)?;
     Ok(config)
 }

@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::UpstreamConfig;
+use super::limits::LimitsConfig;
+use super::tls::TlsConfig;
+
 /// The whole config file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,6 +22,10 @@ pub struct Config {
     /// Plugin runtime limits.
     #[serde(default)]
     pub runtime: RuntimeConfig,
+    /// What clients may send (sizes, counts, timeouts), for every listener
+    /// unless the listener sets its own; see `config::limits`.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// Where the gateway accepts traffic.
     pub listeners: Vec<ListenerConfig>,
     /// Named sets of upstream targets.
@@ -69,33 +77,12 @@ pub struct ListenerConfig {
     pub name: String,
     /// Address to bind, e.g. `127.0.0.1:8080` (port 0 picks a free port).
     pub addr: SocketAddr,
-}
-
-/// An `[upstreams.<name>]` table.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpstreamConfig {
-    /// Targets as `host:port`, used in turn (round robin).
-    pub targets: Vec<String>,
-    /// Time allowed to open a connection, ms.
-    #[serde(default = "default_connect_timeout")]
-    pub connect_timeout_ms: u64,
-    /// Time allowed from sending the request to receiving response headers, ms.
-    #[serde(default = "default_response_timeout")]
-    pub response_timeout_ms: u64,
-    /// Idle keep-alive connections kept per target.
-    #[serde(default = "default_idle_per_target")]
-    pub max_idle_per_target: usize,
-}
-
-fn default_connect_timeout() -> u64 {
-    2_000
-}
-fn default_response_timeout() -> u64 {
-    30_000
-}
-fn default_idle_per_target() -> usize {
-    64
+    /// Terminate TLS on this listener (HTTPS); plain HTTP when unset.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Limits for this listener; each key set here wins over `[limits]`.
+    #[serde(default)]
+    pub limits: Option<LimitsConfig>,
 }
 
 /// A `[[routes]]` entry.
@@ -125,6 +112,10 @@ pub struct RouteConfig {
     /// Largest body a plugin may read, bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: u64,
+    /// Time allowed for the whole upstream exchange (every attempt, until
+    /// response headers), ms; unbounded beyond the upstream's own timeouts
+    /// when unset. On expiry the client gets 504.
+    pub timeout_ms: Option<u64>,
 }
 
 fn default_max_body() -> u64 {

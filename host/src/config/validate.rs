@@ -28,22 +28,24 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
                 format!("duplicate listener `{}`", listener.name),
             );
         }
+        let mut add = |key, message| errors.add(key, message);
+        if let Some(tls) = &listener.tls {
+            super::tls::check(tls, &format!("listeners[{i}].tls"), &mut add);
+        }
+        if let Some(limits) = &listener.limits {
+            super::limits::check(limits, &format!("listeners[{i}].limits"), &mut add);
+        }
     }
+    super::limits::check(&config.limits, "limits", &mut |key, message| {
+        errors.add(key, message)
+    });
     for (name, upstream) in &config.upstreams {
-        let key = format!("upstreams.{name}");
-        if upstream.targets.is_empty() {
-            errors.add(format!("{key}.targets"), "at least one target is required");
-        }
-        for (i, target) in upstream.targets.iter().enumerate() {
-            if let Err(message) = check_target(target) {
-                errors.add(format!("{key}.targets[{i}]"), message);
-            }
-        }
-        if upstream.connect_timeout_ms == 0 {
-            errors.add(format!("{key}.connect_timeout_ms"), "must be at least 1");
-        }
-        if upstream.response_timeout_ms == 0 {
-            errors.add(format!("{key}.response_timeout_ms"), "must be at least 1");
+        for (key, message) in super::upstream_check::check(upstream) {
+            let key = match key.as_str() {
+                "" => format!("upstreams.{name}"),
+                _ => format!("upstreams.{name}.{key}"),
+            };
+            errors.add(key, message);
         }
     }
     let mut routes = HashSet::new();
@@ -65,6 +67,9 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
             if let Err(message) = check_host(host) {
                 errors.add(format!("{key}.hosts[{h}]"), message);
             }
+        }
+        if route.timeout_ms == Some(0) {
+            errors.add(format!("{key}.timeout_ms"), "must be at least 1");
         }
         if let Err(message) = check_path(&route.path) {
             errors.add(format!("{key}.path"), message);
@@ -137,18 +142,6 @@ fn check_runtime(config: &Config, errors: &mut Errors<'_>) {
     if runtime.deadline_ms == 0 {
         errors.add("runtime.deadline_ms", "must be at least 1");
     }
-}
-
-fn check_target(target: &str) -> Result<(), String> {
-    let (host, port) = target
-        .rsplit_once(':')
-        .ok_or_else(|| format!("`{target}` is not `host:port`"))?;
-    if host.is_empty() {
-        return Err(format!("`{target}` has no host"));
-    }
-    port.parse::<u16>()
-        .map_err(|_| format!("`{target}` has no valid port"))?;
-    Ok(())
 }
 
 fn check_host(host: &str) -> Result<(), String> {

@@ -1,21 +1,26 @@
 //! The request path: route, run the chain, forward, run the chain back.
 
 mod headers;
+pub mod upgrade;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{HeaderValue, Request, Response, Version, header};
-use hyper::body::Incoming;
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, header};
 
 pub use headers::{set_forwarded, strip_hop_by_hop};
 
-use crate::body::{self, Body};
+use crate::body::{self, Body, BoxError};
 use crate::error::ProxyError;
 use crate::gateway::{Gateway, Route};
+use crate::limits::BodyGuard;
 use crate::router::normalize_path;
 use crate::runtime::bindings::types::BodyError;
+use crate::runtime::state::RequestContext;
 use crate::runtime::{MessageBody, ProxyRequest, ProxyResponse, RequestInfo, RequestOutcome};
+use crate::tls::ClientIdentity;
+use upgrade::UpgradeRequest;
 
 /// How the client reached the gateway.
 #[derive(Debug, Clone, Copy)]
@@ -27,19 +32,41 @@ pub struct Peer {
 }
 
 /// Serves one request; every failure becomes its problem+json response here.
-pub async fn handle(gateway: &Gateway, request: Request<Incoming>, peer: Peer) -> Response<Body> {
-    match proxy(gateway, request.map(body::stream), peer).await {
+///
+/// The listener may attach, as request extensions, a [`BodyGuard`] (the
+/// edge body limit: a request that failed because its body did is answered
+/// 413 or 400) and a [`ClientIdentity`] (seeded into the chain's context).
+pub async fn handle<B>(gateway: &Gateway, request: Request<B>, peer: Peer) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    let guard = request.extensions().get::<BodyGuard>().cloned();
+    match proxy(gateway, request.map(body::stream), peer, guard.as_ref()).await {
         Ok(response) => response,
-        Err(error) => {
-            log_error(&error);
-            error.to_response()
-        }
+        Err(error) => refuse(reclassify(guard.as_ref(), error)),
+    }
+}
+
+/// The response for a request the gateway refuses, logged.
+pub fn refuse(error: ProxyError) -> Response<Body> {
+    log_error(&error);
+    error.to_response()
+}
+
+fn reclassify(guard: Option<&BodyGuard>, error: ProxyError) -> ProxyError {
+    match guard {
+        Some(guard) => guard.reclassify(error),
+        None => error,
     }
 }
 
 fn log_error(error: &ProxyError) {
     match error {
-        ProxyError::NoRoute | ProxyError::BadRequest(_) | ProxyError::PayloadTooLarge { .. } => {
+        ProxyError::NoRoute
+        | ProxyError::BadRequest(_)
+        | ProxyError::PayloadTooLarge { .. }
+        | ProxyError::HeadersTooLarge(_) => {
             tracing::debug!(%error, "request refused")
         }
         // The chain already logged the plugin's failure with its backtrace.
@@ -70,8 +97,13 @@ async fn proxy(
     gateway: &Gateway,
     request: Request<Body>,
     peer: Peer,
+    guard: Option<&BodyGuard>,
 ) -> Result<Response<Body>, ProxyError> {
     let (mut head, body) = request.into_parts();
+    let mut context = RequestContext::new();
+    if let Some(identity) = head.extensions.remove::<ClientIdentity>() {
+        identity.seed(&mut context);
+    }
     let path = normalize_path(head.uri.path()).map_err(ProxyError::BadRequest)?;
     // The URI's authority (HTTP/2 `:authority`, HTTP/1 absolute-form) is
     // what the request is for (RFC 9112 §3.2.2): the upstream must see the
@@ -97,7 +129,11 @@ async fn proxy(
             .parse()
             .map_err(|_| ProxyError::BadRequest("invalid request target".into()))?;
     }
+    let upgrade = UpgradeRequest::take(&mut head);
     strip_hop_by_hop(&mut head.headers);
+    if let Some(upgrade) = &upgrade {
+        upgrade.restore(&mut head.headers);
+    }
     // Set before the chain runs, so plugins never see client-supplied values.
     let original_host = head
         .headers
@@ -123,16 +159,17 @@ async fn proxy(
         info,
     };
 
-    let mut run = route.chain.start();
+    let mut run = route.chain.start_with(context);
     let response = match run.on_request(request).await? {
         RequestOutcome::Respond(response) => response,
         RequestOutcome::Reject(error) => {
             log_error(&error);
             error_response(&error, route.max_body_bytes)
         }
-        RequestOutcome::Forward(request) => match forward(route, request).await {
+        RequestOutcome::Forward(request) => match forward(route, request, peer).await {
             Ok(response) => response,
             Err(error) => {
+                let error = reclassify(guard, error);
                 log_error(&error);
                 error_response(&error, route.max_body_bytes)
             }
@@ -149,12 +186,18 @@ async fn proxy(
         }
         None => {}
     }
-    Ok(response.into_http())
+    let mut response = response.into_http();
+    upgrade::finish(upgrade, &mut response, route.upstream.name())?;
+    Ok(response)
 }
 
 /// Sends the request to a target of the route's upstream.
-async fn forward(route: &Route, request: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
-    let ProxyRequest { mut head, body, .. } = request;
+async fn forward(
+    route: &Route,
+    request: ProxyRequest,
+    peer: Peer,
+) -> Result<ProxyResponse, ProxyError> {
+    let ProxyRequest { head, body, .. } = request;
     match body.failure() {
         Some(BodyError::TooLarge(limit)) => return Err(ProxyError::PayloadTooLarge { limit }),
         Some(BodyError::ReadFailed(reason)) => {
@@ -163,20 +206,21 @@ async fn forward(route: &Route, request: ProxyRequest) -> Result<ProxyResponse, 
         None => {}
     }
     let upstream = &route.upstream;
-    let target = upstream.pick();
-    let path_and_query = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    head.uri = format!("http://{target}{path_and_query}")
-        .parse()
-        .map_err(|_| ProxyError::Internal(format!("cannot build upstream URI for `{target}`")))?;
-    head.version = Version::HTTP_11;
-    let response = upstream
-        .send(Request::from_parts(head, body.into_body()))
-        .await?;
+    let exchange = upstream.forward(head, body, peer.addr.ip());
+    let response = match route.timeout {
+        Some(after) => tokio::time::timeout(after, exchange).await.map_err(|_| {
+            ProxyError::UpstreamTimeout {
+                upstream: upstream.name().to_owned(),
+                after,
+            }
+        })??,
+        None => exchange.await?,
+    };
     let (mut head, body) = response.into_parts();
-    strip_hop_by_hop(&mut head.headers);
+    upgrade::strip_response_hop_by_hop(&mut head);
     Ok(ProxyResponse {
         head,
-        body: MessageBody::Stream(body::stream(body)),
+        body: MessageBody::Stream(body),
         max_body_bytes: route.max_body_bytes,
     })
 }

@@ -49,10 +49,18 @@ impl Chain {
 
     /// Starts a walk of the chain for one request.
     pub fn start(&self) -> ChainRun<'_> {
+        self.start_with(RequestContext::new())
+    }
+
+    /// Starts a walk with a context the host seeded: values the plugins
+    /// (granted `context`) read like any other, and may overwrite. The host
+    /// seeds only keys under `tls.` (the verified client certificate, see
+    /// `tls::client_auth`), so plugin keys never collide with them.
+    pub fn start_with(&self, context: RequestContext) -> ChainRun<'_> {
         ChainRun {
             chain: self,
             ran: Vec::with_capacity(self.slots.len()),
-            context: RequestContext::new(),
+            context,
         }
     }
 }

@@ -1,0 +1,192 @@
+//! One request to an upstream: choose a usable target, send, and on failure
+//! retry on a different target when that is safe and the budget allows.
+//!
+//! A retry is safe when the attempt failed before the request was sent
+//! (the connection could not be opened), or when the method is idempotent;
+//! in both cases the body must still be at hand (buffered by a plugin, or a
+//! stream the failed attempt never started reading).
+
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, Version};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use super::Upstream;
+use super::backend::{Backend, InFlight};
+use super::balance::key::request_key;
+use super::health::now_ms;
+use super::replay::RequestBody;
+use crate::body::{self, Body};
+use crate::error::ProxyError;
+use crate::runtime::MessageBody;
+
+/// Why an attempt failed.
+enum Failure {
+    /// No connection could be opened: nothing was sent.
+    Connect(String),
+    /// The request may have been (partly) sent.
+    Sent(String),
+    /// No response headers within the response timeout.
+    Timeout(Duration),
+}
+
+impl Upstream {
+    /// Sends a request (origin-form URI, headers ready) to a target and
+    /// returns the response headers with the body streaming. `client` is the
+    /// client's address, for `hash_on = "client_address"`.
+    pub async fn forward(
+        &self,
+        mut head: http::request::Parts,
+        body: MessageBody,
+        client: IpAddr,
+    ) -> Result<Response<Body>, ProxyError> {
+        let key = self
+            .hash_on
+            .as_ref()
+            .and_then(|hash_on| request_key(hash_on, &head.headers, client));
+        let idempotent = is_idempotent(&head.method);
+        let path = head
+            .uri
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        head.version = Version::HTTP_11;
+        let mut body = RequestBody::new(body);
+        self.budget.record_request();
+        let set = self.targets.load();
+        let mut tried: Vec<Arc<Backend>> = Vec::new();
+        let mut last_error: Option<ProxyError> = None;
+        loop {
+            let usable =
+                |b: &Backend| b.is_available() && !tried.iter().any(|t| std::ptr::eq(&**t, b));
+            let Some(backend) = set.select(key, &usable) else {
+                return Err(last_error.unwrap_or_else(|| ProxyError::NoHealthyTarget {
+                    upstream: self.name.to_string(),
+                }));
+            };
+            if let Some(error) = last_error.take() {
+                if !self.budget.try_retry() {
+                    self.stats.retry_denied();
+                    return Err(error);
+                }
+                self.stats.retried();
+                tracing::debug!(upstream = %self.name, target = %backend.target.addr, %error, "retrying");
+            }
+            tried.push(backend.clone());
+            let mut parts = head.clone();
+            parts.uri = format!("{}://{}{path}", self.scheme, backend.target.addr)
+                .parse()
+                .map_err(|_| {
+                    ProxyError::Internal(format!(
+                        "cannot build an upstream URI for `{}`",
+                        backend.target.addr
+                    ))
+                })?;
+            let (attempt_body, loan) = body.lend();
+            let in_flight = backend.begin();
+            let failure = match self.attempt(Request::from_parts(parts, attempt_body)).await {
+                Ok(response) => {
+                    self.outlier
+                        .record_success(&backend.health.outlier, now_ms());
+                    self.stats.response_on(response.extensions().get());
+                    return Ok(response.map(|incoming| {
+                        body::stream(Tracked {
+                            incoming,
+                            _in_flight: in_flight,
+                        })
+                    }));
+                }
+                Err(failure) => failure,
+            };
+            drop(in_flight);
+            if let Some(period) = self
+                .outlier
+                .record_failure(&backend.health.outlier, now_ms())
+            {
+                self.stats.ejected();
+                tracing::warn!(upstream = %self.name, target = %backend.target.addr, period_ms = period, "target ejected");
+            }
+            body.take_back(loan);
+            let before_sending = matches!(failure, Failure::Connect(_));
+            let error = self.error(failure);
+            let retry = tried.len() <= self.retries as usize
+                && (before_sending || idempotent)
+                && body.is_available();
+            if !retry {
+                return Err(error);
+            }
+            last_error = Some(error);
+        }
+    }
+
+    async fn attempt(&self, request: Request<Body>) -> Result<Response<Incoming>, Failure> {
+        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) if error.is_connect() => Err(Failure::Connect(error_chain(&error))),
+            Ok(Err(error)) => Err(Failure::Sent(error_chain(&error))),
+            Err(_) => Err(Failure::Timeout(self.response_timeout)),
+        }
+    }
+
+    fn error(&self, failure: Failure) -> ProxyError {
+        let upstream = self.name.to_string();
+        match failure {
+            Failure::Connect(reason) | Failure::Sent(reason) => {
+                ProxyError::UpstreamUnreachable { upstream, reason }
+            }
+            Failure::Timeout(after) => ProxyError::UpstreamTimeout { upstream, after },
+        }
+    }
+}
+
+/// Methods whose repetition has the effect of one request (RFC 9110 9.2.2).
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// A response body that keeps its request counted as outstanding on its
+/// backend until it is finished or dropped.
+struct Tracked {
+    incoming: Incoming,
+    _in_flight: InFlight,
+}
+
+impl HttpBody for Tracked {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        Pin::new(&mut self.incoming).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.incoming.size_hint()
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

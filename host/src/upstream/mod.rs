@@ -1,0 +1,199 @@
+//! Upstreams: named sets of targets, kept current by service discovery,
+//! balanced, health-checked, and reached through a pooled client with
+//! timeouts, retries and optional TLS.
+//!
+//! One concern per module, after Pingora's load-balancing crate:
+//! - [`target`] and [`backend`]: an address with weight and priority, and
+//!   its live state;
+//! - [`discovery`]: the [`ServiceDiscovery`](discovery::ServiceDiscovery)
+//!   trait and its providers (static, watched file, DNS A/AAAA and SRV);
+//! - [`set`]: the current target set, swapped atomically;
+//! - [`balance`]: the algorithms (round robin, least request, consistent
+//!   hash, random);
+//! - [`health`]: active checks and passive outlier ejection;
+//! - [`exchange`]: one request with its attempts, retries and [`budget`];
+//! - [`connector`], [`client`], [`tls`]: connections, pool and upstream TLS;
+//! - [`stats`]: counters for metrics.
+
+pub mod backend;
+pub mod balance;
+pub mod budget;
+pub mod client;
+pub mod connector;
+pub mod discovery;
+pub mod exchange;
+pub mod health;
+pub mod replay;
+pub mod set;
+pub mod stats;
+pub mod target;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::AbortHandle;
+
+pub use stats::{StatsSnapshot, UpstreamStats};
+pub use target::{Target, TargetError};
+
+use crate::config::{HashOn, UpstreamConfig};
+use budget::RetryBudget;
+use client::UpstreamClient;
+use discovery::{DiscoveryError, DnsDiscovery, FileDiscovery, ServiceDiscovery, StaticList};
+use health::{HealthChecker, OutlierDetector};
+use set::Targets;
+use tls::TlsError;
+
+/// Retry delay for DNS discovery that failed, when no interval is set.
+const DNS_RETRY: Duration = Duration::from_secs(5);
+
+/// An upstream could not be built from its config.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// Its TLS files or settings are unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Its targets cannot be read (static list or file).
+    #[error(transparent)]
+    Discovery(DiscoveryError),
+}
+
+impl UpstreamError {
+    /// The config key under `upstreams.<name>` the error is about.
+    pub fn key(&self) -> &'static str {
+        match self {
+            UpstreamError::Tls(error) => error.key(),
+            UpstreamError::Discovery(DiscoveryError::Dns { .. }) => "dns",
+            UpstreamError::Discovery(DiscoveryError::Target { path, .. })
+                if path.as_os_str().is_empty() =>
+            {
+                "targets"
+            }
+            UpstreamError::Discovery(_) => "file.path",
+        }
+    }
+}
+
+/// A named upstream.
+pub struct Upstream {
+    name: Arc<str>,
+    targets: Arc<Targets>,
+    client: UpstreamClient,
+    scheme: &'static str,
+    hash_on: Option<HashOn>,
+    response_timeout: Duration,
+    retries: u32,
+    budget: RetryBudget,
+    outlier: OutlierDetector,
+    stats: Arc<UpstreamStats>,
+    tasks: Vec<AbortHandle>,
+}
+
+impl Upstream {
+    /// Builds an upstream: its pool, its first target set, and the tasks
+    /// that keep the set current and check health (stopped when the
+    /// upstream is dropped). A DNS upstream whose first lookup fails starts
+    /// with no targets and keeps trying.
+    pub async fn build(name: &str, config: &UpstreamConfig) -> Result<Self, UpstreamError> {
+        let name: Arc<str> = name.into();
+        let dns_name = config.dns.as_ref().map(|dns| dns.name.as_str());
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| tls::load(tls, config.protocol, dns_name))
+            .transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let stats = Arc::new(UpstreamStats::default());
+        let client = client::build(config, tls.clone(), Some(stats.clone()));
+        let targets = Arc::new(Targets::new(config.balance));
+
+        let (provider, retry): (Arc<dyn ServiceDiscovery>, Duration) =
+            if let Some(file) = &config.file {
+                let interval = Duration::from_millis(file.interval_ms);
+                (
+                    Arc::new(FileDiscovery::new(file.path.clone(), interval)),
+                    interval,
+                )
+            } else if let Some(dns) = &config.dns {
+                let provider = DnsDiscovery::new(dns).map_err(UpstreamError::Discovery)?;
+                let retry = dns.interval_ms.map_or(DNS_RETRY, Duration::from_millis);
+                (Arc::new(provider), retry)
+            } else {
+                let list = config
+                    .targets
+                    .iter()
+                    .map(|line| Target::parse(line))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|error| {
+                        UpstreamError::Discovery(DiscoveryError::Target {
+                            path: Default::default(),
+                            line: 0,
+                            error,
+                        })
+                    })?;
+                (Arc::new(StaticList(list)), Duration::MAX)
+            };
+        let next = match provider.discover().await {
+            Ok(found) => {
+                targets.update(found.targets.unwrap_or_default());
+                found.next
+            }
+            Err(error @ DiscoveryError::Dns { .. }) => {
+                tracing::warn!(upstream = %name, %error, "DNS discovery failed; starting with no targets");
+                Some(retry)
+            }
+            Err(error) => return Err(UpstreamError::Discovery(error)),
+        };
+        let mut tasks = Vec::new();
+        if let Some(first) = next {
+            let watch = discovery::watch(name.clone(), provider, targets.clone(), first, retry);
+            tasks.push(tokio::spawn(watch).abort_handle());
+        }
+        if let Some(health) = &config.health {
+            let check_client = client::build(config, tls, None);
+            let checker = HealthChecker::new(name.clone(), check_client, scheme, health);
+            tasks.push(tokio::spawn(checker.run(targets.clone())).abort_handle());
+        }
+        Ok(Upstream {
+            name,
+            targets,
+            client,
+            scheme,
+            hash_on: config.hash_on.clone(),
+            response_timeout: Duration::from_millis(config.response_timeout_ms),
+            retries: config.retries,
+            budget: RetryBudget::new(&config.retry_budget),
+            outlier: OutlierDetector::new(&config.outlier),
+            stats,
+            tasks,
+        })
+    }
+
+    /// The upstream's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The current targets, lowest priority first.
+    pub fn targets(&self) -> Vec<Target> {
+        self.targets
+            .load()
+            .backends()
+            .map(|b| b.target.clone())
+            .collect()
+    }
+
+    /// The upstream's counters (connections, reuse, retries, ejections).
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

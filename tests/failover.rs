@@ -1,0 +1,204 @@
+//! Failures of upstream targets through the real gateway: a target dying
+//! under steady traffic (retries, ejection, re-admission by the active
+//! health check), every target down (503 at once), which requests may be
+//! retried, the retry budget, and the per-route total timeout.
+
+#[path = "support/backends.rs"]
+mod backends;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use backends::{EchoServer, dead_addr, hangup};
+use http::{Method, StatusCode};
+use support::{TestGateway, config_prelude, gateway};
+
+async fn routed(upstream: &str, route: &str) -> TestGateway {
+    gateway(&format!(
+        "{}\n[upstreams.pool]\n{upstream}\n\n[[routes]]\nname = \"r\"\nupstream = \"pool\"\n{route}\n",
+        config_prelude()
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn a_target_dying_under_steady_traffic_fails_no_request_and_comes_back() {
+    let a = EchoServer::start("a").await;
+    let mut b = EchoServer::start("b").await;
+    let c = EchoServer::start("c").await;
+    let gw = routed(
+        &format!(
+            r#"targets = ["{}", "{}", "{}"]
+retries = 2
+outlier = {{ consecutive_failures = 1, ejection_ms = 60000 }}
+health = {{ path = "/healthz", interval_ms = 100, timeout_ms = 500, healthy_threshold = 2, unhealthy_threshold = 2 }}"#,
+            a.addr, b.addr, c.addr
+        ),
+        "",
+    )
+    .await;
+    let mut failed = Vec::new();
+    let mut answered_by_b_while_down = 0;
+    for i in 0..300 {
+        if i == 100 {
+            b.kill();
+        }
+        if i == 200 {
+            b.restart().await;
+        }
+        let response = gw.get(&format!("/steady/{i}")).await;
+        if response.status != StatusCode::OK {
+            failed.push((
+                i,
+                response.status,
+                String::from_utf8_lossy(&response.body).into_owned(),
+            ));
+        } else if (100..200).contains(&i) && response.header("x-upstream") == Some("b") {
+            answered_by_b_while_down += 1;
+        }
+    }
+    assert!(failed.is_empty(), "failed requests: {failed:?}");
+    assert_eq!(answered_by_b_while_down, 0);
+
+    // Ejected for a minute, `b` is re-admitted by the active health check.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = gw.get("/after").await;
+        assert_eq!(response.status, StatusCode::OK);
+        if response.header("x-upstream") == Some("b") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "b was not re-admitted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_target_down_is_a_503_problem_at_once() {
+    // Passive: one failure ejects; the next request tries no target.
+    let gw = routed(
+        &format!(
+            "targets = [\"{}\", \"{}\"]\noutlier = {{ consecutive_failures = 1 }}",
+            dead_addr(),
+            dead_addr()
+        ),
+        "",
+    )
+    .await;
+    assert_eq!(gw.get("/").await.status, StatusCode::BAD_GATEWAY);
+    let response = gw.get("/").await;
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+    let problem = response.json();
+    assert_eq!(problem["type"], "urn:portico:problem:no-healthy-upstream");
+    assert_eq!(problem["status"], 503);
+    assert_eq!(problem["source"], "upstream");
+
+    // Active: the checks mark both down without any client traffic.
+    let gw = routed(
+        &format!(
+            "targets = [\"{}\", \"{}\"]\nhealth = {{ interval_ms = 50, unhealthy_threshold = 1 }}",
+            dead_addr(),
+            dead_addr()
+        ),
+        "",
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gw.get("/").await.status != StatusCode::SERVICE_UNAVAILABLE {
+        assert!(
+            Instant::now() < deadline,
+            "no 503 while every target is down"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn only_safe_requests_are_retried_on_another_target() {
+    // Connection refused: nothing was sent, so even a POST is retried.
+    let live = EchoServer::start("live").await;
+    let gw = routed(
+        &format!(
+            "targets = [\"{}\", \"{}\"]\noutlier = {{ consecutive_failures = 0 }}",
+            dead_addr(),
+            live.addr
+        ),
+        "",
+    )
+    .await;
+    for i in 0..4 {
+        let body = format!("order {i}");
+        let response = gw.send(Method::POST, "/orders", &[], &body).await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert_eq!(
+            response.json()["body"],
+            body.as_str(),
+            "the streamed body arrives whole"
+        );
+    }
+
+    // The request was sent and the target hung up: a GET is retried, a POST
+    // is not (it may have taken effect).
+    let (hangup, _task) = hangup().await;
+    let gw = routed(
+        &format!(
+            "targets = [\"{hangup}\", \"{}\"]\noutlier = {{ consecutive_failures = 0 }}",
+            live.addr
+        ),
+        "",
+    )
+    .await;
+    for _ in 0..4 {
+        assert_eq!(gw.get("/").await.status, StatusCode::OK);
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(gw.send(Method::POST, "/", &[], "pay").await.status.as_u16());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 502, 502]);
+}
+
+#[tokio::test]
+async fn the_retry_budget_bounds_retries() {
+    let live = EchoServer::start("live").await;
+    let gw = routed(
+        &format!(
+            "targets = [\"{}\", \"{}\"]\noutlier = {{ consecutive_failures = 0 }}\nretry_budget = {{ ratio = 0.0, min_per_sec = 0 }}",
+            dead_addr(),
+            live.addr
+        ),
+        "",
+    )
+    .await;
+    let mut failed = 0;
+    for _ in 0..10 {
+        if gw.get("/").await.status == StatusCode::BAD_GATEWAY {
+            failed += 1;
+        }
+    }
+    assert_eq!(
+        failed, 5,
+        "no retry is left in the budget: every other request fails"
+    );
+}
+
+#[tokio::test]
+async fn the_route_timeout_bounds_the_whole_exchange() {
+    let slow = EchoServer::slow("slow", Duration::from_secs(5)).await;
+    let gw = routed(
+        &format!("targets = [\"{}\"]", slow.addr),
+        "timeout_ms = 200",
+    )
+    .await;
+    let response = gw.get("/").await;
+    assert_eq!(response.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(
+        response.json()["type"],
+        "urn:portico:problem:upstream-timeout"
+    );
+}

@@ -1,0 +1,131 @@
+//! Graceful shutdown of the real `portico` binary: on SIGTERM it stops
+//! accepting at once, lets an in-flight request finish, then exits cleanly.
+
+#[path = "support/origin.rs"]
+mod origin;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Response;
+use http_body_util::Full;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc};
+
+fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// An upstream that reports each request and answers only once released.
+async fn held_upstream() -> (SocketAddr, mpsc::UnboundedReceiver<()>, Arc<Notify>) {
+    let (arrived, arrivals) = mpsc::unbounded_channel();
+    let release = Arc::new(Notify::new());
+    let gate = release.clone();
+    let addr = origin::origin(move |_request| {
+        let (arrived, gate) = (arrived.clone(), gate.clone());
+        async move {
+            let released = gate.notified();
+            let _ = arrived.send(());
+            released.await;
+            Response::new(Full::new(Bytes::from_static(b"finished")))
+        }
+    })
+    .await;
+    (addr, arrivals, release)
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests_and_refuses_new_connections() {
+    let (upstream, mut arrivals, release) = held_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("portico.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "version = 1\nplugin_dir = \"{}\"\n\n[runtime]\ncache_dir = \"{}\"\n\n[[listeners]]\nname = \"main\"\naddr = \"127.0.0.1:0\"\n\n[upstreams.slow]\ntargets = [\"{upstream}\"]\n\n[[routes]]\nname = \"slow\"\nupstream = \"slow\"\n",
+            root().join("target/plugins").display(),
+            root().join("target/test-cache").display()
+        ),
+    )
+    .unwrap();
+    let mut gateway = Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(["run", "--log-json", "--config"])
+        .arg(&config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start portico");
+
+    // The bound address, from the JSON `listening` log line.
+    let stderr = gateway.stderr.take().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if event["fields"]["message"] == "listening"
+                && let Some(addr) = event["fields"]["addr"].as_str()
+            {
+                let _ = addr_tx.send(addr.parse::<SocketAddr>().unwrap());
+            }
+        }
+    });
+    let addr = addr_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the gateway logs its address");
+
+    // A request in flight, held by the upstream.
+    let mut in_flight = TcpStream::connect(addr).await.unwrap();
+    in_flight
+        .write_all(b"GET /slow HTTP/1.1\r\nhost: a\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), arrivals.recv())
+        .await
+        .expect("the request reaches the upstream");
+
+    // SIGTERM: new connections are refused while the request is held.
+    let pid = libc::pid_t::try_from(gateway.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(addr).await.is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        gateway.try_wait().unwrap().is_none(),
+        "exited before draining"
+    );
+
+    // Released, the in-flight request completes; then the process exits.
+    release.notify_one();
+    let mut response = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        in_flight.read_to_end(&mut response),
+    )
+    .await
+    .expect("the in-flight response arrives and the connection closes")
+    .unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("finished"), "{response}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = gateway.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gateway did not exit after draining"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+}

@@ -262,6 +262,7 @@ config = {{ name = "x-hello", value = "world" }}
 
 [[routes.plugins]]
 name = "transform"
+capabilities = ["context"]
 config.request.path = "/v2/profiles/{{id}}"
 config.request.headers.set = {{ "x-user-id" = "{{id}}" }}
 config.request.headers.remove = ["x-remove-me"]

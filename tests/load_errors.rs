@@ -63,6 +63,7 @@ upstream = "o"
 
 [[routes.plugins]]
 name = "transform"
+capabilities = ["context"]
 config.request.headers.set = { "bad header" = "x" }
 "#,
     )
@@ -143,7 +144,7 @@ fn portico_check_reports_errors_and_exits_non_zero() {
     std::fs::write(
         &path,
         format!(
-            "{}\n[upstreams.o]\ntargets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n\n[[routes.plugins]]\nname = \"transform\"\nconfig = {{ request = {{ nope = 1 }} }}\n",
+            "{}\n[upstreams.o]\ntargets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n\n[[routes.plugins]]\nname = \"transform\"\ncapabilities = [\"context\"]\nconfig = {{ request = {{ nope = 1 }} }}\n",
             config_prelude()
         ),
     )

@@ -19,7 +19,7 @@ macro_rules! concat_three {
     ($mode:literal) => {
         concat!(
             "\n[[routes.plugins]]\nname = \"hello-header\"\ninstance = \"", $mode, "\"\ncapabilities = [\"log\"]\nconfig = { value = \"world\" }\n",
-            "\n[[routes.plugins]]\nname = \"transform\"\ninstance = \"", $mode, "\"\n",
+            "\n[[routes.plugins]]\nname = \"transform\"\ninstance = \"", $mode, "\"\ncapabilities = [\"context\"]\n",
             "config.request.headers.set = { \"x-a\" = \"1\" }\nconfig.response.headers.remove = [\"x-b\"]\n",
             "\n[[routes.plugins]]\nname = \"probe\"\ninstance = \"", $mode, "\"\n",
             "capabilities = [\"log\", \"clock\", \"kv\", \"cache\", \"context\"]\nconfig = { tag = \"p\" }\n",
@@ -34,12 +34,20 @@ const CHAINS: &[(&str, &str)] = &[
     ("1-fresh", HELLO_FRESH),
     ("3-fresh", concat_three!("fresh")),
     ("header-reads-pooled", HEADER_READS),
+    ("rate-limit-pooled", RATE_LIMIT),
+    ("transform-json-pooled", TRANSFORM_JSON),
 ];
 
 const HELLO: &str = "\n[[routes.plugins]]\nname = \"hello-header\"\ncapabilities = [\"log\"]\nconfig = { value = \"world\" }\n";
 const HELLO_FRESH: &str = "\n[[routes.plugins]]\nname = \"hello-header\"\ninstance = \"fresh\"\ncapabilities = [\"log\"]\nconfig = { value = \"world\" }\n";
 /// Reads four request headers (into the context and back out to headers).
 const HEADER_READS: &str = "\n[[routes.plugins]]\nname = \"probe\"\ncapabilities = [\"log\", \"clock\", \"kv\", \"cache\", \"context\"]\nconfig = { context_set = { a = \"from-header:x-a\", b = \"from-header:x-b\", c = \"from-header:x-c\", d = \"from-header:x-d\" } }\n";
+
+/// Two policies counted per request (kv increment + get each, clock,
+/// context), limits high enough never to reject during the run.
+const RATE_LIMIT: &str = "\n[[routes.plugins]]\nname = \"rate-limit\"\ncapabilities = [\"kv\", \"clock\", \"context\"]\nconfig = { key = \"consumer\", policies = [{ limit = 1000000000000, window = \"1s\" }, { limit = 1000000000000, window = \"1h\" }] }\n";
+/// Reads the JSON response body, renames and sets a member, writes it back.
+const TRANSFORM_JSON: &str = "\n[[routes.plugins]]\nname = \"transform\"\ncapabilities = [\"context\"]\nconfig.response.body = { rename = { \"/ok\" = \"/success\" }, set = { \"/via\" = \"portico\" } }\n";
 
 fn config_text(chain: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -1,11 +1,12 @@
 //! A gateway snapshot: routes, upstreams and plugin chains built from one
 //! config and checked as a whole before any traffic reaches it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, ConfigErrors, RouteConfig};
+use crate::config::{Config, ConfigError, ConfigErrors, PluginRef, RouteConfig};
 use crate::router::Router;
 use crate::runtime::{Chain, HostServices, LoadError, PluginEngine, PluginLoader, PluginSlot};
 use crate::upstream::Upstream;
@@ -118,6 +119,14 @@ async fn load_chain(
     let mut errors = Vec::new();
     for (p, plugin) in route.plugins.iter().enumerate() {
         let key = format!("routes[{r}].plugins[{p}]");
+        let plugin = match with_config_files(plugin) {
+            Ok(plugin) => plugin,
+            Err((file, message)) => {
+                errors.push((format!("{key}.config_files.{file}"), message));
+                continue;
+            }
+        };
+        let plugin = plugin.as_ref();
         let loaded = loader.load(&plugin.name);
         let slot = match loaded {
             Ok(component) => {
@@ -145,4 +154,24 @@ async fn load_chain(
     } else {
         Err(errors)
     }
+}
+
+/// `plugin` with each of its `config_files` read and inserted into its
+/// `config` as a string under its key; errors name the key.
+fn with_config_files(plugin: &PluginRef) -> Result<Cow<'_, PluginRef>, (String, String)> {
+    if plugin.config_files.is_empty() {
+        return Ok(Cow::Borrowed(plugin));
+    }
+    let mut plugin = plugin.clone();
+    for (name, path) in &plugin.config_files {
+        if plugin.config.contains_key(name) {
+            return Err((name.clone(), format!("`config.{name}` is set too")));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| (name.clone(), format!("cannot read {}: {e}", path.display())))?;
+        plugin
+            .config
+            .insert(name.clone(), toml::Value::String(text));
+    }
+    Ok(Cow::Owned(plugin))
 }

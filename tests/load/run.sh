@@ -5,6 +5,7 @@
 #   no-plugins   wrk -> portico (route without plugins) -> upstream
 #   3-pooled     wrk -> portico (hello-header, transform, probe; pooled)
 #   3-fresh      the same chain with fresh instances per request
+#   tls          wrk -> portico over TLS (keep-alive, route without plugins)
 # Each run is bounded: DURATION seconds (default 5), CONNECTIONS connections
 # (default 32), 2 threads, all on 127.0.0.1. Needs release binaries and the
 # plugins: run it as `cargo xtask load`.
@@ -22,6 +23,10 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 up_port=$(free_port)
 gw_port=$(free_port)
+tls_port=$(free_port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
 target/release/demo-upstream "127.0.0.1:$up_port" 2>/dev/null &
 pids+=($!)
@@ -34,6 +39,11 @@ cache_dir = "$PWD/target/test-cache"
 [[listeners]]
 name = "load"
 addr = "127.0.0.1:$gw_port"
+[[listeners]]
+name = "load-tls"
+addr = "127.0.0.1:$tls_port"
+[listeners.tls]
+certificates = [{ cert = "$work/cert.pem", key = "$work/key.pem" }]
 [upstreams.demo]
 targets = ["127.0.0.1:$up_port"]
 
@@ -52,6 +62,7 @@ capabilities = ["log"]
 config = { value = "world" }
 [[routes.plugins]]
 name = "transform"
+capabilities = ["context"]
 config.request.headers.set = { "x-a" = "1" }
 [[routes.plugins]]
 name = "probe"
@@ -70,6 +81,7 @@ config = { value = "world" }
 [[routes.plugins]]
 name = "transform"
 instance = "fresh"
+capabilities = ["context"]
 config.request.headers.set = { "x-a" = "1" }
 [[routes.plugins]]
 name = "probe"
@@ -101,4 +113,5 @@ run direct "http://127.0.0.1:$up_port/none"
 run no-plugins "http://127.0.0.1:$gw_port/none"
 run 3-pooled "http://127.0.0.1:$gw_port/pooled"
 run 3-fresh "http://127.0.0.1:$gw_port/fresh"
+run tls "https://127.0.0.1:$tls_port/none"
 awk 'NR==1 {base=$2} {printf "%-12s %.2fx of direct\n", $1, $2/base}' "$work/rps"

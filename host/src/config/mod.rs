@@ -24,7 +24,7 @@ pub use upstream::*;
 /// Reads, parses and validates a config file.
 ///
 /// Relative paths inside it (`plugin_dir`, `runtime.cache_dir`, upstream
-/// files and TLS files) are resolved
+/// files, TLS files and plugins' `config_files`) are resolved
 /// against the file's directory.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -52,6 +52,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     });
     for upstream in config.upstreams.values_mut() {
         upstream.resolve_paths(&base);
+    }
+    for plugin in config.routes.iter_mut().flat_map(|r| r.plugins.iter_mut()) {
+        for file in plugin.config_files.values_mut() {
+            *file = resolve(&base, file);
+        }
     }
     for tls in config.listeners.iter_mut().filter_map(|l| l.tls.as_mut()) {
         for certificate in &mut tls.certificates {

@@ -166,6 +166,12 @@ pub struct PluginRef {
     /// The plugin's own config, handed to its `init` as JSON.
     #[serde(default)]
     pub config: toml::Table,
+    /// Files whose text is inserted into `config` when the plugin loads, by
+    /// key: `config_files = { jwks = "keys/jwks.json" }` gives the plugin a
+    /// `jwks` string holding that file (plugins cannot read files). Paths
+    /// are relative to the config file; a key may not also be in `config`.
+    #[serde(default)]
+    pub config_files: BTreeMap<String, PathBuf>,
 }
 
 fn default_max_uses() -> u32 {

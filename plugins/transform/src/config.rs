@@ -1,22 +1,38 @@
 //! The route's `config` table, validated when the route loads.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use portico_sdk::config::{HeaderName, HeaderValue};
 use portico_sdk::http::uri::PathAndQuery;
 use serde::Deserialize;
 
-use crate::template::Template;
+use crate::json::BodyRules;
+use crate::query::QueryRules;
+use crate::status::StatusMap;
+use crate::template::{Part, Template};
 
 /// ```toml
 /// [request]
 /// path = "/v2/{id}"                        # optional rewrite
 /// [request.headers]
 /// remove = ["x-internal"]
-/// set = { "x-user-id" = "{id}" }
+/// set = { "x-user-id" = "{id}", "x-consumer" = "{ctx.consumer}" }
 /// add = { "x-via" = "portico" }
+/// [request.query]
+/// remove = ["debug"]
+/// rename = { q = "search" }
+/// set = { api_version = "2" }
+/// [request.body]                           # JSON bodies, by JSON pointer
+/// remove = ["/password"]
+/// rename = { "/user/name" = "/username" }
+/// set = { "/meta/user" = "{header.x-user}", "/meta/version" = 2 }
+/// [response]
+/// status_map = { "404" = 410 }
 /// [response.headers]
 /// set = { "cache-control" = "no-store" }
+/// [response.body]
+/// remove = ["/internal"]
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +43,9 @@ pub struct Config {
     /// Changes to the response sent to the client.
     #[serde(default)]
     pub response: ResponseRules,
+    /// Every placeholder the templates use, gathered once.
+    #[serde(skip)]
+    placeholders: OnceLock<Vec<Part>>,
 }
 
 /// `[request]`.
@@ -38,15 +57,27 @@ pub struct RequestRules {
     pub headers: HeaderRules,
     /// The new path, a template.
     pub path: Option<PathTemplate>,
+    /// Query parameter changes.
+    #[serde(default)]
+    pub query: QueryRules,
+    /// JSON body changes.
+    #[serde(default)]
+    pub body: BodyRules,
 }
 
 /// `[response]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseRules {
+    /// Status codes replaced, applied first.
+    #[serde(default)]
+    pub status_map: StatusMap,
     /// Header changes.
     #[serde(default)]
     pub headers: HeaderRules,
+    /// JSON body changes.
+    #[serde(default)]
+    pub body: BodyRules,
 }
 
 /// `[request.headers]` or `[response.headers]`, applied in the order
@@ -80,6 +111,19 @@ impl TryFrom<String> for ValueTemplate {
     }
 }
 
+/// A query parameter value template: any text (it is percent-encoded).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ParamValue(pub Template);
+
+impl TryFrom<String> for ParamValue {
+    type Error = String;
+
+    fn try_from(source: String) -> Result<Self, String> {
+        Template::parse(&source).map(ParamValue)
+    }
+}
+
 /// A path template: starts with `/`, no query or fragment.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "String")]
@@ -104,25 +148,36 @@ impl TryFrom<String> for PathTemplate {
 impl Config {
     /// Every template in the config.
     pub fn templates(&self) -> impl Iterator<Item = &Template> {
-        let request = &self.request.headers;
-        let response = &self.response.headers;
-        self.request
+        let (request, response) = (&self.request, &self.response);
+        request
             .path
             .iter()
             .map(|path| &path.0)
-            .chain(
-                request
-                    .set
-                    .values()
-                    .chain(request.add.values())
-                    .map(|v| &v.0),
-            )
-            .chain(
-                response
-                    .set
-                    .values()
-                    .chain(response.add.values())
-                    .map(|v| &v.0),
-            )
+            .chain(header_templates(&request.headers))
+            .chain(header_templates(&response.headers))
+            .chain(request.query.set.values().map(|v| &v.0))
+            .chain(body_templates(&request.body))
+            .chain(body_templates(&response.body))
     }
+
+    /// Every placeholder the templates use, without repeats.
+    pub fn placeholders(&self) -> &[Part] {
+        self.placeholders.get_or_init(|| {
+            let mut all: Vec<Part> = self
+                .templates()
+                .flat_map(|t| t.placeholders().cloned())
+                .collect();
+            all.sort();
+            all.dedup();
+            all
+        })
+    }
+}
+
+fn header_templates(rules: &HeaderRules) -> impl Iterator<Item = &Template> {
+    rules.set.values().chain(rules.add.values()).map(|v| &v.0)
+}
+
+fn body_templates(rules: &BodyRules) -> impl Iterator<Item = &Template> {
+    rules.set.values().filter_map(|v| v.template())
 }

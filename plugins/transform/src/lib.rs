@@ -1,35 +1,48 @@
-//! `transform`: rewrites request and response headers and the request path.
+//! `transform`: rewrites requests and responses: headers, the path, query
+//! parameters, JSON body fields and the response status.
 //!
 //! ```toml
 //! [[routes.plugins]]
 //! name = "transform"
-//! config.request.path = "/v2/users/{id}"   # `{id}`: capture from the route's path regex
+//! capabilities = ["context"]                 # for `{ctx.<key>}` templates
+//! config.request.path = "/v2/users/{id}"     # `{id}`: capture from the route's path regex
 //! config.request.headers = { remove = ["x-debug"], set = { "x-user-id" = "{id}" }, add = { "x-via" = "portico" } }
+//! config.request.query = { remove = ["debug"], rename = { q = "search" }, set = { consumer = "{ctx.consumer}" } }
+//! config.request.body = { remove = ["/password"], set = { "/meta/user" = "{header.x-user}" } }
+//! config.response.status_map = { "404" = 410 }
 //! config.response.headers = { set = { "cache-control" = "no-store" } }
+//! config.response.body = { rename = { "/id" = "/user_id" } }
 //! ```
 //!
-//! For each message, headers are changed in the order `remove`, `set`, `add`;
-//! the request path is rewritten after its headers. Values and the path are
-//! [templates](template::Template): `{name}` is the route capture `name`
-//! (captures from the request also fill response templates). Header names and
-//! template syntax are checked when the route loads; a capture missing at
-//! request time fails the request.
+//! The request is changed in the order headers (`remove`, `set`, `add`),
+//! path, query (`remove`, `rename`, `set`), JSON body (`remove`, `rename`,
+//! `set`); the response in the order status, headers, JSON body. Values are
+//! [templates](template::Template) filled from route captures, request
+//! context values (`{ctx.consumer}`) and request headers (`{header.x-user}`),
+//! all read when the request arrives at this plugin. Body rules apply to
+//! non-empty bodies with a JSON `content-type`; a request body that is not
+//! valid JSON gets 400, a response body 502 (both `application/problem+json`).
+//! Everything is checked when the route loads.
 
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod json;
+pub mod problem;
+pub mod query;
+pub mod status;
 pub mod template;
 
-use std::collections::BTreeMap;
-
-use portico_sdk::{Action, Error, Plugin, Request, Response, export_plugin};
+use portico_sdk::{Action, Error, Plugin, Request, Response, context, export_plugin};
 
 use crate::config::{Config, HeaderRules};
+use crate::json::BodyRules;
+use crate::template::{Part, Vars};
 
-/// The plugin; per request, it keeps the route captures its templates use.
+/// The plugin; per request, it keeps the values its templates use.
 pub struct Transform {
     config: &'static Config,
-    captures: BTreeMap<String, String>,
+    vars: Vars,
 }
 
 impl Plugin for Transform {
@@ -38,31 +51,74 @@ impl Plugin for Transform {
     fn new(config: &'static Config) -> Self {
         Transform {
             config,
-            captures: BTreeMap::new(),
+            vars: Vars::default(),
         }
     }
 
     fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
-        for name in self.config.templates().flat_map(|t| t.captures()) {
-            if let Some(value) = req.param(name) {
-                self.captures.insert(name.to_owned(), value);
-            }
+        for placeholder in self.config.placeholders() {
+            let value = match placeholder {
+                Part::Capture(name) => req.param(name),
+                Part::Context(key) => context::get(key),
+                Part::Header(name) => req.header(name),
+                Part::Literal(_) => continue,
+            };
+            self.vars.insert(placeholder.clone(), value);
         }
         let rules = &self.config.request;
-        apply(&rules.headers, req, &self.captures)?;
-        if let Some(path) = &rules.path {
-            req.set_path(&path.0.render(&self.captures)?)?;
+        apply_headers(&rules.headers, req, &self.vars)?;
+        if let Some(path) = &rules.path
+            && let Some(path) = path.0.render(&self.vars)?
+        {
+            req.set_path(&path)?;
+        }
+        if !rules.query.is_empty() {
+            let query = rules.query.apply(req.query().as_deref(), &self.vars)?;
+            req.set_query(query.as_deref())?;
+        }
+        if applies(&rules.body, req.header("content-type")) {
+            let body = req.body()?;
+            if !body.is_empty() {
+                match serde_json::from_slice(&body) {
+                    Ok(mut doc) => {
+                        rules.body.apply(&mut doc, &self.vars)?;
+                        req.set_body(serde_json::to_vec(&doc)?);
+                    }
+                    Err(err) => return Ok(Action::Respond(problem::bad_request_body(&err)?)),
+                }
+            }
         }
         Ok(Action::Continue)
     }
 
     fn on_response(&mut self, res: &mut Response<'_>) -> Result<Action, Error> {
-        apply(&self.config.response.headers, res, &self.captures)?;
+        let rules = &self.config.response;
+        if let Some(status) = rules.status_map.get(res.status()) {
+            res.set_status(status)?;
+        }
+        apply_headers(&rules.headers, res, &self.vars)?;
+        if applies(&rules.body, res.header("content-type")) {
+            let body = res.body()?;
+            if !body.is_empty() {
+                match serde_json::from_slice(&body) {
+                    Ok(mut doc) => {
+                        rules.body.apply(&mut doc, &self.vars)?;
+                        res.set_body(serde_json::to_vec(&doc)?);
+                    }
+                    Err(_) => return Ok(Action::Respond(problem::bad_response_body()?)),
+                }
+            }
+        }
         Ok(Action::Continue)
     }
 }
 
 export_plugin!(Transform);
+
+/// Whether body `rules` apply to a message with this `content-type`.
+fn applies(rules: &BodyRules, content_type: Option<String>) -> bool {
+    !rules.is_empty() && json::is_json(content_type.as_deref())
+}
 
 /// The header changes [`Request`] and [`Response`] both allow.
 trait Headers {
@@ -89,23 +145,30 @@ macro_rules! impl_headers {
 
 impl_headers!(Request<'_>, Response<'_>);
 
-/// Applies `rules` in the order remove, set, add.
-fn apply(
+/// Applies `rules` in the order remove, set, add; a rule whose template
+/// uses an absent context value or header is skipped.
+fn apply_headers(
     rules: &HeaderRules,
     message: &mut impl Headers,
-    captures: &BTreeMap<String, String>,
+    vars: &Vars,
 ) -> Result<(), Error> {
     for name in &rules.remove {
         message.remove(name.as_str());
     }
     for (name, value) in &rules.set {
-        message.set(name.as_str(), &value.0.render(captures)?)?;
+        if let Some(value) = value.0.render(vars)? {
+            message.set(name.as_str(), &value)?;
+        }
     }
     for (name, value) in &rules.add {
-        message.append(name.as_str(), &value.0.render(captures)?)?;
+        if let Some(value) = value.0.render(vars)? {
+            message.append(name.as_str(), &value)?;
+        }
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_query_body;

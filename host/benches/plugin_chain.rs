@@ -36,6 +36,11 @@ const CHAINS: &[(&str, &str)] = &[
     ("header-reads-pooled", HEADER_READS),
     ("rate-limit-pooled", RATE_LIMIT),
     ("transform-json-pooled", TRANSFORM_JSON),
+    ("api-key-pooled", API_KEY),
+    ("jwt-hs256-pooled", JWT),
+    ("cors-pooled", CORS),
+    ("ip-rules-pooled", IP_RULES),
+    ("cache-hit-pooled", CACHE),
 ];
 
 const HELLO: &str = "\n[[routes.plugins]]\nname = \"hello-header\"\ncapabilities = [\"log\"]\nconfig = { value = \"world\" }\n";
@@ -48,6 +53,21 @@ const HEADER_READS: &str = "\n[[routes.plugins]]\nname = \"probe\"\ncapabilities
 const RATE_LIMIT: &str = "\n[[routes.plugins]]\nname = \"rate-limit\"\ncapabilities = [\"kv\", \"clock\", \"context\"]\nconfig = { key = \"consumer\", policies = [{ limit = 1000000000000, window = \"1s\" }, { limit = 1000000000000, window = \"1h\" }] }\n";
 /// Reads the JSON response body, renames and sets a member, writes it back.
 const TRANSFORM_JSON: &str = "\n[[routes.plugins]]\nname = \"transform\"\ncapabilities = [\"context\"]\nconfig.response.body = { rename = { \"/ok\" = \"/success\" }, set = { \"/via\" = \"portico\" } }\n";
+
+/// Hashes `x-api-key: bench-key` and compares it with two configured keys.
+const API_KEY: &str = "\n[[routes.plugins]]\nname = \"api-key\"\ncapabilities = [\"context\"]\nconfig = { keys = [{ sha256 = \"b0962662e937d44c699c8305d90cbf190b3150c59b13863d1380b5cc3c711bb7\", consumer = \"bench\" }, { sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\", consumer = \"other\" }] }\n";
+/// Verifies the request's HS256 token (`JWT_TOKEN`) and sets the consumer.
+const JWT: &str = "\n[[routes.plugins]]\nname = \"jwt\"\ncapabilities = [\"log\", \"clock\", \"context\"]\nconfig = { issuer = \"bench\", audience = \"bench\", require_exp = false, keys = [{ alg = \"HS256\", secret = \"0123456789abcdef0123456789abcdef\" }] }\n";
+/// An HS256 token for `JWT`: iss and aud `bench`, sub `alice`, no exp.
+const JWT_TOKEN: &str = "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJiZW5jaCIsImF1ZCI6ImJlbmNoIiwic3ViIjoiYWxpY2UifQ.JfMAjd66NcFuqwim6WHqxPY7_iWhjAvupa3DqUr6dpY";
+/// An actual (not preflight) cross-origin request from an allowed origin.
+const CORS: &str = "\n[[routes.plugins]]\nname = \"cors\"\nconfig = { allow_origins = [\"https://app.example.com\"] }\n";
+/// The client address checked against an allow list and a deny list.
+const IP_RULES: &str = "\n[[routes.plugins]]\nname = \"ip-rules\"\nconfig = { allow = [\"127.0.0.0/8\", \"10.0.0.0/8\"], deny = [\"127.0.0.13\"] }\n";
+/// After the first iteration stores the response, every request is a hit
+/// answered in the request phase from the `cache` capability.
+const CACHE: &str =
+    "\n[[routes.plugins]]\nname = \"cache\"\ncapabilities = [\"cache\", \"clock\"]\n";
 
 fn config_text(chain: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -69,6 +89,9 @@ fn request(info: &Arc<RequestInfo>) -> ProxyRequest {
         ("x-c", "3"),
         ("x-d", "4"),
         ("x-request-id", "0123456789abcdef"),
+        ("x-api-key", "bench-key"),
+        ("authorization", JWT_TOKEN),
+        ("origin", "https://app.example.com"),
     ] {
         builder = builder.header(name, value);
     }
@@ -90,6 +113,11 @@ fn response() -> ProxyResponse {
         http::HeaderValue::from_static("application/json"),
     );
     headers.insert("x-b", http::HeaderValue::from_static("2"));
+    // Storable, so the `cache` chain serves hits after its first iteration.
+    headers.insert(
+        "cache-control",
+        http::HeaderValue::from_static("public, max-age=3600"),
+    );
     ProxyResponse::new(
         StatusCode::OK,
         headers,
@@ -122,11 +150,16 @@ fn bench_chains(c: &mut Criterion) {
         group.bench_function(*name, |b| {
             b.to_async(&runtime).iter(|| async {
                 let mut run = route.chain.start();
-                match run.on_request(request(&info)).await {
-                    Ok(RequestOutcome::Forward(_)) => {}
-                    _ => panic!("chain did not forward"),
-                }
-                let response = run.on_response(response()).await.expect("response phase");
+                let response = match run.on_request(request(&info)).await {
+                    Ok(RequestOutcome::Forward(_)) => response(),
+                    // A cache hit answered in the request phase.
+                    Ok(RequestOutcome::Respond(hit)) if hit.head.status == StatusCode::OK => hit,
+                    Ok(RequestOutcome::Respond(other)) => {
+                        panic!("{name}: chain answered {}", other.head.status)
+                    }
+                    Ok(RequestOutcome::Reject(error)) | Err(error) => panic!("{name}: {error}"),
+                };
+                let response = run.on_response(response).await.expect("response phase");
                 std::hint::black_box(response);
             })
         });

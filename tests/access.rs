@@ -6,7 +6,7 @@
 mod support;
 
 use http::{Method, StatusCode};
-use support::{TestGateway, config_prelude, gateway, upstream};
+use support::{TestGateway, config_prelude, single_route_gateway, upstream};
 
 /// `printf %s s3cret-alice | sha256sum`
 const ALICE_SHA256: &str = "9788c3e78b4a24850f34cd3df989e95c0d0df9e9b3c59f192d821047557e75ea";
@@ -14,20 +14,7 @@ const ALICE_SHA256: &str = "9788c3e78b4a24850f34cd3df989e95c0d0df9e9b3c59f192d82
 /// A gateway with one route through `plugins` (TOML `[[routes.plugins]]`
 /// tables) to an echo upstream.
 async fn route_with(plugins: &str) -> TestGateway {
-    let origin = upstream("origin").await;
-    gateway(&format!(
-        r#"{}
-[upstreams.origin]
-targets = ["{origin}"]
-
-[[routes]]
-name = "guarded"
-upstream = "origin"
-{plugins}
-"#,
-        config_prelude()
-    ))
-    .await
+    single_route_gateway(&config_prelude(), r#"name = "guarded""#, plugins).await
 }
 
 fn api_key(extra: &str) -> String {

@@ -4,7 +4,7 @@
 mod support;
 
 use http::{Method, StatusCode};
-use support::{config_prelude, gateway, upstream};
+use support::{config_prelude, gateway, single_route_gateway, upstream};
 
 const ALL_CAPS: &str = r#"["log", "clock", "kv", "cache", "context"]"#;
 
@@ -20,20 +20,7 @@ config = {{ tag = "{tag}"{extra} }}
 }
 
 async fn chain_gateway(plugins: &str) -> support::TestGateway {
-    let origin = upstream("origin").await;
-    gateway(&format!(
-        r#"{}
-[upstreams.origin]
-targets = ["{origin}"]
-
-[[routes]]
-name = "chained"
-upstream = "origin"
-{plugins}
-"#,
-        config_prelude()
-    ))
-    .await
+    single_route_gateway(&config_prelude(), r#"name = "chained""#, plugins).await
 }
 
 #[tokio::test]

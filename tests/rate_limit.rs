@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::{config_prelude, gateway, upstream};
+use support::{config_prelude, single_route_gateway};
 
 /// The shared prelude with a phase deadline that survives a loaded 2-core
 /// machine (50 ms is tight when 50 clients, the upstream and the gateway
@@ -21,20 +21,7 @@ fn prelude() -> String {
 }
 
 async fn limited_gateway(plugins: &str) -> support::TestGateway {
-    let origin = upstream("origin").await;
-    gateway(&format!(
-        r#"{}
-[upstreams.origin]
-targets = ["{origin}"]
-
-[[routes]]
-name = "limited"
-upstream = "origin"
-{plugins}
-"#,
-        prelude()
-    ))
-    .await
+    single_route_gateway(&prelude(), r#"name = "limited""#, plugins).await
 }
 
 fn rate_limit(config: &str) -> String {

@@ -128,6 +128,18 @@ pub async fn try_gateway(toml: &str) -> Result<TestGateway, String> {
     })
 }
 
+/// A gateway with one route to an echo upstream named `origin`: `prelude`
+/// (usually [`config_prelude`]), then the route's own keys (`route`, e.g.
+/// `name = "r"` and a path match), then its `plugins` (TOML
+/// `[[routes.plugins]]` tables).
+pub async fn single_route_gateway(prelude: &str, route: &str, plugins: &str) -> TestGateway {
+    let origin = upstream("origin").await;
+    gateway(&format!(
+        "{prelude}\n[upstreams.origin]\ntargets = [\"{origin}\"]\n\n[[routes]]\n{route}\nupstream = \"origin\"\n{plugins}\n"
+    ))
+    .await
+}
+
 /// Builds and starts the gateway for `toml`, panicking on config errors.
 pub async fn gateway(toml: &str) -> TestGateway {
     match try_gateway(toml).await {

@@ -89,15 +89,10 @@ async fn no_route_is_a_404_problem() {
         config_prelude()
     ))
     .await;
-    let response = gw.get("/elsewhere").await;
-    assert_eq!(response.status, StatusCode::NOT_FOUND);
-    assert_eq!(
-        response.header("content-type"),
-        Some("application/problem+json")
-    );
-    let problem = response.json();
-    assert_eq!(problem["type"], "urn:portico:problem:no-route");
-    assert_eq!(problem["status"], 404);
+    let problem = gw
+        .get("/elsewhere")
+        .await
+        .problem(StatusCode::NOT_FOUND, "no-route");
     assert_eq!(problem["source"], "client");
 }
 

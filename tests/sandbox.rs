@@ -55,13 +55,7 @@ config = {{ value = "world" }}
 }
 
 fn assert_plugin_problem(response: &support::TestResponse, status: StatusCode, kind: &str) {
-    assert_eq!(response.status, status, "body: {:?}", response.body);
-    assert_eq!(
-        response.header("content-type"),
-        Some("application/problem+json")
-    );
-    let problem = response.json();
-    assert_eq!(problem["type"], "urn:portico:problem:plugin-failed");
+    let problem = response.problem(status, "plugin-failed");
     assert_eq!(problem["plugin"], "hostile");
     let detail = problem["detail"].as_str().unwrap_or_default();
     assert!(

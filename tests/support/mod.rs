@@ -167,6 +167,21 @@ impl TestResponse {
         })
     }
 
+    /// Asserts that this is an `application/problem+json` response with
+    /// `status` (in the status line and the body) and the problem type
+    /// `urn:portico:problem:<kind>`; returns the body for further checks.
+    pub fn problem(&self, status: StatusCode, kind: &str) -> serde_json::Value {
+        assert_eq!(self.status, status, "body: {:?}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        let problem = self.json();
+        assert_eq!(problem["type"], format!("urn:portico:problem:{kind}"));
+        assert_eq!(problem["status"], status.as_u16());
+        problem
+    }
+
     /// A response header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

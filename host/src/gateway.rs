@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError, ConfigErrors, PluginRef, RouteConfig};
+use crate::live::meter::Recorder;
 use crate::router::Router;
 use crate::runtime::{Chain, HostServices, LoadError, PluginEngine, PluginLoader, PluginSlot};
 use crate::upstream::Upstream;
@@ -35,6 +36,7 @@ pub struct Gateway {
     /// Routes in config order.
     pub routes: Vec<Route>,
     engine: PluginEngine,
+    recorder: Option<Arc<dyn Recorder>>,
 }
 
 impl Gateway {
@@ -99,7 +101,20 @@ impl Gateway {
             router,
             routes,
             engine,
+            recorder: None,
         })
+    }
+
+    /// This gateway with every finished request reported to `recorder`
+    /// (the live stats, alerts and analytics; see [`crate::monitor`]).
+    pub fn with_recorder(mut self, recorder: Arc<dyn Recorder>) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// Where finished requests are reported, if anywhere.
+    pub fn recorder(&self) -> Option<Arc<dyn Recorder>> {
+        self.recorder.clone()
     }
 
     /// The plugin engine shared by every route.

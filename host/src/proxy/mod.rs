@@ -11,14 +11,17 @@ use http::{HeaderValue, Request, Response, header};
 
 pub use headers::{set_forwarded, strip_hop_by_hop};
 
-use crate::body::{self, Body, BoxError};
+use crate::body::{Body, BoxError};
 use crate::error::ProxyError;
 use crate::gateway::{Gateway, Route};
 use crate::limits::BodyGuard;
+use crate::live::meter::{Meter, Trace};
 use crate::router::normalize_path;
 use crate::runtime::bindings::types::BodyError;
 use crate::runtime::state::RequestContext;
-use crate::runtime::{MessageBody, ProxyRequest, ProxyResponse, RequestInfo, RequestOutcome};
+use crate::runtime::{
+    ChainRun, MessageBody, ProxyRequest, ProxyResponse, RequestInfo, RequestOutcome,
+};
 use crate::tls::ClientIdentity;
 use upgrade::UpgradeRequest;
 
@@ -42,10 +45,15 @@ where
     B::Error: Into<BoxError>,
 {
     let guard = request.extensions().get::<BodyGuard>().cloned();
-    match proxy(gateway, request.map(body::stream), peer, guard.as_ref()).await {
+    // Live stats and analytics (`live::meter`): measured from here to the
+    // end of the response body.
+    let (request, meter) = Meter::start(gateway.recorder(), request);
+    let mut trace = Trace::default();
+    let response = match proxy(gateway, request, peer, guard.as_ref(), &mut trace).await {
         Ok(response) => response,
         Err(error) => refuse(reclassify(guard.as_ref(), error)),
-    }
+    };
+    meter.finish(trace, response)
 }
 
 /// The response for a request the gateway refuses, logged.
@@ -98,6 +106,7 @@ async fn proxy(
     request: Request<Body>,
     peer: Peer,
     guard: Option<&BodyGuard>,
+    trace: &mut Trace,
 ) -> Result<Response<Body>, ProxyError> {
     let (mut head, body) = request.into_parts();
     let mut context = RequestContext::new();
@@ -119,6 +128,8 @@ async fn proxy(
         .find(&head.method, host.as_deref(), &path, &head.headers)
         .ok_or(ProxyError::NoRoute)?;
     let route = &gateway.routes[matched.index];
+    trace.route = Some(route.name.clone());
+    trace.upstream = Some(route.upstream.name().into());
     if path != head.uri.path() || head.uri.authority().is_some() {
         let query = head
             .uri
@@ -160,6 +171,32 @@ async fn proxy(
     };
 
     let mut run = route.chain.start_with(context);
+    let response = walk(&mut run, route, request, peer, guard).await;
+    trace.chain(&mut run);
+    let response = response?;
+    match response.body.failure() {
+        Some(BodyError::TooLarge(limit)) => return Err(ProxyError::ResponseTooLarge { limit }),
+        Some(BodyError::ReadFailed(reason)) => {
+            return Err(ProxyError::UpstreamUnreachable {
+                upstream: route.upstream.name().to_owned(),
+                reason: format!("response body: {reason}"),
+            });
+        }
+        None => {}
+    }
+    let mut response = response.into_http();
+    upgrade::finish(upgrade, &mut response, route.upstream.name())?;
+    Ok(response)
+}
+
+/// Runs the chain's request phase, forwards, and runs the response phase.
+async fn walk(
+    run: &mut ChainRun<'_>,
+    route: &Route,
+    request: ProxyRequest,
+    peer: Peer,
+    guard: Option<&BodyGuard>,
+) -> Result<ProxyResponse, ProxyError> {
     let response = match run.on_request(request).await? {
         RequestOutcome::Respond(response) => response,
         RequestOutcome::Reject(error) => {
@@ -175,20 +212,7 @@ async fn proxy(
             }
         },
     };
-    let response = run.on_response(response).await?;
-    match response.body.failure() {
-        Some(BodyError::TooLarge(limit)) => return Err(ProxyError::ResponseTooLarge { limit }),
-        Some(BodyError::ReadFailed(reason)) => {
-            return Err(ProxyError::UpstreamUnreachable {
-                upstream: route.upstream.name().to_owned(),
-                reason: format!("response body: {reason}"),
-            });
-        }
-        None => {}
-    }
-    let mut response = response.into_http();
-    upgrade::finish(upgrade, &mut response, route.upstream.name())?;
-    Ok(response)
+    run.on_response(response).await
 }
 
 /// Sends the request to a target of the route's upstream.

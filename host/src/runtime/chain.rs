@@ -7,6 +7,7 @@
 //! instance is dropped, never reused.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -18,6 +19,7 @@ use super::message::{MessageBody, ProxyRequest, ProxyResponse, headers};
 use super::slot::PluginSlot;
 use super::state::RequestContext;
 use crate::error::ProxyError;
+use crate::live::PluginSample;
 
 /// A route's plugins, in order.
 #[derive(Default)]
@@ -61,6 +63,7 @@ impl Chain {
             chain: self,
             ran: Vec::with_capacity(self.slots.len()),
             context,
+            calls: Vec::new(),
         }
     }
 }
@@ -72,6 +75,8 @@ pub struct ChainRun<'c> {
     chain: &'c Chain,
     ran: Vec<(usize, PluginInstance)>,
     context: RequestContext,
+    /// Every phase call so far, for the live stats.
+    calls: Vec<PluginSample>,
 }
 
 impl ChainRun<'_> {
@@ -82,14 +87,17 @@ impl ChainRun<'_> {
     ) -> Result<RequestOutcome, ProxyError> {
         let mut request = request;
         for (index, slot) in self.chain.slots.iter().enumerate() {
+            let started = Instant::now();
             let mut instance = match slot.checkout().await {
                 Ok(instance) => instance,
                 Err(failure) => {
+                    self.calls.push(call(slot, started, Some(&failure)));
                     fail(slot, failure)?;
                     continue;
                 }
             };
             let (back, result) = instance.on_request(request, &mut self.context).await;
+            self.calls.push(call(slot, started, result.as_ref().err()));
             request =
                 back.ok_or_else(|| ProxyError::Internal("request lost in plugin call".into()))?;
             if let MessageBody::TooLarge(limit) = request.body {
@@ -125,13 +133,15 @@ impl ChainRun<'_> {
 
     /// Runs `on-response` of the plugins that saw the request, last first.
     pub async fn on_response(
-        mut self,
+        &mut self,
         response: ProxyResponse,
     ) -> Result<ProxyResponse, ProxyError> {
         let mut response = response;
         while let Some((index, mut instance)) = self.ran.pop() {
             let slot = &self.chain.slots[index];
+            let started = Instant::now();
             let (back, result) = instance.on_response(response, &mut self.context).await;
+            self.calls.push(call(slot, started, result.as_ref().err()));
             response =
                 back.ok_or_else(|| ProxyError::Internal("response lost in plugin call".into()))?;
             match result {
@@ -154,6 +164,23 @@ impl ChainRun<'_> {
     /// The context the plugins built for this request.
     pub fn context(&self) -> &RequestContext {
         &self.context
+    }
+
+    /// Takes the phase calls made so far (name, version, time, failure), in
+    /// the order they ran.
+    pub fn take_calls(&mut self) -> Vec<PluginSample> {
+        std::mem::take(&mut self.calls)
+    }
+}
+
+/// A phase call of `slot` that started at `started`; trapped when it
+/// failed in a way that killed the instance (trap, deadline, memory).
+fn call(slot: &PluginSlot, started: Instant, failure: Option<&PluginFailure>) -> PluginSample {
+    PluginSample {
+        name: slot.name().into(),
+        version: slot.metadata().version.as_str().into(),
+        latency: started.elapsed(),
+        trapped: failure.is_some_and(PluginFailure::kills_instance),
     }
 }
 

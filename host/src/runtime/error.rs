@@ -126,6 +126,15 @@ impl PluginFailure {
         }
     }
 
+    /// Whether the instance died in the call: a trap, a deadline overrun or
+    /// the memory limit (what the dashboard and alerts count as traps).
+    pub fn kills_instance(&self) -> bool {
+        matches!(
+            self,
+            PluginFailure::Trap(_) | PluginFailure::Deadline(_) | PluginFailure::MemoryLimit(_)
+        )
+    }
+
     /// Whether the failure is temporary (a retry may succeed): answered 503.
     pub fn is_temporary(&self) -> bool {
         matches!(

@@ -26,6 +26,10 @@ use crate::body::{self, Body};
 use crate::error::ProxyError;
 use crate::runtime::MessageBody;
 
+/// Set on a response's extensions: the target that answered it.
+#[derive(Debug, Clone)]
+pub struct ServedBy(pub Arc<str>);
+
 /// Why an attempt failed.
 enum Failure {
     /// No connection could be opened: nothing was sent.
@@ -95,6 +99,10 @@ impl Upstream {
                     self.outlier
                         .record_success(&backend.health.outlier, now_ms());
                     self.stats.response_on(response.extensions().get());
+                    let mut response = response;
+                    response
+                        .extensions_mut()
+                        .insert(ServedBy(backend.target.addr.as_str().into()));
                     return Ok(response.map(|incoming| {
                         body::stream(Tracked {
                             incoming,

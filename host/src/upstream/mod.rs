@@ -184,6 +184,24 @@ impl Upstream {
             .collect()
     }
 
+    /// Every current target with its health, lowest priority first.
+    pub fn target_health(&self) -> Vec<health::TargetHealth> {
+        let now = health::now_ms();
+        self.targets
+            .load()
+            .backends()
+            .map(|b| health::TargetHealth {
+                addr: b.target.addr.clone(),
+                weight: b.target.weight,
+                priority: b.target.priority,
+                healthy: b.health.is_healthy(),
+                ejected: b.health.outlier.is_ejected(now),
+                available: b.is_available(),
+                in_flight: b.in_flight(),
+            })
+            .collect()
+    }
+
     /// The upstream's counters (connections, reuse, retries, ejections).
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()

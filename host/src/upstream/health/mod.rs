@@ -81,6 +81,25 @@ impl HealthState {
     }
 }
 
+/// A target and its health at one moment (for the dashboard and alerts).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TargetHealth {
+    /// `host:port`.
+    pub addr: String,
+    /// Its weight.
+    pub weight: u32,
+    /// Its priority tier.
+    pub priority: u16,
+    /// Healthy by the active checks (always true without checks).
+    pub healthy: bool,
+    /// Ejected by outlier detection now.
+    pub ejected: bool,
+    /// Requests may be sent to it now (healthy and not ejected).
+    pub available: bool,
+    /// Requests outstanding on it.
+    pub in_flight: u32,
+}
+
 /// Milliseconds on a monotonic clock private to this process.
 pub fn now_ms() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();

@@ -17,6 +17,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod alerts;
+pub mod analytics;
 pub mod body;
 pub mod config;
 pub mod error;

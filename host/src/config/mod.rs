@@ -7,6 +7,7 @@
 
 mod error;
 pub mod limits;
+pub mod monitor;
 pub mod tls;
 mod types;
 mod upstream;
@@ -17,13 +18,15 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors};
 pub use limits::{Http2LimitsConfig, LimitsConfig};
+pub use monitor::{AlertKind, AlertRule, AlertingConfig, AnalyticsConfig};
 pub use tls::{CertificateConfig, ClientAuth, TlsConfig};
 pub use types::*;
 pub use upstream::*;
 
 /// Reads, parses and validates a config file.
 ///
-/// Relative paths inside it (`plugin_dir`, `runtime.cache_dir`, upstream
+/// Relative paths inside it (`plugin_dir`, `runtime.cache_dir`,
+/// `analytics.dir`, upstream
 /// files, TLS files and plugins' `config_files`) are resolved
 /// against the file's directory.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
@@ -49,6 +52,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     config.runtime.cache_dir = Some(match &config.runtime.cache_dir {
         Some(dir) => resolve(&base, dir),
         None => base.join(".portico").join("cache"),
+    });
+    config.analytics.dir = Some(match &config.analytics.dir {
+        Some(dir) => resolve(&base, dir),
+        None => base.join(".portico").join("analytics"),
     });
     for upstream in config.upstreams.values_mut() {
         upstream.resolve_paths(&base);

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::UpstreamConfig;
 use super::limits::LimitsConfig;
+use super::monitor::{AlertRule, AlertingConfig, AnalyticsConfig};
 use super::tls::TlsConfig;
 
 /// The whole config file.
@@ -34,6 +35,15 @@ pub struct Config {
     /// Routes, matched by the precedence rule in the README.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// The analytics store (per-minute rollups in SQLite).
+    #[serde(default)]
+    pub analytics: AnalyticsConfig,
+    /// Where alert transitions are delivered.
+    #[serde(default)]
+    pub alerting: AlertingConfig,
+    /// Alert rules, evaluated every second from the live stats.
+    #[serde(default)]
+    pub alerts: Vec<AlertRule>,
     /// The file this config was read from (set by the loader).
     #[serde(skip)]
     pub source: PathBuf,

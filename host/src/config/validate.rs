@@ -112,6 +112,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
             }
         }
     }
+    super::monitor::check(config, &mut |key, message| errors.add(key, message));
     if errors.found.is_empty() {
         Ok(())
     } else {

@@ -1,0 +1,298 @@
+//! The SQLite file: schema, merging writes, retention, and the queries.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::rollup::{Rollup, RollupKey};
+use crate::histogram::Histogram;
+
+/// The analytics file could not be opened, written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Its directory could not be created.
+    #[error("cannot create {path}: {error}")]
+    Dir {
+        /// The directory.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// SQLite failed (open, schema, write, query; a full disk, a read-only
+    /// file).
+    #[error("{path}: {error}")]
+    Sqlite {
+        /// The file.
+        path: String,
+        /// Why.
+        error: rusqlite::Error,
+    },
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rollups (
+    minute INTEGER NOT NULL,
+    route TEXT NOT NULL,
+    consumer TEXT NOT NULL,
+    status_class INTEGER NOT NULL,
+    upstream TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    bytes_in INTEGER NOT NULL,
+    bytes_out INTEGER NOT NULL,
+    p50_ms REAL NOT NULL,
+    p90_ms REAL NOT NULL,
+    p99_ms REAL NOT NULL,
+    latency BLOB NOT NULL,
+    PRIMARY KEY (minute, route, consumer, status_class, upstream)
+) WITHOUT ROWID;
+";
+
+/// An open analytics file.
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+impl Store {
+    /// Opens (creating the directory, file and table as needed) `file`.
+    pub fn open(file: &Path) -> Result<Self, StoreError> {
+        let path = file.display().to_string();
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|error| StoreError::Dir {
+                path: dir.display().to_string(),
+                error,
+            })?;
+        }
+        let sqlite = |error| StoreError::Sqlite {
+            path: path.clone(),
+            error,
+        };
+        let conn = Connection::open(file).map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(2))
+            .map_err(sqlite)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sqlite)?;
+        conn.execute_batch(SCHEMA).map_err(sqlite)?;
+        Ok(Store { conn, path })
+    }
+
+    fn error(&self, error: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            error,
+        }
+    }
+
+    /// Adds `rollups` to the rows of their keys, in one transaction.
+    pub fn write(&mut self, rollups: &HashMap<RollupKey, Rollup>) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |error| StoreError::Sqlite {
+            path: path.clone(),
+            error,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut read = tx
+                .prepare_cached(
+                    "SELECT requests, bytes_in, bytes_out, latency FROM rollups
+                     WHERE minute = ?1 AND route = ?2 AND consumer = ?3
+                       AND status_class = ?4 AND upstream = ?5",
+                )
+                .map_err(err)?;
+            let mut write = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO rollups VALUES
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(err)?;
+            for (key, rollup) in rollups {
+                let keys = params![
+                    key.minute,
+                    key.route,
+                    key.consumer,
+                    key.status_class,
+                    key.upstream
+                ];
+                let before = read
+                    .query_row(keys, |row| {
+                        Ok(Rollup {
+                            requests: row.get::<_, i64>(0)? as u64,
+                            bytes_in: row.get::<_, i64>(1)? as u64,
+                            bytes_out: row.get::<_, i64>(2)? as u64,
+                            latency: Histogram::from_bytes(&row.get::<_, Vec<u8>>(3)?)
+                                .unwrap_or_default(),
+                        })
+                    })
+                    .optional()
+                    .map_err(err)?;
+                let mut merged = before.unwrap_or_default();
+                merged.merge(rollup);
+                write
+                    .execute(params![
+                        key.minute,
+                        key.route,
+                        key.consumer,
+                        key.status_class,
+                        key.upstream,
+                        merged.requests as i64,
+                        merged.bytes_in as i64,
+                        merged.bytes_out as i64,
+                        merged.latency.quantile_ms(0.5),
+                        merged.latency.quantile_ms(0.9),
+                        merged.latency.quantile_ms(0.99),
+                        merged.latency.to_bytes(),
+                    ])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Deletes rollups of minutes before `minute` (Unix s); returns how many.
+    pub fn purge_before(&self, minute: i64) -> Result<usize, StoreError> {
+        self.conn
+            .execute("DELETE FROM rollups WHERE minute < ?1", [minute])
+            .map_err(|e| self.error(e))
+    }
+
+    /// Requests in `[from, to)` (Unix s) grouped by route or consumer, most
+    /// requests first, at most `limit` groups.
+    pub fn top(
+        &self,
+        by: GroupBy,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<TopEntry>, StoreError> {
+        let column = match by {
+            GroupBy::Route => "route",
+            GroupBy::Consumer => "consumer",
+        };
+        let sql = format!(
+            "SELECT {column}, status_class, requests, bytes_in, bytes_out, latency
+             FROM rollups WHERE minute >= ?1 AND minute < ?2"
+        );
+        let mut statement = self.conn.prepare(&sql).map_err(|e| self.error(e))?;
+        let mut groups: HashMap<String, (Rollup, u64)> = HashMap::new();
+        let rows = statement
+            .query_map([from, to], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, u8>(1)?,
+                    Rollup {
+                        requests: row.get::<_, i64>(2)? as u64,
+                        bytes_in: row.get::<_, i64>(3)? as u64,
+                        bytes_out: row.get::<_, i64>(4)? as u64,
+                        latency: Histogram::from_bytes(&row.get::<_, Vec<u8>>(5)?)
+                            .unwrap_or_default(),
+                    },
+                ))
+            })
+            .map_err(|e| self.error(e))?;
+        for row in rows {
+            let (name, class, rollup) = row.map_err(|e| self.error(e))?;
+            let group = groups.entry(name).or_default();
+            group.0.merge(&rollup);
+            if class == 5 {
+                group.1 += rollup.requests;
+            }
+        }
+        let mut entries: Vec<TopEntry> = groups
+            .into_iter()
+            .map(|(name, (rollup, errors))| TopEntry {
+                name: (!name.is_empty()).then_some(name),
+                requests: rollup.requests,
+                errors,
+                bytes_in: rollup.bytes_in,
+                bytes_out: rollup.bytes_out,
+                p50_ms: rollup.latency.quantile_ms(0.5),
+                p90_ms: rollup.latency.quantile_ms(0.9),
+                p99_ms: rollup.latency.quantile_ms(0.99),
+            })
+            .collect();
+        entries.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.name.cmp(&b.name)));
+        entries.truncate(limit);
+        Ok(entries)
+    }
+
+    /// Requests per minute by status class over `[from, to)`, oldest first
+    /// (minutes without requests are left out).
+    pub fn errors(&self, from: i64, to: i64) -> Result<Vec<MinuteClasses>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT minute, status_class, SUM(requests) FROM rollups
+                 WHERE minute >= ?1 AND minute < ?2
+                 GROUP BY minute, status_class ORDER BY minute",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([from, to], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, u8>(1)?,
+                    row.get::<_, i64>(2)? as u64,
+                ))
+            })
+            .map_err(|e| self.error(e))?;
+        let mut minutes: BTreeMap<i64, BTreeMap<String, u64>> = BTreeMap::new();
+        for row in rows {
+            let (minute, class, requests) = row.map_err(|e| self.error(e))?;
+            minutes
+                .entry(minute)
+                .or_default()
+                .insert(format!("{class}xx"), requests);
+        }
+        Ok(minutes
+            .into_iter()
+            .map(|(minute, classes)| MinuteClasses {
+                minute,
+                total: classes.values().sum(),
+                classes,
+            })
+            .collect())
+    }
+}
+
+/// What [`Store::top`] groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// Route name.
+    Route,
+    /// Consumer.
+    Consumer,
+}
+
+/// One group of a top list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TopEntry {
+    /// Route or consumer; `null` for requests without a consumer.
+    pub name: Option<String>,
+    /// Requests.
+    pub requests: u64,
+    /// Of which 5xx.
+    pub errors: u64,
+    /// Request body bytes.
+    pub bytes_in: u64,
+    /// Response body bytes.
+    pub bytes_out: u64,
+    /// Median latency, ms (±9.1%, see `histogram`).
+    pub p50_ms: f64,
+    /// 90th percentile latency, ms.
+    pub p90_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_ms: f64,
+}
+
+/// One minute of the error trend.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MinuteClasses {
+    /// Unix time (s) of the minute's start.
+    pub minute: i64,
+    /// Requests in that minute.
+    pub total: u64,
+    /// Requests by status class (`"2xx"`, `"5xx"`, …).
+    pub classes: BTreeMap<String, u64>,
+}

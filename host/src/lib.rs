@@ -26,6 +26,7 @@ pub mod gateway;
 pub mod histogram;
 pub mod limits;
 pub mod live;
+pub mod monitor;
 pub mod proxy;
 pub mod router;
 pub mod runtime;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use portico::gateway::Gateway;
+use portico::monitor::Monitor;
 use portico::server::RunningGateway;
 
 /// Portico, a programmable API gateway.
@@ -94,7 +95,9 @@ async fn check(path: PathBuf) -> anyhow::Result<()> {
 
 async fn run(path: PathBuf) -> anyhow::Result<()> {
     let config = portico::config::load(&path)?;
-    let gateway = Arc::new(Gateway::build(&config).await?);
+    // Live stats, alerts and analytics outlive any one gateway snapshot.
+    let monitor = Monitor::start(&config)?;
+    let gateway = Arc::new(monitor.attach(Gateway::build(&config).await?));
     // Listen for signals before serving: a SIGTERM that arrives as soon as
     // the listeners are open must drain, not kill.
     let stop = shutdown_signal();
@@ -102,6 +105,7 @@ async fn run(path: PathBuf) -> anyhow::Result<()> {
     stop.await;
     tracing::info!("shutting down: draining in-flight requests");
     running.shutdown().await;
+    monitor.shutdown().await;
     Ok(())
 }
 

@@ -117,7 +117,17 @@ pub async fn try_gateway(toml: &str) -> Result<TestGateway, String> {
     let (dir, config) = parse_config(toml);
     let config = config.map_err(|e| e.to_string())?;
     let gateway = Gateway::build(&config).await.map_err(|e| e.to_string())?;
-    let running = RunningGateway::start(&config, Arc::new(gateway))
+    start(&config, gateway, dir).await
+}
+
+/// Serves `gateway` (built from `config`) on its listeners; `dir` (the
+/// config's directory) lives as long as the returned gateway.
+pub async fn start(
+    config: &portico::config::Config,
+    gateway: Gateway,
+    dir: tempfile::TempDir,
+) -> Result<TestGateway, String> {
+    let running = RunningGateway::start(config, Arc::new(gateway))
         .await
         .map_err(|e| e.to_string())?;
     Ok(TestGateway {

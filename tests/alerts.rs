@@ -1,0 +1,154 @@
+//! Alerts through the real gateway: a rule fires while a route fails and
+//! resolves after it recovers, each transition POSTed as JSON to a webhook
+//! (retried when the webhook fails) and listed by `GET /api/alerts`.
+
+#[path = "support/monitor.rs"]
+mod monitor;
+mod support;
+
+use std::time::Duration;
+
+use http::StatusCode;
+use monitor::{monitored, webhook_receiver};
+use support::{config_prelude, upstream};
+
+/// A closed port on 127.0.0.1: bound, then released.
+fn dead_target() -> String {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    socket.local_addr().unwrap().to_string()
+}
+
+async fn next_post(
+    posts: &mut tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+) -> serde_json::Value {
+    tokio::time::timeout(Duration::from_secs(20), posts.recv())
+        .await
+        .expect("a webhook POST within 20 s")
+        .expect("receiver running")
+}
+
+#[tokio::test]
+async fn error_rate_alert_fires_and_resolves_with_webhook_posts() {
+    let origin = upstream("origin").await;
+    // The first POST is answered 503: delivery must retry.
+    let mut hook = webhook_receiver(1).await;
+    let data = tempfile::tempdir().unwrap();
+    let gw = monitored(&format!(
+        r#"{prelude}
+[analytics]
+dir = "{data}"
+
+[alerting]
+webhooks = ["{url}"]
+timeout_ms = 1000
+retries = 3
+backoff_ms = 50
+
+[[alerts]]
+name = "broken-errors"
+kind = "error_rate"
+route = "broken"
+above_percent = 50.0
+window_s = 2
+for_s = 1
+
+[upstreams.origin]
+targets = ["{origin}"]
+
+[upstreams.gone]
+targets = ["{dead}"]
+retries = 0
+
+[[routes]]
+name = "fine"
+path = {{ prefix = "/fine" }}
+upstream = "origin"
+
+[[routes]]
+name = "broken"
+path = {{ prefix = "/broken" }}
+upstream = "gone"
+"#,
+        prelude = config_prelude(),
+        data = data.path().display(),
+        url = hook.url,
+        dead = dead_target(),
+    ))
+    .await;
+
+    // Healthy traffic on another route never fires the rule.
+    for _ in 0..5 {
+        assert_eq!(gw.gateway.get("/fine").await.status, StatusCode::OK);
+    }
+    // The failing route answers 5xx (502, 503 once the target is ejected)
+    // until the rule fires.
+    let fired = loop {
+        assert!(gw.gateway.get("/broken").await.status.is_server_error());
+        if let Ok(post) = hook.posts.try_recv() {
+            break post;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(fired["alert"], "broken-errors");
+    assert_eq!(fired["kind"], "error_rate");
+    assert_eq!(fired["state"], "firing");
+    assert_eq!(fired["subject"], "route `broken`");
+    assert_eq!(fired["value"], 100.0, "every request in the window failed");
+    assert_eq!(fired["threshold"], 50.0);
+    assert!(
+        hook.attempts.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        "the first POST failed and was retried"
+    );
+
+    // No more failures: the window empties and, `for_s` later, it resolves.
+    let resolved = next_post(&mut hook.posts).await;
+    assert_eq!(resolved["alert"], "broken-errors");
+    assert_eq!(resolved["state"], "resolved");
+    assert!(resolved["at"].as_u64() >= fired["at"].as_u64());
+
+    let listed = gw.admin_get("/api/alerts").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let listed = listed.json();
+    let states: Vec<_> = listed["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["alert"].as_str().unwrap(), e["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [("broken-errors", "resolved"), ("broken-errors", "firing")],
+        "newest first"
+    );
+    assert_eq!(listed["rules"][0]["firing"], false);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn alert_rules_are_checked_with_their_key_paths() {
+    let (_dir, config) = support::parse_config(&format!(
+        r#"{}
+[alerting]
+webhooks = ["https://hooks.example/x"]
+
+[[alerts]]
+name = "a"
+kind = "p99_latency"
+route = "nope"
+above_percent = 5.0
+"#,
+        config_prelude()
+    ));
+    let errors = config.expect_err("config refused").to_string();
+    for expected in [
+        "`alerting.webhooks[0]`: `https://hooks.example/x`: https webhooks are not supported",
+        "`alerts[0].above_ms`: required for kind `p99_latency`",
+        "`alerts[0].above_percent`: `above_percent` does not apply to kind `p99_latency`",
+        "`alerts[0].route`: no route named `nope`",
+    ] {
+        assert!(
+            errors.contains(expected),
+            "missing `{expected}` in:\n{errors}"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! A gateway with its monitor (live stats, alerts, analytics) and the
+//! monitor's endpoints on a loopback listener, and a webhook receiver.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use portico::gateway::Gateway;
+use portico::monitor::Monitor;
+use tokio::sync::mpsc;
+
+use crate::support::{TestGateway, TestResponse, parse_config, start};
+
+/// The gateway, its monitor and the address of the monitor's endpoints.
+pub struct Monitored {
+    pub gateway: TestGateway,
+    pub monitor: Arc<Monitor>,
+    pub admin: SocketAddr,
+    admin_task: tokio::task::JoinHandle<()>,
+}
+
+/// Builds the gateway for `toml` with a monitor and serves both.
+pub async fn monitored(toml: &str) -> Monitored {
+    let (dir, config) = parse_config(toml);
+    let config = config.unwrap_or_else(|e| panic!("config refused:\n{e}"));
+    let monitor = Monitor::start(&config).expect("monitor starts");
+    let gateway = Gateway::build(&config)
+        .await
+        .unwrap_or_else(|e| panic!("gateway refused its config:\n{e}"));
+    let gateway = start(&config, monitor.attach(gateway), dir)
+        .await
+        .expect("gateway starts");
+    let (admin, admin_task) =
+        portico::monitor::listener::bind("127.0.0.1:0".parse().unwrap(), monitor.clone())
+            .await
+            .expect("bind the monitor listener");
+    Monitored {
+        gateway,
+        monitor,
+        admin,
+        admin_task,
+    }
+}
+
+impl Monitored {
+    /// `GET path` on the monitor's listener.
+    pub async fn admin_get(&self, path: &str) -> TestResponse {
+        get(&format!("http://{}{path}", self.admin)).await
+    }
+
+    /// Stops the gateway (draining) and the monitor (writing analytics).
+    pub async fn shutdown(self) {
+        self.gateway.shutdown().await;
+        self.monitor.shutdown().await;
+        self.admin_task.abort();
+    }
+}
+
+/// A plain `GET url`.
+pub async fn get(url: &str) -> TestResponse {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let request = Request::get(url).body(Full::new(Bytes::new())).unwrap();
+    let response = client.request(request).await.expect("answered");
+    let (head, body) = response.into_parts();
+    TestResponse {
+        status: head.status,
+        headers: head.headers,
+        body: body.collect().await.expect("body").to_bytes(),
+    }
+}
+
+/// A webhook receiver on 127.0.0.1: every POST body, parsed as JSON, in
+/// arrival order. The first `fail_first` requests are answered 503.
+pub struct Receiver {
+    pub url: String,
+    pub posts: mpsc::UnboundedReceiver<serde_json::Value>,
+    pub attempts: Arc<AtomicUsize>,
+}
+
+/// Starts a [`Receiver`].
+pub async fn webhook_receiver(fail_first: usize) -> Receiver {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (sender, posts) = mpsc::unbounded_channel();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let seen = attempts.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let sender = sender.clone();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let sender = sender.clone();
+                    let seen = seen.clone();
+                    async move {
+                        let body = request.into_body().collect().await.unwrap().to_bytes();
+                        let attempt = seen.fetch_add(1, Ordering::SeqCst);
+                        let status = if attempt < fail_first {
+                            StatusCode::SERVICE_UNAVAILABLE
+                        } else {
+                            let json = serde_json::from_slice(&body).expect("webhook body is JSON");
+                            let _ = sender.send(json);
+                            StatusCode::NO_CONTENT
+                        };
+                        let mut response = Response::new(Full::new(Bytes::new()));
+                        *response.status_mut() = status;
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Receiver {
+        url: format!("http://{addr}/hook"),
+        posts,
+        attempts,
+    }
+}

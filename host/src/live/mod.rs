@@ -149,3 +149,74 @@ pub fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn sample(route: &str, status: u16, ms: u64, trapped: bool) -> RequestSample {
+        RequestSample {
+            route: Some(route.into()),
+            method: http::Method::GET,
+            status,
+            latency: Duration::from_millis(ms),
+            upstream: Some("u".into()),
+            target: None,
+            consumer: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            plugins: vec![PluginSample {
+                name: "p".into(),
+                version: "1.0.0".into(),
+                latency: Duration::from_micros(300),
+                trapped,
+            }],
+        }
+    }
+
+    #[test]
+    fn series_rates_and_percentiles_per_second() {
+        let live = LiveStats::new(60);
+        for _ in 0..9 {
+            live.record_at(&sample("a", 200, 10, false), 1000);
+        }
+        live.record_at(&sample("a", 503, 400, true), 1000);
+        live.record_at(&sample("a", 200, 10, false), 1002);
+        let snapshot = live.snapshot(1003, 4);
+        let a = &snapshot.routes[0];
+        assert_eq!(
+            (a.route.as_str(), a.total_requests, a.requests),
+            ("a", 11, 11)
+        );
+        let counts: Vec<u64> = a.series.iter().map(|p| p.requests).collect();
+        assert_eq!(counts, [0, 10, 0, 1], "one point per second, gaps included");
+        assert_eq!(a.series[1].error_rate, 0.1);
+        assert!((a.series[1].p50_ms - 10.0).abs() < 1.0);
+        assert!(a.series[1].p99_ms > 350.0);
+        let p = &snapshot.plugins[0];
+        assert_eq!((p.calls, p.traps), (11, 1));
+        let totals = live.route_totals(Some("a"), 1000, 1001);
+        assert_eq!((totals.requests, totals.errors), (10, 1));
+        assert_eq!(live.plugin_traps(Some("p"), 1000, 1003), 1);
+        assert_eq!(live.plugin_traps(Some("other"), 1000, 1003), 0);
+    }
+
+    #[test]
+    fn old_seconds_leave_the_window() {
+        let live = LiveStats::new(3);
+        live.record_at(&sample("a", 200, 1, false), 10);
+        live.record_at(&sample("a", 200, 1, false), 20);
+        assert_eq!(live.route_totals(None, 0, 100).requests, 2);
+        for t in 21..24 {
+            live.record_at(&sample("a", 200, 1, false), t);
+        }
+        assert_eq!(
+            live.route_totals(None, 0, 21).requests,
+            0,
+            "seconds 10 and 20 dropped"
+        );
+        assert_eq!(live.snapshot(24, 300).routes[0].total_requests, 5);
+    }
+}

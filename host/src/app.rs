@@ -1,0 +1,100 @@
+//! A whole gateway process: the first snapshot, the traffic listeners, the
+//! admin listener and the file watcher. `portico run` starts one; the
+//! end-to-end tests start one in process.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::admin::AdminServer;
+use crate::config::{self, Config, ConfigErrors};
+use crate::reload::{Reloader, spawn_watcher};
+use crate::server::{ListenerError, RunningGateway};
+
+/// The gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config (or a plugin's `init` with it) is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
+    /// A listener could not be started.
+    #[error(transparent)]
+    Listener(#[from] ListenerError),
+}
+
+/// A running gateway with live reload.
+pub struct App {
+    reloader: Arc<Reloader>,
+    running: RunningGateway,
+    admin: Option<AdminServer>,
+    watcher: Option<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+}
+
+impl App {
+    /// Loads the config file at `path` and starts serving it.
+    pub async fn start(path: &Path) -> Result<App, StartError> {
+        App::start_with(config::load(path)?).await
+    }
+
+    /// Starts serving `config` (read from `config.source`, which reloads
+    /// re-read).
+    pub async fn start_with(config: Config) -> Result<App, StartError> {
+        let reloader = Reloader::start(config.clone()).await?;
+        let running = RunningGateway::start_live(&config, reloader.live().clone()).await?;
+        let (stop, _) = watch::channel(false);
+        let admin = match &config.admin {
+            Some(admin) => {
+                Some(AdminServer::start(admin.addr, reloader.clone(), stop.subscribe()).await?)
+            }
+            None => None,
+        };
+        let watcher = config.reload.watch.then(|| {
+            let interval = Duration::from_millis(config.reload.interval_ms);
+            spawn_watcher(reloader.clone(), interval, stop.subscribe())
+        });
+        Ok(App {
+            reloader,
+            running,
+            admin,
+            watcher,
+            stop,
+        })
+    }
+
+    /// The first traffic listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.running.addr()
+    }
+
+    /// Every traffic listener's name and address.
+    pub fn addrs(&self) -> &[(String, SocketAddr)] {
+        self.running.addrs()
+    }
+
+    /// The admin listener's address, when `[admin]` is configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(AdminServer::addr)
+    }
+
+    /// Reloads, rollbacks and the serving snapshot.
+    pub fn reloader(&self) -> &Arc<Reloader> {
+        &self.reloader
+    }
+
+    /// Stops watching and accepting, and waits for in-flight requests.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.running.shutdown().await;
+        if let Some(admin) = self.admin {
+            admin.stopped().await;
+        }
+        if let Some(watcher) = self.watcher {
+            let _ = watcher.await;
+        }
+    }
+}

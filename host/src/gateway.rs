@@ -1,15 +1,25 @@
 //! A gateway snapshot: routes, upstreams and plugin chains built from one
 //! config and checked as a whole before any traffic reaches it.
+//!
+//! A reload builds a new snapshot next to the serving one. Whatever did not
+//! change is carried over from the previous snapshot rather than rebuilt:
+//! an upstream whose table is equal keeps its connection pool, health state
+//! and discovery; a plugin whose component, route and config are equal
+//! keeps its warm instances. Everything else is built and checked anew
+//! (each plugin's `init` runs with its route's config) before the swap.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, ConfigErrors, PluginRef, RouteConfig};
+use crate::config::{Config, ConfigError, ConfigErrors, PluginRef, RouteConfig, UpstreamConfig};
 use crate::live::meter::Recorder;
 use crate::router::Router;
-use crate::runtime::{Chain, HostServices, LoadError, PluginEngine, PluginLoader, PluginSlot};
+use crate::runtime::{
+    Candidate, Chain, HostServices, LoadError, LoadedComponent, PluginCatalog, PluginEngine,
+    PluginSlot,
+};
 use crate::upstream::Upstream;
 
 /// Size of the byte cache behind the `cache` capability.
@@ -27,6 +37,39 @@ pub struct Route {
     pub max_body_bytes: u64,
     /// Bound on the whole upstream exchange (`timeout_ms`).
     pub timeout: Option<Duration>,
+    /// Each slot's plugin entry as loaded (config files inserted), to tell
+    /// whether the next snapshot can keep the slot.
+    plugins: Vec<PluginRef>,
+}
+
+/// What every snapshot shares: the wasmtime engine (its instance pool and
+/// epoch ticker) and the host services behind `kv` and `cache`, so counters
+/// and cached bytes survive a reload. Changing `[runtime]` needs a restart.
+#[derive(Clone)]
+pub struct GatewayRuntime {
+    /// The plugin engine.
+    pub engine: PluginEngine,
+    /// Host state shared by plugins across snapshots.
+    pub services: Arc<HostServices>,
+}
+
+impl GatewayRuntime {
+    /// The engine and services for `config`'s `[runtime]`.
+    pub fn new(config: &Config) -> Result<Self, ConfigErrors> {
+        let engine = PluginEngine::new(&config.runtime).map_err(|e| {
+            ConfigErrors::one(ConfigError::new(&config.source, "runtime", e.to_string()))
+        })?;
+        Ok(GatewayRuntime {
+            engine,
+            services: Arc::new(HostServices::new(CACHE_BYTES)),
+        })
+    }
+
+    /// An empty plugin catalog for `config`'s plugin directory.
+    pub fn catalog(&self, config: &Config) -> PluginCatalog {
+        let cache_dir = config.runtime.cache_dir.clone().unwrap_or_default();
+        PluginCatalog::new(self.engine.clone(), &config.plugin_dir, &cache_dir)
+    }
 }
 
 /// Everything the request path needs, built from one config.
@@ -35,29 +78,46 @@ pub struct Gateway {
     pub router: Router,
     /// Routes in config order.
     pub routes: Vec<Route>,
+    upstreams: HashMap<String, (UpstreamConfig, Arc<Upstream>)>,
     engine: PluginEngine,
     recorder: Option<Arc<dyn Recorder>>,
 }
 
 impl Gateway {
-    /// Builds every route, loading each plugin and running its `init` with
-    /// the route's config. All problems are reported together, each with
-    /// the config file and key path.
+    /// Builds every route, loading each plugin from the config's plugin
+    /// directory and running its `init` with the route's config. All
+    /// problems are reported together, each with the config file and key
+    /// path.
     pub async fn build(config: &Config) -> Result<Self, ConfigErrors> {
+        let runtime = GatewayRuntime::new(config)?;
+        let catalog = runtime.catalog(config);
+        Gateway::build_with(config, &runtime, &mut catalog.candidate(), None).await
+    }
+
+    /// Builds a snapshot on a shared runtime, taking components from
+    /// `components` and carrying over from `previous` what did not change.
+    pub async fn build_with(
+        config: &Config,
+        runtime: &GatewayRuntime,
+        components: &mut Candidate<'_>,
+        previous: Option<&Gateway>,
+    ) -> Result<Self, ConfigErrors> {
         let error = |key: String, message: String| ConfigError::new(&config.source, key, message);
-        let engine = PluginEngine::new(&config.runtime)
-            .map_err(|e| ConfigErrors::one(error("runtime".into(), e.to_string())))?;
-        let cache_dir = config.runtime.cache_dir.clone().unwrap_or_default();
-        let mut loader = PluginLoader::new(engine.clone(), &config.plugin_dir, &cache_dir);
-        let services = Arc::new(HostServices::new(CACHE_BYTES));
         let router = Router::new(&config.routes)
             .map_err(|e| ConfigErrors::one(error("routes".into(), e.to_string())))?;
         let mut errors = Vec::new();
-        let mut upstreams: HashMap<&str, Arc<Upstream>> = HashMap::new();
+        let mut upstreams = HashMap::new();
         for (name, upstream) in &config.upstreams {
+            let kept = previous
+                .and_then(|p| p.upstreams.get(name))
+                .filter(|(old, _)| old == upstream);
+            if let Some((_, kept)) = kept {
+                upstreams.insert(name.clone(), (upstream.clone(), kept.clone()));
+                continue;
+            }
             match Upstream::build(name, upstream).await {
                 Ok(built) => {
-                    upstreams.insert(name, Arc::new(built));
+                    upstreams.insert(name.clone(), (upstream.clone(), Arc::new(built)));
                 }
                 Err(e) => errors.push(error(
                     format!("upstreams.{name}.{}", e.key()),
@@ -68,14 +128,15 @@ impl Gateway {
 
         let mut routes = Vec::with_capacity(config.routes.len());
         for (r, route) in config.routes.iter().enumerate() {
-            let chain = match load_chain(route, r, &mut loader, &engine, &services).await {
-                Ok(chain) => chain,
+            let old = previous.and_then(|p| p.routes.iter().find(|o| *o.name == *route.name));
+            let (chain, plugins) = match load_chain(route, r, components, runtime, old).await {
+                Ok(loaded) => loaded,
                 Err(found) => {
                     errors.extend(found.into_iter().map(|(key, message)| error(key, message)));
                     continue;
                 }
             };
-            let Some(upstream) = upstreams.get(route.upstream.as_str()) else {
+            let Some((_, upstream)) = upstreams.get(&route.upstream) else {
                 // An upstream that failed to build was reported above.
                 if config.upstreams.contains_key(&route.upstream) {
                     continue;
@@ -92,6 +153,7 @@ impl Gateway {
                 chain,
                 max_body_bytes: route.max_body_bytes,
                 timeout: route.timeout_ms.map(Duration::from_millis),
+                plugins,
             });
         }
         if !errors.is_empty() {
@@ -100,7 +162,8 @@ impl Gateway {
         Ok(Gateway {
             router,
             routes,
-            engine,
+            upstreams,
+            engine: runtime.engine.clone(),
             recorder: None,
         })
     }
@@ -121,36 +184,78 @@ impl Gateway {
     pub fn engine(&self) -> &PluginEngine {
         &self.engine
     }
+
+    /// The upstreams, by name.
+    pub fn upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
+        self.upstreams.values().map(|(_, upstream)| upstream)
+    }
+
+    /// Whether `other` has the same routes on the same upstreams and plugin
+    /// slots (objects, not just equal configs): a reload that changed
+    /// nothing.
+    pub fn same_as(&self, other: &Gateway) -> bool {
+        let same_route = |(a, b): (&Route, &Route)| {
+            a.name == b.name
+                && Arc::ptr_eq(&a.upstream, &b.upstream)
+                && a.chain.slots().len() == b.chain.slots().len()
+                && (a.chain.slots().iter())
+                    .zip(b.chain.slots())
+                    .all(|(x, y)| Arc::ptr_eq(x, y))
+        };
+        self.routes.len() == other.routes.len()
+            && self.upstreams.len() == other.upstreams.len()
+            && self.routes.iter().zip(&other.routes).all(same_route)
+    }
+
+    /// Names of the routes whose chain uses plugin `name`.
+    pub fn routes_using(&self, plugin: &str) -> Vec<Arc<str>> {
+        self.routes
+            .iter()
+            .filter(|route| route.chain.slots().iter().any(|s| s.name() == plugin))
+            .map(|route| route.name.clone())
+            .collect()
+    }
 }
 
 async fn load_chain(
     route: &RouteConfig,
     r: usize,
-    loader: &mut PluginLoader,
-    engine: &PluginEngine,
-    services: &Arc<HostServices>,
-) -> Result<Chain, Vec<(String, String)>> {
+    components: &mut Candidate<'_>,
+    runtime: &GatewayRuntime,
+    old: Option<&Route>,
+) -> Result<(Chain, Vec<PluginRef>), Vec<(String, String)>> {
     let mut slots = Vec::with_capacity(route.plugins.len());
+    let mut loaded_refs = Vec::with_capacity(route.plugins.len());
     let mut errors = Vec::new();
     for (p, plugin) in route.plugins.iter().enumerate() {
         let key = format!("routes[{r}].plugins[{p}]");
         let plugin = match with_config_files(plugin) {
-            Ok(plugin) => plugin,
+            Ok(plugin) => plugin.into_owned(),
             Err((file, message)) => {
                 errors.push((format!("{key}.config_files.{file}"), message));
                 continue;
             }
         };
-        let plugin = plugin.as_ref();
-        let loaded = loader.load(&plugin.name);
-        let slot = match loaded {
-            Ok(component) => {
-                PluginSlot::load(&component, plugin, &route.name, engine, services.clone()).await
-            }
+        let slot = match components.component(&plugin.name).await {
+            Ok(component) => match reusable(old, p, &plugin, &component) {
+                Some(slot) => Ok(slot),
+                None => PluginSlot::load(
+                    &component,
+                    &plugin,
+                    &route.name,
+                    &runtime.engine,
+                    runtime.services.clone(),
+                )
+                .await
+                .map(Arc::new),
+            },
             Err(e) => Err(e),
         };
         match slot {
-            Ok(slot) => slots.push(Arc::new(slot)),
+            Ok(slot) => {
+                slots.push(slot);
+                loaded_refs.push(plugin);
+            }
             Err(error) => {
                 let key = match &error {
                     LoadError::Config { key: inner, .. } if !inner.is_empty() => {
@@ -165,10 +270,23 @@ async fn load_chain(
         }
     }
     if errors.is_empty() {
-        Ok(Chain::new(slots))
+        Ok((Chain::new(slots), loaded_refs))
     } else {
         Err(errors)
     }
+}
+
+/// The previous snapshot's slot at position `p` of the same route, when it
+/// runs the same component with the same entry.
+fn reusable(
+    old: Option<&Route>,
+    p: usize,
+    plugin: &PluginRef,
+    component: &LoadedComponent,
+) -> Option<Arc<PluginSlot>> {
+    let old = old?;
+    let slot = old.chain.slots().get(p)?;
+    (old.plugins.get(p)? == plugin && slot.sha256() == component.sha256).then(|| slot.clone())
 }
 
 /// `plugin` with each of its `config_files` read and inserted into its

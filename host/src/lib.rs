@@ -6,7 +6,10 @@
 //! ([`router`]), upstreams ([`upstream`]) and the proxy itself ([`proxy`]) —
 //! and runs each route's chain of plugins through the [`runtime`]. A
 //! [`gateway::Gateway`] is one consistent snapshot built from a
-//! [`config::Config`]; every error a client can see is a [`error::ProxyError`].
+//! [`config::Config`]; [`reload`] swaps in a new one, checked first, when the
+//! config or a plugin changes; [`admin`] serves operators on a separate
+//! listener; [`app::App`] runs all of it. Every error a client can see is a
+//! [`error::ProxyError`].
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -17,8 +20,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 pub mod alerts;
 pub mod analytics;
+pub mod app;
 pub mod body;
 pub mod config;
 pub mod error;
@@ -28,6 +33,7 @@ pub mod limits;
 pub mod live;
 pub mod monitor;
 pub mod proxy;
+pub mod reload;
 pub mod router;
 pub mod runtime;
 pub mod server;

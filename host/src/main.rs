@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use portico::app::App;
 use portico::gateway::Gateway;
-use portico::monitor::Monitor;
-use portico::server::RunningGateway;
+use portico::reload::ReloadTrigger;
 
 /// Portico, a programmable API gateway.
 #[derive(Parser)]
@@ -94,19 +93,47 @@ async fn check(path: PathBuf) -> anyhow::Result<()> {
 }
 
 async fn run(path: PathBuf) -> anyhow::Result<()> {
-    let config = portico::config::load(&path)?;
-    // Live stats, alerts and analytics outlive any one gateway snapshot.
-    let monitor = Monitor::start(&config)?;
-    let gateway = Arc::new(monitor.attach(Gateway::build(&config).await?));
     // Listen for signals before serving: a SIGTERM that arrives as soon as
     // the listeners are open must drain, not kill.
     let stop = shutdown_signal();
-    let running = RunningGateway::start(&config, gateway).await?;
-    stop.await;
+    let mut hangup = reload_signal();
+    let app = App::start(&path).await?;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            Some(()) = hangup.recv() => {
+                app.reloader().reload_config(ReloadTrigger::Signal).await;
+            }
+        }
+    }
     tracing::info!("shutting down: draining in-flight requests");
-    running.shutdown().await;
-    monitor.shutdown().await;
+    app.shutdown().await;
     Ok(())
+}
+
+/// Yields on each SIGHUP (never elsewhere).
+fn reload_signal() -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hangup) => {
+                tokio::spawn(async move {
+                    while hangup.recv().await.is_some() {
+                        let _ = tx.try_send(());
+                    }
+                });
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGHUP; reload with the admin API")
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C); the handlers are installed when

@@ -10,17 +10,9 @@
 # (default 32), 2 threads, all on 127.0.0.1. Needs release binaries and the
 # plugins: run it as `cargo xtask load`.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh"
 DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
-command -v wrk >/dev/null || { echo "load: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 up_port=$(free_port)
 gw_port=$(free_port)
 tls_port=$(free_port)

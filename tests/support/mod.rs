@@ -117,17 +117,7 @@ pub async fn try_gateway(toml: &str) -> Result<TestGateway, String> {
     let (dir, config) = parse_config(toml);
     let config = config.map_err(|e| e.to_string())?;
     let gateway = Gateway::build(&config).await.map_err(|e| e.to_string())?;
-    start(&config, gateway, dir).await
-}
-
-/// Serves `gateway` (built from `config`) on its listeners; `dir` (the
-/// config's directory) lives as long as the returned gateway.
-pub async fn start(
-    config: &portico::config::Config,
-    gateway: Gateway,
-    dir: tempfile::TempDir,
-) -> Result<TestGateway, String> {
-    let running = RunningGateway::start(config, Arc::new(gateway))
+    let running = RunningGateway::start(&config, Arc::new(gateway))
         .await
         .map_err(|e| e.to_string())?;
     Ok(TestGateway {
@@ -136,6 +126,17 @@ pub async fn start(
         client: Client::builder(TokioExecutor::new()).build_http(),
         _dir: dir,
     })
+}
+
+/// A client for a gateway started elsewhere (an `App`), listening on
+/// `addr`; `dir` lives as long as it. `shutdown` stops nothing.
+pub fn client_for(addr: SocketAddr, dir: tempfile::TempDir) -> TestGateway {
+    TestGateway {
+        addr,
+        running: None,
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        _dir: dir,
+    }
 }
 
 /// A gateway with one route to an echo upstream named `origin`: `prelude`

@@ -1,5 +1,5 @@
-//! A gateway with its monitor (live stats, alerts, analytics) and the
-//! monitor's endpoints on a loopback listener, and a webhook receiver.
+//! A whole gateway (`App`) with its monitor (live stats, alerts, analytics)
+//! whose endpoints are on the admin listener, and a webhook receiver.
 #![allow(dead_code)]
 
 use std::convert::Infallible;
@@ -14,40 +14,34 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use portico::gateway::Gateway;
+use portico::app::App;
 use portico::monitor::Monitor;
 use tokio::sync::mpsc;
 
-use crate::support::{TestGateway, TestResponse, parse_config, start};
+use crate::support::{TestGateway, TestResponse, client_for, parse_config};
 
-/// The gateway, its monitor and the address of the monitor's endpoints.
+/// The gateway, a client for it, its monitor and the admin address.
 pub struct Monitored {
     pub gateway: TestGateway,
     pub monitor: Arc<Monitor>,
     pub admin: SocketAddr,
-    admin_task: tokio::task::JoinHandle<()>,
+    app: App,
 }
 
-/// Builds the gateway for `toml` with a monitor and serves both.
+/// Starts the gateway for `toml` (which must not have an `[admin]` table:
+/// one on an ephemeral loopback port is added).
 pub async fn monitored(toml: &str) -> Monitored {
-    let (dir, config) = parse_config(toml);
+    let toml = format!("{toml}\n[admin]\naddr = \"127.0.0.1:0\"\n");
+    let (dir, config) = parse_config(&toml);
     let config = config.unwrap_or_else(|e| panic!("config refused:\n{e}"));
-    let monitor = Monitor::start(&config).expect("monitor starts");
-    let gateway = Gateway::build(&config)
+    let app = App::start_with(config)
         .await
         .unwrap_or_else(|e| panic!("gateway refused its config:\n{e}"));
-    let gateway = start(&config, monitor.attach(gateway), dir)
-        .await
-        .expect("gateway starts");
-    let (admin, admin_task) =
-        portico::monitor::listener::bind("127.0.0.1:0".parse().unwrap(), monitor.clone())
-            .await
-            .expect("bind the monitor listener");
     Monitored {
-        gateway,
-        monitor,
-        admin,
-        admin_task,
+        gateway: client_for(app.addr(), dir),
+        monitor: app.monitor().clone(),
+        admin: app.admin_addr().expect("admin listener"),
+        app,
     }
 }
 
@@ -59,9 +53,7 @@ impl Monitored {
 
     /// Stops the gateway (draining) and the monitor (writing analytics).
     pub async fn shutdown(self) {
-        self.gateway.shutdown().await;
-        self.monitor.shutdown().await;
-        self.admin_task.abort();
+        self.app.shutdown().await;
     }
 }
 

@@ -17,7 +17,7 @@
 use serde::Deserialize;
 
 /// A `[limits]` table. `None` means "not set here".
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Largest request head: request line plus header fields (name, value
@@ -40,7 +40,7 @@ pub struct LimitsConfig {
 }
 
 /// The `http2` part of a limits table.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Http2LimitsConfig {
     /// Streams a client may have open at once on one connection.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::Config;
 
 /// The `[analytics]` table: per-minute rollups in a SQLite file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalyticsConfig {
     /// Record analytics at all.
@@ -48,7 +48,7 @@ impl AnalyticsConfig {
 }
 
 /// The `[alerting]` table: where alert transitions are sent.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertingConfig {
     /// URLs (`http://`) each transition is POSTed to as JSON.
@@ -102,7 +102,7 @@ impl AlertKind {
 }
 
 /// A `[[alerts]]` rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRule {
     /// Unique name, in logs and webhook payloads.

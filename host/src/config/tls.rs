@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 /// A listener's `tls` table: TLS is terminated on the listener.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// Certificates served, chosen by the SNI name the client sends.
@@ -54,7 +54,7 @@ fn default_handshake_timeout() -> u64 {
 }
 
 /// One certificate: a PEM chain and its private key.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateConfig {
     /// PEM file with the certificate chain, leaf first.

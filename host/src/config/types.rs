@@ -12,7 +12,7 @@ use super::monitor::{AlertRule, AlertingConfig, AnalyticsConfig};
 use super::tls::TlsConfig;
 
 /// The whole config file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Format version; must be `1`.
@@ -44,6 +44,13 @@ pub struct Config {
     /// Alert rules, evaluated every second from the live stats.
     #[serde(default)]
     pub alerts: Vec<AlertRule>,
+    /// The admin listener (loaded plugins, active chains, reloads); none
+    /// when the table is absent.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
+    /// Watching the config file and plugin directory for changes.
+    #[serde(default)]
+    pub reload: ReloadConfig,
     /// The file this config was read from (set by the loader).
     #[serde(skip)]
     pub source: PathBuf,
@@ -53,8 +60,46 @@ fn default_plugin_dir() -> PathBuf {
     PathBuf::from("plugins")
 }
 
+/// The `[admin]` table: a listener for operators, separate from traffic.
+/// It has no authentication, so it binds loopback unless told otherwise.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address to bind; `127.0.0.1:9901` when unset.
+    #[serde(default = "default_admin_addr")]
+    pub addr: SocketAddr,
+    /// Must be `true` to bind a non-loopback address: anyone who reaches
+    /// the admin listener can reload the gateway and roll plugins back.
+    #[serde(default)]
+    pub allow_non_loopback: bool,
+}
+
+fn default_admin_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9901))
+}
+
+/// The `[reload]` table: what is watched for live changes.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReloadConfig {
+    /// Watch the config file and the plugin directory (`SIGHUP` and the
+    /// admin `POST /reload` work either way).
+    pub watch: bool,
+    /// How often the files are checked, ms.
+    pub interval_ms: u64,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        ReloadConfig {
+            watch: true,
+            interval_ms: 250,
+        }
+    }
+}
+
 /// The `[runtime]` table: bounds on every plugin instance.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeConfig {
     /// Live instances the gateway may hold at once, across plugins.
@@ -80,7 +125,7 @@ impl Default for RuntimeConfig {
 }
 
 /// A `[[listeners]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
     /// Listener name, for logs.
@@ -96,7 +141,7 @@ pub struct ListenerConfig {
 }
 
 /// A `[[routes]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// Unique route name (logs, errors, metrics).
@@ -152,7 +197,7 @@ impl Default for PathMatchConfig {
 }
 
 /// One plugin in a route's chain.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PluginRef {
     /// Plugin name: the file `<plugin_dir>/<name>.wasm`.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 /// An `[upstreams.<name>]` table. Exactly one of `targets`, `file` and `dns`
 /// names the targets.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     /// Static targets: `"host:port"` or `"host:port weight"` (weight 1 when
@@ -75,7 +75,7 @@ fn default_retries() -> u32 {
 }
 
 /// `file = { path = "...", interval_ms = 1000 }`: a watched file of targets.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileDiscoveryConfig {
     /// The file; relative to the config file. `.json`: an array of
@@ -92,7 +92,7 @@ fn default_file_interval() -> u64 {
 }
 
 /// `dns = { name = "...", type = "a", port = 8080 }`: targets from DNS.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DnsDiscoveryConfig {
     /// The name resolved, e.g. `users.svc.example.` or `_http._tcp.users.example.`.
@@ -149,7 +149,7 @@ pub enum HashOn {
 }
 
 /// `[upstreams.<name>.health]`: active HTTP health checks.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckConfig {
     /// Path requested with `GET`.
@@ -189,7 +189,7 @@ fn default_unhealthy_threshold() -> u32 {
 }
 
 /// `[upstreams.<name>.outlier]`: passive ejection of failing targets.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutlierConfig {
     /// Failures in a row (connect errors, resets, timeouts) that eject a
@@ -212,7 +212,7 @@ impl Default for OutlierConfig {
 }
 
 /// `retry_budget = { ratio = 0.2, min_per_sec = 10, window_ms = 10000 }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryBudgetConfig {
     /// Retries allowed per request over the window.
@@ -235,7 +235,7 @@ impl Default for RetryBudgetConfig {
 
 /// `tls = { ... }`: TLS to the targets. `tls = {}` verifies against the
 /// system's root certificates.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamTlsConfig {
     /// PEM file of the CA certificates trusted instead of the system roots.

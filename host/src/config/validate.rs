@@ -17,6 +17,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
         );
     }
     check_runtime(config, &mut errors);
+    check_admin(config, &mut errors);
     if config.listeners.is_empty() {
         errors.add("listeners", "at least one listener is required");
     }
@@ -178,4 +179,23 @@ fn is_plugin_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn check_admin(config: &Config, errors: &mut Errors) {
+    if let Some(admin) = &config.admin
+        && !admin.addr.ip().is_loopback()
+        && !admin.allow_non_loopback
+    {
+        errors.add(
+            "admin.addr",
+            format!(
+                "{} is not a loopback address; the admin listener has no authentication \
+                 (set `admin.allow_non_loopback = true` to bind it anyway)",
+                admin.addr
+            ),
+        );
+    }
+    if config.reload.interval_ms == 0 {
+        errors.add("reload.interval_ms", "must be at least 1");
+    }
 }

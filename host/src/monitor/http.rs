@@ -13,7 +13,7 @@
 //! defaults to 10 (at most 1000).
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Response, StatusCode, header};
 use serde::Serialize;
 use serde_json::json;
 
@@ -30,12 +30,12 @@ const DEFAULT_SECONDS: usize = 60;
 
 /// Answers `request` when it is for one of the monitor's endpoints; `None`
 /// otherwise (the admin listener answers it, or 404).
-pub async fn respond<B>(monitor: &Monitor, request: &Request<B>) -> Option<Response<Body>> {
-    if request.method() != Method::GET && request.method() != Method::HEAD {
+pub async fn respond(monitor: &Monitor, request: &http::request::Parts) -> Option<Response<Body>> {
+    if request.method != Method::GET && request.method != Method::HEAD {
         return None;
     }
-    let query = Query::parse(request.uri().query());
-    let response = match request.uri().path() {
+    let query = Query::parse(request.uri.query());
+    let response = match request.uri.path() {
         "/" | "/dashboard" => html(DASHBOARD_HTML),
         "/api/live" => {
             let seconds = query.number("seconds").unwrap_or(DEFAULT_SECONDS as i64);

@@ -6,7 +6,6 @@
 //! gateway built (first and on reload) is [`attach`](Monitor::attach)ed.
 
 pub mod http;
-pub mod listener;
 
 use std::sync::Arc;
 

@@ -3,8 +3,9 @@
 //! - [`engine`]: the one place wasmtime is configured (pooling allocator,
 //!   epoch deadlines, memory limits).
 //! - [`bindings`]: host bindings generated from `wit/plugin.wit`.
-//! - [`loader`] and [`component_cache`]: reading and compiling plugins, with
-//!   compiled code cached on disk.
+//! - [`catalog`] and [`component_cache`]: reading and compiling plugins
+//!   (the active and previous version of each), with compiled code cached on
+//!   disk.
 //! - [`capabilities`]: deny-by-default host imports (log, clock, kv, cache,
 //!   context) and the per-plugin linker.
 //! - [`slot`] and [`instance`]: a plugin on a route, its instances and how
@@ -14,6 +15,7 @@
 pub mod bindings;
 pub mod byte_cache;
 pub mod capabilities;
+pub mod catalog;
 pub mod chain;
 pub mod component_cache;
 pub mod engine;
@@ -22,16 +24,15 @@ mod guest_log;
 mod host_messages;
 pub mod instance;
 pub mod kv;
-pub mod loader;
 pub mod message;
 pub mod services;
 pub mod slot;
 pub mod state;
 
+pub use catalog::{Candidate, LoadedComponent, PluginCatalog};
 pub use chain::{Chain, ChainRun, RequestOutcome};
 pub use engine::PluginEngine;
 pub use error::{LoadError, PluginFailure};
-pub use loader::PluginLoader;
 pub use message::{MessageBody, ProxyRequest, ProxyResponse, RequestInfo};
 pub use services::HostServices;
 pub use slot::PluginSlot;

@@ -15,10 +15,10 @@ use parking_lot::Mutex;
 use super::bindings::PluginPre;
 use super::bindings::types::PluginMetadata as Metadata;
 use super::capabilities::{self, Grants};
+use super::catalog::LoadedComponent;
 use super::engine::PluginEngine;
 use super::error::{LoadError, PluginFailure};
 use super::instance::{InitOutcome, PluginInstance};
-use super::loader::LoadedComponent;
 use super::services::HostServices;
 use super::state::{HostState, PluginIdentity};
 use crate::config::{FailureMode, InstanceMode, PluginRef};
@@ -104,6 +104,7 @@ impl PluginSlot {
             }
         };
         let metadata = first.metadata().await.map_err(start_error)?;
+        let _ = component.metadata.set(metadata.clone());
         let slot = PluginSlot {
             identity,
             pre,

@@ -20,9 +20,9 @@ use tokio::sync::watch;
 
 use super::protocol::{self, Prefixed, Protocol};
 use super::stopping;
-use crate::gateway::Gateway;
 use crate::limits::Limits;
 use crate::proxy::{self, Peer};
+use crate::reload::LiveGateway;
 use crate::tls::{ClientIdentity, TlsTerminator};
 
 /// Hyper's HTTP/1 read buffer cannot be smaller than this.
@@ -30,7 +30,7 @@ const MIN_HTTP1_BUFFER: usize = 8192;
 
 /// What a listener serves its connections with.
 pub(super) struct ConnectionServer {
-    gateway: Arc<Gateway>,
+    gateway: Arc<LiveGateway>,
     limits: Arc<Limits>,
     tls: Option<Arc<TlsTerminator>>,
     http1: http1::Builder,
@@ -40,7 +40,7 @@ pub(super) struct ConnectionServer {
 impl ConnectionServer {
     /// Configures hyper's servers from `limits`.
     pub(super) fn new(
-        gateway: Arc<Gateway>,
+        gateway: Arc<LiveGateway>,
         limits: Limits,
         tls: Option<Arc<TlsTerminator>>,
     ) -> Self {
@@ -143,6 +143,9 @@ impl ConnectionServer {
                         if let Some(identity) = identity {
                             request.extensions_mut().insert(identity);
                         }
+                        // The snapshot serving now, held to the end of the
+                        // request even if a reload swaps in another.
+                        let gateway = gateway.load();
                         proxy::handle(&gateway, request, peer).await
                     }
                     Err(error) => proxy::refuse(error),

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::limits::Limits;
+use crate::reload::LiveGateway;
 use crate::tls::{TlsError, TlsTerminator};
 use connection::ConnectionServer;
 
@@ -59,8 +60,18 @@ pub struct RunningGateway {
 
 impl RunningGateway {
     /// Loads each listener's TLS files, binds every listener of `config` and
-    /// starts serving `gateway`.
+    /// starts serving `gateway`, which never changes.
     pub async fn start(config: &Config, gateway: Arc<Gateway>) -> Result<Self, ListenerError> {
+        Self::start_live(config, Arc::new(LiveGateway::new(gateway))).await
+    }
+
+    /// Like [`RunningGateway::start`], serving whichever snapshot `live`
+    /// holds when each request starts.
+    pub async fn start_live(
+        config: &Config,
+        live: Arc<LiveGateway>,
+    ) -> Result<Self, ListenerError> {
+        let gateway = live;
         let (shutdown, _) = watch::channel(false);
         let tls = load_tls(config)?;
         let mut addrs = Vec::new();

@@ -11,7 +11,8 @@
 //!   and for the wasm target.
 //! - `bench`: `plugins`, then the criterion benchmarks.
 //! - `load`: `plugins`, release binaries, then `tests/load/run.sh` (wrk
-//!   against the demo upstream directly and through the gateway).
+//!   against the demo upstream directly and through the gateway) and
+//!   `tests/load/swap_memory.sh` (memory after 100 plugin swaps under load).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -220,6 +221,11 @@ fn load() -> Result<()> {
     status(
         Command::new("bash")
             .arg("tests/load/run.sh")
+            .current_dir(root()),
+    )?;
+    status(
+        Command::new("bash")
+            .arg("tests/load/swap_memory.sh")
             .current_dir(root()),
     )
 }

@@ -1,12 +1,13 @@
-//! Graceful shutdown of the real `portico` binary: on SIGTERM it stops
-//! accepting at once, lets an in-flight request finish, then exits cleanly.
+//! Signals to the real `portico` binary: on SIGTERM it stops accepting at
+//! once, lets an in-flight request finish, then exits cleanly; on SIGHUP it
+//! reloads its config.
 
 #[path = "support/origin.rs"]
 mod origin;
+#[path = "support/process.rs"]
+mod process;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,31 +54,7 @@ async fn sigterm_drains_in_flight_requests_and_refuses_new_connections() {
         ),
     )
     .unwrap();
-    let mut gateway = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["run", "--log-json", "--config"])
-        .arg(&config)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start portico");
-
-    // The bound address, from the JSON `listening` log line.
-    let stderr = gateway.stderr.take().unwrap();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if event["fields"]["message"] == "listening"
-                && let Some(addr) = event["fields"]["addr"].as_str()
-            {
-                let _ = addr_tx.send(addr.parse::<SocketAddr>().unwrap());
-            }
-        }
-    });
-    let addr = addr_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the gateway logs its address");
+    let (mut gateway, addr) = process::spawn_portico(&config);
 
     // A request in flight, held by the upstream.
     let mut in_flight = TcpStream::connect(addr).await.unwrap();
@@ -90,8 +67,7 @@ async fn sigterm_drains_in_flight_requests_and_refuses_new_connections() {
         .expect("the request reaches the upstream");
 
     // SIGTERM: new connections are refused while the request is held.
-    let pid = libc::pid_t::try_from(gateway.id()).unwrap();
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    process::signal(&gateway, libc::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(addr).await.is_ok() {
         assert!(Instant::now() < deadline, "still accepting after SIGTERM");
@@ -128,4 +104,57 @@ async fn sigterm_drains_in_flight_requests_and_refuses_new_connections() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_config() {
+    let first =
+        origin::origin(|_| async { Response::new(Full::new(Bytes::from_static(b"first"))) }).await;
+    let second =
+        origin::origin(|_| async { Response::new(Full::new(Bytes::from_static(b"second"))) }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("portico.toml");
+    let write = |target: SocketAddr| {
+        let text = format!(
+            "version = 1\nplugin_dir = \"{}\"\n\n[runtime]\ncache_dir = \"{}\"\n\n[reload]\nwatch = false\n\n[[listeners]]\nname = \"main\"\naddr = \"127.0.0.1:0\"\n\n[upstreams.u]\ntargets = [\"{target}\"]\n\n[[routes]]\nname = \"all\"\nupstream = \"u\"\n",
+            root().join("target/plugins").display(),
+            root().join("target/test-cache").display()
+        );
+        let tmp = dir.path().join("portico.toml.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &config).unwrap();
+    };
+    write(first);
+    let (mut gateway, addr) = process::spawn_portico(&config);
+    let body = || async move {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        String::from_utf8_lossy(&response).into_owned()
+    };
+    assert!(body().await.ends_with("first"));
+
+    // With watching off, only the signal applies the new file.
+    write(second);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(body().await.ends_with("first"));
+    process::signal(&gateway, libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !body().await.ends_with("second") {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload the config"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        gateway.try_wait().unwrap().is_none(),
+        "SIGHUP stopped the gateway"
+    );
+    process::signal(&gateway, libc::SIGTERM);
+    assert!(gateway.wait().unwrap().success());
 }

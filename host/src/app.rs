@@ -1,0 +1,130 @@
+//! A whole gateway process: the first snapshot, the traffic listeners, the
+//! admin listener and the file watcher. `portico run` starts one; the
+//! end-to-end tests start one in process.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::admin::AdminServer;
+use crate::config::{self, Config, ConfigErrors};
+use crate::monitor::{Monitor, MonitorError, ReloadSource};
+use crate::reload::{Reloader, spawn_watcher};
+use crate::server::{ListenerError, RunningGateway};
+
+/// The gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config (or a plugin's `init` with it) is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
+    /// A listener could not be started.
+    #[error(transparent)]
+    Listener(#[from] ListenerError),
+    /// The monitor (analytics writer) could not be started.
+    #[error(transparent)]
+    Monitor(#[from] MonitorError),
+}
+
+/// A running gateway with live reload.
+pub struct App {
+    reloader: Arc<Reloader>,
+    monitor: Arc<Monitor>,
+    running: RunningGateway,
+    admin: Option<AdminServer>,
+    watcher: Option<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+}
+
+impl App {
+    /// Loads the config file at `path` and starts serving it.
+    pub async fn start(path: &Path) -> Result<App, StartError> {
+        App::start_with(config::load(path)?).await
+    }
+
+    /// Starts serving `config` (read from `config.source`, which reloads
+    /// re-read).
+    pub async fn start_with(config: Config) -> Result<App, StartError> {
+        // Live stats, alerts and analytics outlive every snapshot.
+        let monitor = Monitor::start(&config)?;
+        let reloader = Reloader::start_monitored(config.clone(), Some(monitor.clone())).await?;
+        monitor.set_reload_source(reload_source(&reloader));
+        let running = RunningGateway::start_live(&config, reloader.live().clone()).await?;
+        let (stop, _) = watch::channel(false);
+        let admin = match &config.admin {
+            Some(admin) => {
+                let monitor = Some(monitor.clone());
+                Some(
+                    AdminServer::start(admin.addr, reloader.clone(), monitor, stop.subscribe())
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let watcher = config.reload.watch.then(|| {
+            let interval = Duration::from_millis(config.reload.interval_ms);
+            spawn_watcher(reloader.clone(), interval, stop.subscribe())
+        });
+        Ok(App {
+            reloader,
+            monitor,
+            running,
+            admin,
+            watcher,
+            stop,
+        })
+    }
+
+    /// The first traffic listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.running.addr()
+    }
+
+    /// Every traffic listener's name and address.
+    pub fn addrs(&self) -> &[(String, SocketAddr)] {
+        self.running.addrs()
+    }
+
+    /// The admin listener's address, when `[admin]` is configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(AdminServer::addr)
+    }
+
+    /// Reloads, rollbacks and the serving snapshot.
+    pub fn reloader(&self) -> &Arc<Reloader> {
+        &self.reloader
+    }
+
+    /// Live stats, alerts and analytics.
+    pub fn monitor(&self) -> &Arc<Monitor> {
+        &self.monitor
+    }
+
+    /// Stops watching and accepting, waits for in-flight requests, then
+    /// writes pending analytics.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.running.shutdown().await;
+        self.monitor.shutdown().await;
+        if let Some(admin) = self.admin {
+            admin.stopped().await;
+        }
+        if let Some(watcher) = self.watcher {
+            let _ = watcher.await;
+        }
+    }
+}
+
+/// The dashboard's view of the reloads: the reloader's recent reports,
+/// oldest first (held weakly: the monitor must not keep the reloader alive).
+fn reload_source(reloader: &Arc<Reloader>) -> ReloadSource {
+    let reloader = Arc::downgrade(reloader);
+    Arc::new(move || match reloader.upgrade() {
+        Some(reloader) => serde_json::to_value(reloader.history()).unwrap_or_default(),
+        None => serde_json::Value::Null,
+    })
+}

@@ -1,0 +1,19 @@
+//! Live changes: the serving snapshot, swapped atomically.
+//!
+//! - [`LiveGateway`]: the snapshot new requests take; in-flight requests
+//!   keep the one they started with until they end.
+//! - [`Reloader`]: builds and checks a whole new snapshot (a changed config,
+//!   a changed plugin, a rollback) and swaps it in only when every check
+//!   passed; otherwise nothing changes and the report says why.
+//! - `watch`: polls the config file and the plugin directory.
+//! - [`ReloadReport`]: what one reload did, kept for the admin API.
+
+mod live;
+mod reloader;
+mod report;
+mod watch;
+
+pub use live::LiveGateway;
+pub use reloader::{PluginInfo, PluginVersion, Reloader, RollbackError};
+pub use report::{PluginChange, ReloadOutcome, ReloadReport, ReloadTrigger};
+pub use watch::spawn_watcher;

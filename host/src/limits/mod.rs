@@ -29,6 +29,14 @@ pub const DEFAULT_MAX_HEADERS: usize = 100;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 /// Default of `header_read_timeout_ms`.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of `idle_timeout_ms`.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default of `tunnel_idle_timeout_ms`.
+pub const DEFAULT_TUNNEL_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default of `max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default of `drain_timeout_ms`.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Limits in force on one listener.
 #[derive(Debug, Clone)]
@@ -39,8 +47,17 @@ pub struct Limits {
     pub max_headers: usize,
     /// Largest request body, bytes.
     pub max_body_bytes: u64,
-    /// Time allowed to receive a complete request head.
+    /// Time allowed to receive a complete request head, from its first
+    /// byte (for the first request: from the connection's opening).
     pub header_read_timeout: Duration,
+    /// Time a connection may stay open with no request in flight.
+    pub idle_timeout: Duration,
+    /// Time an upgraded tunnel may carry no byte either way.
+    pub tunnel_idle_timeout: Duration,
+    /// Connections open at once on the listener.
+    pub max_connections: usize,
+    /// Time in-flight requests and tunnels get on shutdown.
+    pub drain_timeout: Duration,
     /// HTTP/2 connection settings.
     pub http2: Http2Limits,
 }
@@ -85,6 +102,19 @@ impl Limits {
             header_read_timeout: Duration::from_millis(pick!(
                 header_read_timeout_ms,
                 DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64
+            )),
+            idle_timeout: Duration::from_millis(pick!(
+                idle_timeout_ms,
+                DEFAULT_IDLE_TIMEOUT.as_millis() as u64
+            )),
+            tunnel_idle_timeout: Duration::from_millis(pick!(
+                tunnel_idle_timeout_ms,
+                DEFAULT_TUNNEL_IDLE_TIMEOUT.as_millis() as u64
+            )),
+            max_connections: pick!(max_connections, DEFAULT_MAX_CONNECTIONS),
+            drain_timeout: Duration::from_millis(pick!(
+                drain_timeout_ms,
+                DEFAULT_DRAIN_TIMEOUT.as_millis() as u64
             )),
             http2: Http2Limits {
                 max_concurrent_streams: pick!(http2.max_concurrent_streams, 100),

@@ -2,10 +2,10 @@
 //! `[limits]` and the listener's own `limits` table (see
 //! [`crate::config::limits`] for the keys and defaults).
 //!
-//! Some limits are enforced by hyper while it parses (header read timeout,
-//! HTTP/1 head size and header count, every HTTP/2 setting; see
-//! `server::connection`), the rest here, on each request before it is
-//! routed: [`Limits::admit`] refuses a head that is too large (431: the
+//! Some limits are enforced by the listener (`server`: the HTTP/1 framing
+//! guard checks head size and header count and times heads; idle and tunnel
+//! timeouts, `max_connections`, the drain; hyper applies every HTTP/2
+//! setting), the rest here, on each request before it is routed: [`Limits::admit`] refuses a head that is too large (431: the
 //! HTTP/2 header count, and a second line of defence for the rest) or a
 //! declared body over the limit (413), and wraps the body in a
 //! [`LimitedBody`] that fails once a streamed body grows past it.

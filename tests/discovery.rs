@@ -1,6 +1,7 @@
-//! Service discovery through the real gateway: DNS A and SRV records served
-//! by a real authoritative server on loopback and changed during the test,
-//! and a watched targets file that gains a target.
+//! Service discovery through the real gateway: DNS A, AAAA and SRV records
+//! served by a real authoritative server on loopback and changed during the
+//! test (re-resolved on an interval, or when their TTL runs out), and a
+//! watched targets file that gains a target.
 
 #[path = "support/backends.rs"]
 mod backends;
@@ -9,7 +10,7 @@ mod dns;
 mod support;
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use backends::EchoServer;
@@ -83,6 +84,60 @@ async fn dns_a_records_are_followed_when_they_change() {
         )
         .await;
     wait_for(&gw, &["first", "second"]).await;
+    drop((first, second));
+}
+
+#[tokio::test]
+async fn dns_aaaa_records_send_traffic_to_ipv6_targets() {
+    let v6 = EchoServer::start_with("v6", "[::1]:0".parse().unwrap(), Duration::ZERO, None).await;
+    let server = DnsServer::start("svc.test.").await;
+    server
+        .set_aaaa("api.svc.test.", &[Ipv6Addr::LOCALHOST])
+        .await;
+    let gw = routed(&format!(
+        "dns = {{ name = \"api.svc.test.\", server = \"{}\", port = {}, interval_ms = 100 }}",
+        server.addr,
+        v6.addr.port()
+    ))
+    .await;
+    // It listens on ::1 only: an answer from it went over IPv6.
+    wait_for(&gw, &["v6"]).await;
+}
+
+#[tokio::test]
+async fn without_an_interval_records_are_re_resolved_when_their_ttl_runs_out() {
+    let first = EchoServer::start_with(
+        "first",
+        "127.0.0.2:0".parse().unwrap(),
+        Duration::ZERO,
+        None,
+    )
+    .await;
+    let port = first.addr.port();
+    let second = EchoServer::start_with(
+        "second",
+        SocketAddr::from(([127, 0, 0, 3], port)),
+        Duration::ZERO,
+        None,
+    )
+    .await;
+    let server = DnsServer::start("svc.test.").await;
+    let name = "ttl.svc.test.";
+    server
+        .set_a_with_ttl(name, &[Ipv4Addr::new(127, 0, 0, 2)], 2)
+        .await;
+    let gw = routed(&format!(
+        "dns = {{ name = \"{name}\", server = \"{}\", port = {port} }}",
+        server.addr
+    ))
+    .await;
+    wait_for(&gw, &["first"]).await;
+    server
+        .set_a_with_ttl(name, &[Ipv4Addr::new(127, 0, 0, 3)], 2)
+        .await;
+    // `wait_for` gives up after 15 s: the change must be picked up on the
+    // record's 2 s TTL, not the 5-minute ceiling a missing TTL would mean.
+    wait_for(&gw, &["second"]).await;
     drop((first, second));
 }
 

@@ -1,14 +1,16 @@
 //! `Upgrade` pass-through: a WebSocket handshake goes through the gateway to
 //! an upstream that answers 101 and echoes bytes; only then do both
 //! connections become a tunnel. An upstream that declines leaves the
-//! client's connection plain HTTP.
+//! client's connection plain HTTP. A tunnel closes after
+//! `tunnel_idle_timeout_ms` without a byte either way, and at shutdown once
+//! the drain period is over.
 
 #[path = "support/origin.rs"]
 mod origin;
 mod support;
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{CONNECTION, UPGRADE};
@@ -89,9 +91,13 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 const HANDSHAKE: &str = "GET /ws HTTP/1.1\r\nhost: chat.example\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n";
 
 async fn ws_gateway() -> support::TestGateway {
+    ws_gateway_with("").await
+}
+
+async fn ws_gateway_with(limits: &str) -> support::TestGateway {
     let origin = websocket_upstream().await;
     gateway(&format!(
-        "{}\n[upstreams.ws]\ntargets = [\"{origin}\"]\n\n[[routes]]\nname = \"ws\"\nupstream = \"ws\"\n",
+        "{}\n[limits]\n{limits}\n\n[upstreams.ws]\ntargets = [\"{origin}\"]\n\n[[routes]]\nname = \"ws\"\nupstream = \"ws\"\n",
         config_prelude()
     ))
     .await
@@ -160,4 +166,78 @@ async fn a_declined_upgrade_leaves_the_connection_plain_http() {
         .unwrap();
     let (status, _) = read_head(&mut client).await;
     assert_eq!(status, 426, "a plain request on the same connection");
+}
+
+/// Opens a tunnel through `gw` and checks that it echoes.
+async fn open_tunnel(gw: &support::TestGateway) -> BufReader<TcpStream> {
+    let mut client = BufReader::new(TcpStream::connect(gw.addr).await.unwrap());
+    client
+        .get_mut()
+        .write_all(HANDSHAKE.as_bytes())
+        .await
+        .unwrap();
+    let (status, _) = read_head(&mut client).await;
+    assert_eq!(status, 101);
+    echo(&mut client, "ping").await;
+    client
+}
+
+async fn echo(client: &mut BufReader<TcpStream>, message: &str) {
+    client
+        .get_mut()
+        .write_all(message.as_bytes())
+        .await
+        .unwrap();
+    let mut echoed = vec![0u8; message.len()];
+    tokio::time::timeout(Duration::from_secs(10), client.read_exact(&mut echoed))
+        .await
+        .expect("echo arrives")
+        .unwrap();
+    assert_eq!(echoed, message.as_bytes());
+}
+
+/// Waits (up to 10 s) for the gateway to close the tunnel.
+async fn closed(client: &mut BufReader<TcpStream>) {
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the tunnel stays open");
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[tokio::test]
+async fn a_tunnel_is_closed_once_idle_but_not_while_bytes_flow() {
+    let idle = Duration::from_millis(500);
+    let gw = ws_gateway_with(&format!("tunnel_idle_timeout_ms = {}", idle.as_millis())).await;
+    let mut client = open_tunnel(&gw).await;
+    // Traffic every 100 ms for three idle periods keeps it open.
+    let busy_until = Instant::now() + 3 * idle;
+    loop {
+        echo(&mut client, "still here").await;
+        if Instant::now() >= busy_until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let quiet_since = Instant::now();
+    closed(&mut client).await;
+    assert!(
+        quiet_since.elapsed() >= idle - Duration::from_millis(100),
+        "closed before the idle timeout"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_closes_tunnels_after_the_drain_period() {
+    let drain = Duration::from_millis(500);
+    let gw = ws_gateway_with(&format!("drain_timeout_ms = {}", drain.as_millis())).await;
+    let mut client = open_tunnel(&gw).await;
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), gw.shutdown())
+        .await
+        .expect("shutdown does not wait for the tunnel forever");
+    assert!(
+        started.elapsed() >= drain,
+        "the tunnel got its drain period"
+    );
+    closed(&mut client).await;
 }

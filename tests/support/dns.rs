@@ -2,13 +2,13 @@
 //! whose records a test changes while the gateway resolves them.
 #![allow(dead_code)]
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
 
 use hickory_server::Server;
 use hickory_server::net::runtime::TokioRuntimeProvider;
-use hickory_server::proto::rr::rdata::{A, SOA, SRV};
+use hickory_server::proto::rr::rdata::{A, AAAA, SOA, SRV};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType, RrKey};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
@@ -63,10 +63,25 @@ impl DnsServer {
 
     /// Replaces the A records of `name`.
     pub async fn set_a(&self, name: &str, ips: &[Ipv4Addr]) {
+        self.set_a_with_ttl(name, ips, TTL).await;
+    }
+
+    /// Replaces the A records of `name`, served with `ttl` seconds.
+    pub async fn set_a_with_ttl(&self, name: &str, ips: &[Ipv4Addr], ttl: u32) {
         let name = Name::from_str(name).unwrap();
         self.clear(&name, RecordType::A).await;
         for ip in ips {
-            let record = Record::from_rdata(name.clone(), TTL, RData::A(A(*ip)));
+            let record = Record::from_rdata(name.clone(), ttl, RData::A(A(*ip)));
+            assert!(self.zone.upsert(record, 1).await);
+        }
+    }
+
+    /// Replaces the AAAA records of `name`.
+    pub async fn set_aaaa(&self, name: &str, ips: &[Ipv6Addr]) {
+        let name = Name::from_str(name).unwrap();
+        self.clear(&name, RecordType::AAAA).await;
+        for ip in ips {
+            let record = Record::from_rdata(name.clone(), TTL, RData::AAAA(AAAA(*ip)));
             assert!(self.zone.upsert(record, 1).await);
         }
     }

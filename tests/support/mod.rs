@@ -247,6 +247,11 @@ impl TestGateway {
         }
     }
 
+    /// The first listener's connection counts.
+    pub fn connection_stats(&self) -> portico::server::ConnectionStats {
+        self.running.as_ref().expect("running").connection_stats()[0]
+    }
+
     /// Stops the gateway, draining in-flight requests.
     pub async fn shutdown(mut self) {
         if let Some(running) = self.running.take() {

@@ -7,7 +7,11 @@
 //! | `max_header_bytes` | 16384 | request line and header fields; 431 |
 //! | `max_headers` | 100 | header fields; 431 |
 //! | `max_body_bytes` | 10485760 | request body, declared or streamed; 413 |
-//! | `header_read_timeout_ms` | 10000 | from connection (or previous response) to a complete request head; closed |
+//! | `header_read_timeout_ms` | 10000 | from a request's first byte (or the connection's opening) to its complete head; closed |
+//! | `idle_timeout_ms` | 60000 | a connection with no request in flight (HTTP/1 keep-alive, HTTP/2 without open streams): closed, HTTP/2 with GOAWAY |
+//! | `tunnel_idle_timeout_ms` | 300000 | an upgraded (WebSocket) tunnel without a byte either way: closed |
+//! | `max_connections` | 10000 | open connections (tunnels included); more are closed at once and counted |
+//! | `drain_timeout_ms` | 30000 | on shutdown, time left to in-flight requests and tunnels before they are closed |
 //! | `http2.max_concurrent_streams` | 100 | streams open at once per connection |
 //! | `http2.initial_stream_window_bytes` | 65536 | flow-control window per stream |
 //! | `http2.initial_connection_window_bytes` | 1048576 | flow-control window per connection |
@@ -34,6 +38,18 @@ pub struct LimitsConfig {
     /// Time allowed to receive a complete request head, ms.
     #[serde(default)]
     pub header_read_timeout_ms: Option<u64>,
+    /// Time a connection may stay open with no request in flight, ms.
+    #[serde(default)]
+    pub idle_timeout_ms: Option<u64>,
+    /// Time an upgraded tunnel may carry no byte in either direction, ms.
+    #[serde(default)]
+    pub tunnel_idle_timeout_ms: Option<u64>,
+    /// Connections the listener keeps open at once.
+    #[serde(default)]
+    pub max_connections: Option<u64>,
+    /// Time in-flight requests and tunnels get to finish on shutdown, ms.
+    #[serde(default)]
+    pub drain_timeout_ms: Option<u64>,
     /// HTTP/2 connection limits.
     #[serde(default)]
     pub http2: Http2LimitsConfig,
@@ -86,6 +102,15 @@ pub(super) fn check(limits: &LimitsConfig, key: &str, add: &mut dyn FnMut(String
         1,
         3_600_000,
     );
+    range("idle_timeout_ms", limits.idle_timeout_ms, 1, 86_400_000);
+    range(
+        "tunnel_idle_timeout_ms",
+        limits.tunnel_idle_timeout_ms,
+        1,
+        86_400_000,
+    );
+    range("max_connections", limits.max_connections, 1, 1_000_000);
+    range("drain_timeout_ms", limits.drain_timeout_ms, 0, 3_600_000);
     let h2 = &limits.http2;
     let wide = |v: Option<u32>| v.map(u64::from);
     range(

@@ -2,10 +2,10 @@
 //! `[limits]` and the listener's own `limits` table (see
 //! [`crate::config::limits`] for the keys and defaults).
 //!
-//! Some limits are enforced by hyper while it parses (header read timeout,
-//! HTTP/1 head size and header count, every HTTP/2 setting; see
-//! `server::connection`), the rest here, on each request before it is
-//! routed: [`Limits::admit`] refuses a head that is too large (431: the
+//! Some limits are enforced by the listener (`server`: the HTTP/1 framing
+//! guard checks head size and header count and times heads; idle and tunnel
+//! timeouts, `max_connections`, the drain; hyper applies every HTTP/2
+//! setting), the rest here, on each request before it is routed: [`Limits::admit`] refuses a head that is too large (431: the
 //! HTTP/2 header count, and a second line of defence for the rest) or a
 //! declared body over the limit (413), and wraps the body in a
 //! [`LimitedBody`] that fails once a streamed body grows past it.
@@ -29,6 +29,14 @@ pub const DEFAULT_MAX_HEADERS: usize = 100;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 /// Default of `header_read_timeout_ms`.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of `idle_timeout_ms`.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default of `tunnel_idle_timeout_ms`.
+pub const DEFAULT_TUNNEL_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default of `max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default of `drain_timeout_ms`.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Limits in force on one listener.
 #[derive(Debug, Clone)]
@@ -39,8 +47,17 @@ pub struct Limits {
     pub max_headers: usize,
     /// Largest request body, bytes.
     pub max_body_bytes: u64,
-    /// Time allowed to receive a complete request head.
+    /// Time allowed to receive a complete request head, from its first
+    /// byte (for the first request: from the connection's opening).
     pub header_read_timeout: Duration,
+    /// Time a connection may stay open with no request in flight.
+    pub idle_timeout: Duration,
+    /// Time an upgraded tunnel may carry no byte either way.
+    pub tunnel_idle_timeout: Duration,
+    /// Connections open at once on the listener.
+    pub max_connections: usize,
+    /// Time in-flight requests and tunnels get on shutdown.
+    pub drain_timeout: Duration,
     /// HTTP/2 connection settings.
     pub http2: Http2Limits,
 }
@@ -85,6 +102,19 @@ impl Limits {
             header_read_timeout: Duration::from_millis(pick!(
                 header_read_timeout_ms,
                 DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64
+            )),
+            idle_timeout: Duration::from_millis(pick!(
+                idle_timeout_ms,
+                DEFAULT_IDLE_TIMEOUT.as_millis() as u64
+            )),
+            tunnel_idle_timeout: Duration::from_millis(pick!(
+                tunnel_idle_timeout_ms,
+                DEFAULT_TUNNEL_IDLE_TIMEOUT.as_millis() as u64
+            )),
+            max_connections: pick!(max_connections, DEFAULT_MAX_CONNECTIONS),
+            drain_timeout: Duration::from_millis(pick!(
+                drain_timeout_ms,
+                DEFAULT_DRAIN_TIMEOUT.as_millis() as u64
             )),
             http2: Http2Limits {
                 max_concurrent_streams: pick!(http2.max_concurrent_streams, 100),

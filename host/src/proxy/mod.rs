@@ -1,6 +1,7 @@
 //! The request path: route, run the chain, forward, run the chain back.
 
 mod headers;
+mod tunnel;
 pub mod upgrade;
 
 use std::net::SocketAddr;
@@ -10,6 +11,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 
 pub use headers::{set_forwarded, strip_hop_by_hop};
+pub use tunnel::TunnelLimits;
 
 use crate::body::{Body, BoxError};
 use crate::error::ProxyError;

@@ -3,15 +3,16 @@
 //! `Upgrade` headers (which are otherwise hop-by-hop and dropped); only once
 //! the upstream answered `101 Switching Protocols`, and that answer went
 //! back through the chain still a 101, are both connections upgraded and
-//! bytes copied both ways until either side closes. Any other answer is a
+//! bytes copied both ways (see `tunnel`: until either side closes, the
+//! tunnel idles, or shutdown's drain period ends). Any other answer is a
 //! normal response, and the client's connection stays HTTP.
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 
 use super::headers::strip_hop_by_hop;
+use super::tunnel::{self, TunnelLimits};
 use crate::body::Body;
 use crate::error::ProxyError;
 
@@ -19,19 +20,26 @@ use crate::error::ProxyError;
 pub struct UpgradeRequest {
     protocol: HeaderValue,
     client: OnUpgrade,
+    limits: Option<TunnelLimits>,
 }
 
 impl UpgradeRequest {
     /// Takes the upgrade out of a request head, before its hop-by-hop
     /// headers are stripped: `Some` for an HTTP/1.1 request whose
-    /// `Connection` names `upgrade` and that has an `Upgrade` header.
+    /// `Connection` names `upgrade` and that has an `Upgrade` header. The
+    /// listener's [`TunnelLimits`] come along when it attached them.
     pub fn take(head: &mut http::request::Parts) -> Option<Self> {
         if head.version != Version::HTTP_11 || !connection_upgrade(&head.headers) {
             return None;
         }
         let protocol = head.headers.get(header::UPGRADE)?.clone();
         let client = head.extensions.remove::<OnUpgrade>()?;
-        Some(UpgradeRequest { protocol, client })
+        let limits = head.extensions.remove::<TunnelLimits>();
+        Some(UpgradeRequest {
+            protocol,
+            client,
+            limits,
+        })
     }
 
     /// Puts `Connection: upgrade` and `Upgrade` back on the request headers
@@ -72,30 +80,13 @@ pub fn finish(
     let upstream_side = response.extensions_mut().remove::<OnUpgrade>();
     match (upgrade, upstream_side) {
         (Some(upgrade), Some(upstream_side)) => {
-            tokio::spawn(tunnel(upgrade.client, upstream_side));
+            tokio::spawn(tunnel::run(upgrade.client, upstream_side, upgrade.limits));
             Ok(())
         }
         _ => Err(ProxyError::UpstreamUnreachable {
             upstream: upstream.to_owned(),
             reason: "101 Switching Protocols without an upgrade to complete".into(),
         }),
-    }
-}
-
-/// Copies bytes both ways until either side closes.
-async fn tunnel(client: OnUpgrade, upstream: OnUpgrade) {
-    let (client, upstream) = match tokio::try_join!(client, upstream) {
-        Ok(both) => both,
-        Err(error) => {
-            tracing::debug!(%error, "upgrade not completed");
-            return;
-        }
-    };
-    let mut client = TokioIo::new(client);
-    let mut upstream = TokioIo::new(upstream);
-    match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-        Ok((sent, received)) => tracing::debug!(sent, received, "upgraded connection closed"),
-        Err(error) => tracing::debug!(%error, "upgraded connection failed"),
     }
 }
 

@@ -1,16 +1,17 @@
 //! One client connection: TLS handshake (when the listener terminates TLS),
 //! protocol detection, then hyper's HTTP/1.1 (with upgrades) or HTTP/2
-//! server, configured from the listener's [`Limits`]. Every request passes
-//! the edge limits ([`Limits::admit`]) before the proxy sees it.
+//! server, configured from the listener's [`Limits`]. HTTP/1 reads go
+//! through the framing guard (`framing`); every request passes the edge
+//! limits ([`Limits::admit`]) before the proxy sees it (`service`).
 
+use std::any::Any;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
-use http::Request;
-use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -18,10 +19,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::activity::Activity;
+use super::framing::{FramingGuard, HeadLimits};
 use super::protocol::{self, Prefixed, Protocol};
+use super::service::RequestService;
 use super::stopping;
 use crate::limits::Limits;
-use crate::proxy::{self, Peer};
+use crate::proxy::{Peer, TunnelLimits};
 use crate::reload::LiveGateway;
 use crate::tls::{ClientIdentity, TlsTerminator};
 
@@ -38,6 +42,11 @@ pub(super) struct ConnectionServer {
 }
 
 impl ConnectionServer {
+    /// How long shutdown waits for this listener's connections.
+    pub(super) fn drain_timeout(&self) -> Duration {
+        self.limits.drain_timeout
+    }
+
     /// Configures hyper's servers from `limits`.
     pub(super) fn new(
         gateway: Arc<LiveGateway>,
@@ -47,7 +56,9 @@ impl ConnectionServer {
         let mut http1 = http1::Builder::new();
         http1
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
+            // The framing guard times heads from their first byte, and
+            // the idle timeout covers keep-alive.
+            .header_read_timeout(None)
             // Heads (and chunked trailers) over the limit: 431 while
             // parsing; the read buffer holds no more than a head may be.
             .max_header_size(limits.max_header_bytes)
@@ -72,14 +83,9 @@ impl ConnectionServer {
         }
     }
 
-    /// Serves one accepted connection until it closes, or until shutdown
-    /// and its in-flight requests finished.
-    pub(super) async fn serve(
-        &self,
-        stream: TcpStream,
-        addr: SocketAddr,
-        shutdown: watch::Receiver<bool>,
-    ) {
+    /// Serves one accepted connection until it closes, goes idle, or
+    /// shutdown's drain period ends.
+    pub(super) async fn serve(&self, stream: TcpStream, addr: SocketAddr, life: Lifecycle) {
         let _ = stream.set_nodelay(true);
         match &self.tls {
             None => {
@@ -87,7 +93,7 @@ impl ConnectionServer {
                     addr,
                     scheme: "http",
                 };
-                self.serve_http(stream, peer, None, shutdown).await;
+                self.serve_http(stream, peer, None, life).await;
             }
             Some(tls) => match tls.accept(stream).await {
                 Ok(accepted) => {
@@ -95,7 +101,7 @@ impl ConnectionServer {
                         addr,
                         scheme: "https",
                     };
-                    self.serve_http(accepted.stream, peer, accepted.identity, shutdown)
+                    self.serve_http(accepted.stream, peer, accepted.identity, life)
                         .await;
                 }
                 Err(error) => tracing::debug!(%error, client = %addr, "TLS handshake failed"),
@@ -108,7 +114,7 @@ impl ConnectionServer {
         mut io: IO,
         peer: Peer,
         identity: Option<ClientIdentity>,
-        mut shutdown: watch::Receiver<bool>,
+        mut life: Lifecycle,
     ) where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -117,7 +123,7 @@ impl ConnectionServer {
                 self.limits.header_read_timeout,
                 protocol::detect(&mut io),
             ) => detected,
-            _ = stopping(&mut shutdown) => return,
+            _ = stopping(&mut life.shutdown) => return,
         };
         let (protocol, prefix) = match detected {
             Ok(Ok(detected)) => detected,
@@ -130,37 +136,55 @@ impl ConnectionServer {
                 return;
             }
         };
-        let io = TokioIo::new(Prefixed::new(prefix, io));
-        let gateway = self.gateway.clone();
-        let limits = self.limits.clone();
-        let service = service_fn(move |request: Request<Incoming>| {
-            let gateway = gateway.clone();
-            let limits = limits.clone();
-            let identity = identity.clone();
-            async move {
-                let response = match limits.admit(request) {
-                    Ok(mut request) => {
-                        if let Some(identity) = identity {
-                            request.extensions_mut().insert(identity);
-                        }
-                        // The snapshot serving now, held to the end of the
-                        // request even if a reload swaps in another.
-                        let gateway = gateway.load();
-                        proxy::handle(&gateway, request, peer).await
-                    }
-                    Err(error) => proxy::refuse(error),
-                };
-                Ok::<_, Infallible>(response)
-            }
-        });
+        let io = Prefixed::new(prefix, io);
+        let activity = Activity::new();
+        let mut service = RequestService {
+            gateway: self.gateway.clone(),
+            limits: self.limits.clone(),
+            peer,
+            identity,
+            activity: activity.clone(),
+            framing: None,
+            tunnel: None,
+        };
+        let idle = self.limits.idle_timeout;
         let result = match protocol {
             Protocol::Http1 => {
-                let connection = self.http1.serve_connection(io, service).with_upgrades();
-                drive(connection, shutdown, |c| c.graceful_shutdown()).await
+                let head_limits = HeadLimits {
+                    max_headers: self.limits.max_headers,
+                    max_header_bytes: self.limits.max_header_bytes,
+                    read_timeout: self.limits.header_read_timeout,
+                };
+                let (io, framing) = FramingGuard::new(io, head_limits, activity.clone());
+                service.framing = Some(framing);
+                service.tunnel = Some(TunnelLimits {
+                    idle_timeout: self.limits.tunnel_idle_timeout,
+                    closing: life.closing.clone(),
+                    hold: life.hold.clone(),
+                });
+                let service = service_fn(move |request| {
+                    let service = service.clone();
+                    async move { Ok::<_, Infallible>(service.call(request).await) }
+                });
+                let connection = self
+                    .http1
+                    .serve_connection(TokioIo::new(io), service)
+                    .with_upgrades();
+                drive(connection, &mut life, &activity, idle, |c| {
+                    c.graceful_shutdown()
+                })
+                .await
             }
             Protocol::Http2 => {
-                let connection = self.http2.serve_connection(io, service);
-                drive(connection, shutdown, |c| c.graceful_shutdown()).await
+                let service = service_fn(move |request| {
+                    let service = service.clone();
+                    async move { Ok::<_, Infallible>(service.call(request).await) }
+                });
+                let connection = self.http2.serve_connection(TokioIo::new(io), service);
+                drive(connection, &mut life, &activity, idle, |c| {
+                    c.graceful_shutdown()
+                })
+                .await
             }
         };
         if let Err(error) = result {
@@ -169,21 +193,53 @@ impl ConnectionServer {
     }
 }
 
-/// Runs a connection; once shutdown starts, asks it to finish its in-flight
-/// requests and close (HTTP/1: no more keep-alive; HTTP/2: GOAWAY).
+/// Runs a connection. Once shutdown starts or the connection has been idle
+/// for `idle`, asks it to finish its in-flight requests and close (HTTP/1:
+/// no more keep-alive; HTTP/2: GOAWAY); once the drain period is over, it
+/// is dropped (closed) whatever it was doing.
 async fn drive<C>(
     connection: C,
-    mut shutdown: watch::Receiver<bool>,
+    life: &mut Lifecycle,
+    activity: &Activity,
+    idle: Duration,
     graceful: fn(Pin<&mut C>),
 ) -> Result<(), hyper::Error>
 where
     C: Future<Output = Result<(), hyper::Error>>,
 {
     let mut connection = std::pin::pin!(connection);
-    tokio::select! {
+    let idled = tokio::select! {
         result = connection.as_mut() => return result,
-        _ = stopping(&mut shutdown) => {}
-    }
+        _ = stopping(&mut life.shutdown) => false,
+        () = activity.idle_for(idle) => true,
+    };
     graceful(connection.as_mut());
-    connection.await
+    if idled {
+        tracing::debug!(?idle, "idle connection: closing");
+        // A client that never lets the close finish (no PING ACK after an
+        // HTTP/2 GOAWAY) is dropped once idle for another period.
+        activity.touch();
+        tokio::select! {
+            result = connection.as_mut() => return result,
+            () = activity.idle_for(idle) => return Ok(()),
+            _ = stopping(&mut life.shutdown) => {}
+        }
+    }
+    tokio::select! {
+        result = connection => result,
+        _ = stopping(&mut life.closing) => {
+            tracing::debug!("connection closed at the end of the drain period");
+            Ok(())
+        }
+    }
+}
+
+/// What ties a connection to its listener.
+pub(super) struct Lifecycle {
+    /// Turns `true` when shutdown starts: finish in-flight requests.
+    pub shutdown: watch::Receiver<bool>,
+    /// Turns `true` when the drain period is over: close now.
+    pub closing: watch::Receiver<bool>,
+    /// Held for as long as the connection (or a tunnel it became) is open.
+    pub hold: Arc<dyn Any + Send + Sync>,
 }

@@ -3,19 +3,27 @@
 //! listener's edge limits, with graceful shutdown that lets in-flight
 //! requests finish.
 //!
+//! - `accept`: the accept loop, `max_connections`, the shutdown drain.
 //! - `connection`: one connection, from the TLS handshake to hyper's
-//!   server and the proxy.
+//!   server, its idle timeout and its part in the drain.
 //! - `protocol`: HTTP/1 or HTTP/2, told by the connection's first bytes.
+//! - `framing`: HTTP/1 request framing checked before hyper parses it.
+//! - `service`: each request through the framing verdict, edge limits and
+//!   proxy.
+//! - `activity`: requests in flight, for the idle timeout.
 
+mod accept;
+mod activity;
 mod connection;
+mod framing;
 mod protocol;
+mod service;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -23,10 +31,10 @@ use crate::gateway::Gateway;
 use crate::limits::Limits;
 use crate::reload::LiveGateway;
 use crate::tls::{TlsError, TlsTerminator};
+use accept::{Admission, accept_loop};
 use connection::ConnectionServer;
 
-/// How long shutdown waits for in-flight requests.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+pub use accept::ConnectionStats;
 
 /// A listener could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +62,7 @@ pub enum ListenerError {
 /// A gateway serving on its listeners.
 pub struct RunningGateway {
     addrs: Vec<(String, SocketAddr)>,
+    admissions: Vec<Arc<Admission>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -75,6 +84,7 @@ impl RunningGateway {
         let (shutdown, _) = watch::channel(false);
         let tls = load_tls(config)?;
         let mut addrs = Vec::new();
+        let mut admissions = Vec::new();
         let mut tasks = Vec::new();
         for (listener, tls) in config.listeners.iter().zip(tls) {
             let bind_error = |error| ListenerError::Bind {
@@ -95,15 +105,19 @@ impl RunningGateway {
                 tasks.push(tls.spawn_reload(shutdown.subscribe()));
             }
             let limits = Limits::resolve(&config.limits, listener.limits.as_ref());
+            let admission = Admission::new(limits.max_connections);
+            admissions.push(admission.clone());
             let server = Arc::new(ConnectionServer::new(gateway.clone(), limits, tls));
             tasks.push(tokio::spawn(accept_loop(
                 socket,
                 server,
+                admission,
                 shutdown.subscribe(),
             )));
         }
         Ok(RunningGateway {
             addrs,
+            admissions,
             shutdown,
             tasks,
         })
@@ -119,7 +133,14 @@ impl RunningGateway {
         &self.addrs
     }
 
-    /// Stops accepting and waits for in-flight requests to finish.
+    /// Every listener's connection counts, in the order of
+    /// [`RunningGateway::addrs`].
+    pub fn connection_stats(&self) -> Vec<ConnectionStats> {
+        self.admissions.iter().map(|a| a.stats()).collect()
+    }
+
+    /// Stops accepting, lets in-flight requests and tunnels finish for up
+    /// to each listener's `drain_timeout`, then closes what is left.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks {
@@ -152,43 +173,4 @@ pub fn load_tls(config: &Config) -> Result<Vec<Option<Arc<TlsTerminator>>>, List
 /// Resolves once `shutdown` turns true (or its sender is gone).
 pub(crate) async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    server: Arc<ConnectionServer>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    // Every connection task holds a clone of `open`; `drained` yields
-    // `None` once all of them ended.
-    let (open, mut drained) = mpsc::channel::<()>(1);
-    loop {
-        let (stream, addr) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-            _ = stopping(&mut shutdown) => break,
-        };
-        let server = server.clone();
-        let shutdown = shutdown.clone();
-        let open = open.clone();
-        tokio::spawn(async move {
-            server.serve(stream, addr, shutdown).await;
-            drop(open);
-        });
-    }
-    // New connections are refused from here on.
-    drop(listener);
-    drop(open);
-    if tokio::time::timeout(DRAIN_TIMEOUT, drained.recv())
-        .await
-        .is_err()
-    {
-        tracing::warn!("shutdown: in-flight requests did not finish within {DRAIN_TIMEOUT:?}");
-    }
 }

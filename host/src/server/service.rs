@@ -1,0 +1,74 @@
+//! What hyper calls for each request on a connection: the HTTP/1 framing
+//! verdict, the edge limits, then the proxy. The response body keeps the
+//! request in flight for the idle timeout until it is dropped.
+
+use std::sync::Arc;
+
+use http::{HeaderValue, Request, Response, header};
+use hyper::body::Incoming;
+
+use super::activity::{Activity, Tracked};
+use super::framing::Framing;
+use crate::body::Body;
+use crate::limits::Limits;
+use crate::proxy::{self, Peer, TunnelLimits};
+use crate::reload::LiveGateway;
+use crate::tls::ClientIdentity;
+
+/// The per-connection request service.
+#[derive(Clone)]
+pub(super) struct RequestService {
+    pub gateway: Arc<LiveGateway>,
+    pub limits: Arc<Limits>,
+    pub peer: Peer,
+    pub identity: Option<ClientIdentity>,
+    pub activity: Arc<Activity>,
+    /// HTTP/1 only: the framing guard's verdicts.
+    pub framing: Option<Framing>,
+    /// HTTP/1 only: for a request that becomes a tunnel.
+    pub tunnel: Option<TunnelLimits>,
+}
+
+impl RequestService {
+    /// Serves one request.
+    pub(super) async fn call(self, request: Request<Incoming>) -> Response<Tracked<Body>> {
+        let in_flight = self.activity.begin();
+        self.respond(request)
+            .await
+            .map(|body| Tracked::new(body, in_flight))
+    }
+
+    async fn respond(self, request: Request<Incoming>) -> Response<Body> {
+        let switch = match self.framing.as_ref().map(|f| f.check(&request)) {
+            Some(Err(error)) => {
+                // Nothing after a refused head is read: close.
+                let mut response = proxy::refuse(error);
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return response;
+            }
+            Some(Ok(switch)) => switch,
+            None => None,
+        };
+        let response = match self.limits.admit(request) {
+            Ok(mut request) => {
+                if let Some(identity) = self.identity {
+                    request.extensions_mut().insert(identity);
+                }
+                if let Some(tunnel) = self.tunnel {
+                    request.extensions_mut().insert(tunnel);
+                }
+                // The snapshot serving now, held to the end of the request
+                // even if a reload swaps in another.
+                let gateway = self.gateway.load();
+                proxy::handle(&gateway, request, self.peer).await
+            }
+            Err(error) => proxy::refuse(error),
+        };
+        if let Some(switch) = switch {
+            switch.decide(response.status());
+        }
+        response
+    }
+}

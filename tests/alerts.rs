@@ -152,3 +152,85 @@ above_percent = 5.0
         );
     }
 }
+
+#[tokio::test]
+async fn plugin_trap_and_no_healthy_target_alerts_fire() {
+    let origin = upstream("origin").await;
+    let mut hook = webhook_receiver(0).await;
+    let gw = monitored(&format!(
+        r#"{prelude}
+[alerting]
+webhooks = ["{url}"]
+
+[[alerts]]
+name = "hostile-traps"
+kind = "plugin_traps"
+plugin = "hostile"
+traps = 3
+window_s = 60
+for_s = 0
+
+[[alerts]]
+name = "gone-down"
+kind = "no_healthy_target"
+upstream = "gone"
+for_s = 0
+
+[upstreams.origin]
+targets = ["{origin}"]
+
+[upstreams.gone]
+targets = ["{dead}"]
+retries = 0
+outlier = {{ consecutive_failures = 1, ejection_ms = 60000 }}
+
+[[routes]]
+name = "boom"
+path = {{ prefix = "/boom" }}
+upstream = "origin"
+
+[[routes.plugins]]
+name = "hostile"
+config.mode = "panic"
+
+[[routes]]
+name = "gone"
+path = {{ prefix = "/gone" }}
+upstream = "gone"
+"#,
+        prelude = config_prelude(),
+        url = hook.url,
+        dead = dead_target(),
+    ))
+    .await;
+
+    // Two traps are under the threshold: nothing fires.
+    for _ in 0..2 {
+        assert_eq!(
+            gw.gateway.get("/boom").await.status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(hook.posts.try_recv().is_err(), "2 traps < 3: no alert");
+    let live = gw.admin_get("/api/live").await.json();
+    assert_eq!(live["live"]["plugins"][0]["plugin"], "hostile");
+    assert_eq!(live["live"]["plugins"][0]["traps"], 2);
+
+    // The third trap fires it; one failure ejects the only target of `gone`.
+    gw.gateway.get("/boom").await;
+    assert!(gw.gateway.get("/gone").await.status.is_server_error());
+    let mut fired = vec![
+        next_post(&mut hook.posts).await,
+        next_post(&mut hook.posts).await,
+    ];
+    fired.sort_by_key(|e| e["alert"].as_str().unwrap().to_owned());
+    assert_eq!(fired[0]["alert"], "gone-down");
+    assert_eq!(fired[0]["state"], "firing");
+    assert_eq!(fired[0]["subject"], "upstream `gone`");
+    assert_eq!(fired[1]["alert"], "hostile-traps");
+    assert_eq!(fired[1]["state"], "firing");
+    assert_eq!(fired[1]["value"], 3.0);
+    assert_eq!(fired[1]["subject"], "plugin `hostile`");
+    gw.shutdown().await;
+}

@@ -60,8 +60,9 @@ impl Window {
         }
     }
 
-    /// Counts `sample` in second `at` (a sample older than the window is
-    /// dropped; one from a second before the newest counts in the newest).
+    /// Counts `sample` in second `at`. A later second opens a new bucket
+    /// (dropping the oldest when full); an earlier one (the clock stepped
+    /// back) counts in the latest kept second not after it, or the newest.
     pub fn record(&mut self, sample: &RequestSample, at: u64) {
         let second = self.second_mut(at);
         let route: Arc<str> = sample.route.clone().unwrap_or_else(|| NO_ROUTE.into());

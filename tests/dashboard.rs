@@ -165,6 +165,16 @@ async fn the_dashboard_shows_the_traffic_and_follows_it() {
     }
     gw.monitor.analytics.as_ref().unwrap().flush().await;
     let url = format!("http://{}/dashboard", gw.admin);
+    let page = gw.admin_get("/dashboard").await;
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"),
+        "the page may reach nothing but the admin listener: {csp}"
+    );
 
     let dom = dump_dom(browser.clone(), url.clone(), 2500).await;
     let live = gw.admin_get("/api/live").await.json();
@@ -210,6 +220,12 @@ async fn the_dashboard_shows_the_traffic_and_follows_it() {
         "unhealthy"
     };
     assert_eq!(cell(dead_row, "state"), expected);
+
+    // The startup "reload" reported by the admin listener.
+    let startup = row(&dom, "data-reload", "1");
+    assert_eq!(cell(startup, "trigger"), "startup");
+    assert_eq!(cell(startup, "outcome"), "applied");
+    assert!(cell(startup, "plugins").contains("probe@"));
 
     // The alert and the analytics tables.
     let alert = row(&dom, "data-alert", "broken-errors");

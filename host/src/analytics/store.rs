@@ -296,3 +296,71 @@ pub struct MinuteClasses {
     /// Requests by status class (`"2xx"`, `"5xx"`, …).
     pub classes: BTreeMap<String, u64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn rollup(requests: u64, ms: u64) -> Rollup {
+        let mut rollup = Rollup {
+            requests,
+            bytes_in: requests * 10,
+            bytes_out: requests * 100,
+            ..Rollup::default()
+        };
+        for _ in 0..requests {
+            rollup.latency.record(Duration::from_millis(ms));
+        }
+        rollup
+    }
+
+    fn key(minute: i64, route: &str, class: u8) -> RollupKey {
+        RollupKey {
+            minute,
+            route: route.into(),
+            consumer: String::new(),
+            status_class: class,
+            upstream: "u".into(),
+        }
+    }
+
+    #[test]
+    fn writes_merge_into_existing_rows_and_retention_purges() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nested/analytics.sqlite3");
+        let mut store = Store::open(&file).unwrap();
+        store
+            .write(&HashMap::from([(key(60, "a", 2), rollup(3, 10))]))
+            .unwrap();
+        store
+            .write(&HashMap::from([
+                (key(60, "a", 2), rollup(1, 500)),
+                (key(120, "a", 5), rollup(2, 20)),
+                (key(6000, "b", 2), rollup(1, 1)),
+            ]))
+            .unwrap();
+        let top = store.top(GroupBy::Route, 0, 180, 10).unwrap();
+        assert_eq!(top.len(), 1);
+        assert_eq!((top[0].requests, top[0].errors), (6, 2));
+        assert_eq!((top[0].bytes_in, top[0].bytes_out), (60, 600));
+        assert!(
+            top[0].p99_ms > 450.0,
+            "the merged histogram kept the slow one"
+        );
+        let minutes = store.errors(0, 180).unwrap();
+        assert_eq!(minutes.len(), 2);
+        assert_eq!(minutes[0].classes["2xx"], 4);
+        assert_eq!(minutes[1].classes["5xx"], 2);
+
+        assert_eq!(store.purge_before(6000).unwrap(), 2);
+        assert!(store.top(GroupBy::Route, 0, 180, 10).unwrap().is_empty());
+        drop(store);
+        let reopened = Store::open(&file).unwrap();
+        assert_eq!(
+            reopened.top(GroupBy::Route, 0, 10_000, 10).unwrap()[0].requests,
+            1
+        );
+    }
+}

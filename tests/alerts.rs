@@ -220,7 +220,7 @@ upstream = "gone"
     // The third trap fires it; one failure ejects the only target of `gone`.
     gw.gateway.get("/boom").await;
     assert!(gw.gateway.get("/gone").await.status.is_server_error());
-    let mut fired = vec![
+    let mut fired = [
         next_post(&mut hook.posts).await,
         next_post(&mut hook.posts).await,
     ];

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError, ConfigErrors, PluginRef, RouteConfig};
+use crate::observe::{self, Observer};
 use crate::router::Router;
 use crate::runtime::{Chain, HostServices, LoadError, PluginEngine, PluginLoader, PluginSlot};
 use crate::upstream::Upstream;
@@ -34,6 +35,8 @@ pub struct Gateway {
     pub router: Router,
     /// Routes in config order.
     pub routes: Vec<Route>,
+    /// Access log, metrics and traces of every request.
+    pub observer: Arc<Observer>,
     engine: PluginEngine,
 }
 
@@ -43,6 +46,11 @@ impl Gateway {
     /// the config file and key path.
     pub async fn build(config: &Config) -> Result<Self, ConfigErrors> {
         let error = |key: String, message: String| ConfigError::new(&config.source, key, message);
+        // First: the metrics recorder must be installed before upstreams and
+        // plugin slots register their metric handles.
+        let observer = Observer::new(&config.observability).map_err(|e| {
+            ConfigErrors::one(error("observability.access_log.file".into(), e.to_string()))
+        })?;
         let engine = PluginEngine::new(&config.runtime)
             .map_err(|e| ConfigErrors::one(error("runtime".into(), e.to_string())))?;
         let cache_dir = config.runtime.cache_dir.clone().unwrap_or_default();
@@ -55,7 +63,9 @@ impl Gateway {
         for (name, upstream) in &config.upstreams {
             match Upstream::build(name, upstream).await {
                 Ok(built) => {
-                    upstreams.insert(name, Arc::new(built));
+                    let built = Arc::new(built);
+                    observe::metrics::watch_upstream(&built);
+                    upstreams.insert(name, built);
                 }
                 Err(e) => errors.push(error(
                     format!("upstreams.{name}.{}", e.key()),
@@ -98,6 +108,7 @@ impl Gateway {
         Ok(Gateway {
             router,
             routes,
+            observer: Arc::new(observer),
             engine,
         })
     }

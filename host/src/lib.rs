@@ -7,6 +7,7 @@
 //! and runs each route's chain of plugins through the [`runtime`]. A
 //! [`gateway::Gateway`] is one consistent snapshot built from a
 //! [`config::Config`]; every error a client can see is a [`error::ProxyError`].
+//! [`observe`] records each request: access log, metrics, traces.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -22,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod limits;
+pub mod observe;
 pub mod proxy;
 pub mod router;
 pub mod runtime;

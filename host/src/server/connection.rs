@@ -138,14 +138,15 @@ impl ConnectionServer {
             let limits = limits.clone();
             let identity = identity.clone();
             async move {
+                let observation = gateway.observer.begin(&request, peer);
                 let response = match limits.admit(request) {
                     Ok(mut request) => {
                         if let Some(identity) = identity {
                             request.extensions_mut().insert(identity);
                         }
-                        proxy::handle(&gateway, request, peer).await
+                        proxy::serve(&gateway, request, peer, observation).await
                     }
-                    Err(error) => proxy::refuse(error),
+                    Err(error) => observation.finish(proxy::refuse(error)),
                 };
                 Ok::<_, Infallible>(response)
             }

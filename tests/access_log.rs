@@ -66,7 +66,10 @@ async fn lines(file: &Path, count: usize) -> Vec<Value> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let text = std::fs::read_to_string(file).unwrap_or_default();
-    panic!("expected {count} lines in {}, found: {text:?}", file.display());
+    panic!(
+        "expected {count} lines in {}, found: {text:?}",
+        file.display()
+    );
 }
 
 const AUTH_PROBE: &str = r#"
@@ -116,7 +119,11 @@ response_headers = ["x-upstream", "content-type"]"#,
     let client = line["client"].as_str().expect("client");
     assert!(client.starts_with("127.0.0.1:"), "{client}");
     let timestamp = line["timestamp"].as_str().expect("timestamp");
-    assert_eq!(timestamp.len(), "2025-01-01T00:00:00.000Z".len(), "{timestamp}");
+    assert_eq!(
+        timestamp.len(),
+        "2025-01-01T00:00:00.000Z".len(),
+        "{timestamp}"
+    );
     assert!(timestamp.ends_with('Z') && timestamp.as_bytes()[10] == b'T');
 
     let total = line["duration_us"].as_u64().expect("duration_us");
@@ -134,7 +141,11 @@ response_headers = ["x-upstream", "content-type"]"#,
         "secrets redacted, absent headers left out"
     );
     assert_eq!(line["response_headers"]["x-upstream"], "origin");
-    assert!(!std::fs::read_to_string(&file).unwrap().contains("top-secret"));
+    assert!(
+        !std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("top-secret")
+    );
 }
 
 #[tokio::test]
@@ -170,7 +181,10 @@ config = { context_set = { consumer = "mallory\n{\"forged\":1}\u001b[31m" } }
         r"tab\there \xff\xfe end"
     );
     let raw = std::fs::read_to_string(&file).unwrap();
-    assert!(raw.contains(r#"mallory\n{\"forged\":1}\u001b[31m"#), "{raw}");
+    assert!(
+        raw.contains(r#"mallory\n{\"forged\":1}\u001b[31m"#),
+        "{raw}"
+    );
     assert!(!raw.contains('\u{1b}') && !raw.contains('\t'));
 }
 
@@ -206,7 +220,12 @@ redact_query_params = ["api_key"]"#,
     .await;
     gw.get("/p?api_key=k&q=shoes").await;
     let line = &lines(&file, 1).await[0];
-    let mut keys: Vec<&str> = line.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = line
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort();
     assert_eq!(keys, ["path", "route", "status"]);
     assert_eq!(line["path"], "/p?api_key=[redacted]&q=shoes");
@@ -216,8 +235,14 @@ redact_query_params = ["api_key"]"#,
 fn bad_access_log_config_is_refused_with_its_key() {
     let cases = [
         ("sample_rate = 1.5", "observability.access_log.sample_rate"),
-        ("fields = [\"status\", \"nope\"]", "observability.access_log.fields[1]"),
-        ("request_headers = [\"bad name\"]", "observability.access_log.request_headers[0]"),
+        (
+            "fields = [\"status\", \"nope\"]",
+            "observability.access_log.fields[1]",
+        ),
+        (
+            "request_headers = [\"bad name\"]",
+            "observability.access_log.request_headers[0]",
+        ),
         ("colour = true", "observability.access_log"),
         ("query = \"hide\"", "observability.access_log.query"),
     ];

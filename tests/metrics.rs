@@ -62,7 +62,11 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     samples(text)
         .iter()
         .filter(|s| s.name == name)
-        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
+        .filter(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
         .map(|s| s.value)
         .sum()
 }
@@ -116,9 +120,17 @@ upstream = "m-closed"
     assert_eq!(gw.get("/down").await.status, StatusCode::BAD_GATEWAY);
 
     let route = [("route", "m-counted")];
-    let get = [("route", "m-counted"), ("method", "GET"), ("status_class", "2xx")];
+    let get = [
+        ("route", "m-counted"),
+        ("method", "GET"),
+        ("status_class", "2xx"),
+    ];
     let text = eventually("portico_requests_total", &get, 5.0).await;
-    let post = [("route", "m-counted"), ("method", "POST"), ("status_class", "2xx")];
+    let post = [
+        ("route", "m-counted"),
+        ("method", "POST"),
+        ("status_class", "2xx"),
+    ];
     assert_eq!(value(&text, "portico_requests_total", &post), 2.0);
     let down = [("route", "m-down"), ("status_class", "5xx")];
     let text = eventually("portico_requests_total", &down, 1.0).await;
@@ -134,11 +146,18 @@ upstream = "m-closed"
     assert_eq!(value(&text, "portico_upstream_requests_total", &up), 7.0);
     assert!(value(&text, "portico_upstream_connections_opened_total", &up) >= 1.0);
     assert_eq!(
-        value(&text, "portico_upstream_response_duration_seconds_count", &up),
+        value(
+            &text,
+            "portico_upstream_response_duration_seconds_count",
+            &up
+        ),
         7.0
     );
     let target = [("upstream", "m-up"), ("target", &*origin.to_string())];
-    assert_eq!(value(&text, "portico_upstream_target_healthy", &target), 1.0);
+    assert_eq!(
+        value(&text, "portico_upstream_target_healthy", &target),
+        1.0
+    );
     // Label values are route names, never raw paths.
     assert!(!text.contains("/down") && !text.contains("\"/a\""));
 }
@@ -185,35 +204,77 @@ config = {{ mode = "spin" }}
     assert_eq!(gw.get("/panic").await.status, StatusCode::OK);
     let boom = gw.send(Method::GET, "/panic", &[("x-boom", "1")], "").await;
     assert_eq!(boom.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(gw.get("/spin").await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        gw.get("/spin").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 
     let probe = [("plugin", "probe"), ("route", "p-probe")];
-    let on_request = [("plugin", "probe"), ("route", "p-probe"), ("phase", "on_request")];
-    let text = eventually("portico_plugin_call_duration_seconds_count", &on_request, 4.0).await;
-    let on_response = [("plugin", "probe"), ("route", "p-probe"), ("phase", "on_response")];
+    let on_request = [
+        ("plugin", "probe"),
+        ("route", "p-probe"),
+        ("phase", "on_request"),
+    ];
+    let text = eventually(
+        "portico_plugin_call_duration_seconds_count",
+        &on_request,
+        4.0,
+    )
+    .await;
+    let on_response = [
+        ("plugin", "probe"),
+        ("route", "p-probe"),
+        ("phase", "on_response"),
+    ];
     assert_eq!(
-        value(&text, "portico_plugin_call_duration_seconds_count", &on_response),
+        value(
+            &text,
+            "portico_plugin_call_duration_seconds_count",
+            &on_response
+        ),
         4.0
     );
     // The instance `init` ran on at load, then 4 requests: each got a new
     // or an idle one.
     let created = value(&text, "portico_plugin_instances_created_total", &probe);
     let reused = value(&text, "portico_plugin_instances_reused_total", &probe);
-    assert!(created >= 1.0 && created + reused == 5.0, "{created} + {reused}");
+    assert!(
+        created >= 1.0 && created + reused == 5.0,
+        "{created} + {reused}"
+    );
     assert!(value(&text, "portico_plugin_memory_peak_bytes", &probe) > 0.0);
     let version = samples(&text)
         .into_iter()
-        .find(|s| s.name == "portico_plugin_instances_created_total" && s.labels["plugin"] == "probe")
+        .find(|s| {
+            s.name == "portico_plugin_instances_created_total" && s.labels["plugin"] == "probe"
+        })
         .map(|s| s.labels["version"].clone())
         .expect("probe series");
-    assert_eq!(version, "0.1.0", "the version its `metadata` export reports");
+    assert_eq!(
+        version, "0.1.0",
+        "the version its `metadata` export reports"
+    );
 
-    let trap = [("plugin", "hostile"), ("route", "p-panic"), ("kind", "trap")];
+    let trap = [
+        ("plugin", "hostile"),
+        ("route", "p-panic"),
+        ("kind", "trap"),
+    ];
     let text = eventually("portico_plugin_failures_total", &trap, 1.0).await;
-    let deadline = [("plugin", "hostile"), ("route", "p-spin"), ("kind", "deadline")];
-    assert_eq!(value(&text, "portico_plugin_failures_total", &deadline), 1.0);
+    let deadline = [
+        ("plugin", "hostile"),
+        ("route", "p-spin"),
+        ("kind", "deadline"),
+    ];
+    assert_eq!(
+        value(&text, "portico_plugin_failures_total", &deadline),
+        1.0
+    );
     let spin = [("plugin", "hostile"), ("route", "p-spin")];
-    assert_eq!(value(&text, "portico_plugin_deadline_overruns_total", &spin), 1.0);
+    assert_eq!(
+        value(&text, "portico_plugin_deadline_overruns_total", &spin),
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -289,7 +350,10 @@ config = {{ policies = [{{ limit = 2, window = "1h" }}] }}
     .err()
     .expect("refused");
     assert!(error.contains("capability `metrics`"), "{error}");
-    assert!(error.contains("routes[0].plugins[0].capabilities"), "{error}");
+    assert!(
+        error.contains("routes[0].plugins[0].capabilities"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -30,8 +30,14 @@ fn parts(traceparent: &str) -> (String, String, String) {
     assert_eq!(fields.len(), 4, "{traceparent}");
     assert_eq!(fields[0], "00");
     assert!(fields[1].len() == 32 && fields[2].len() == 16 && fields[3].len() == 2);
-    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    assert!(hex(fields[1]) && hex(fields[2]) && hex(fields[3]), "{traceparent}");
+    let hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    assert!(
+        hex(fields[1]) && hex(fields[2]) && hex(fields[3]),
+        "{traceparent}"
+    );
     (fields[1].into(), fields[2].into(), fields[3].into())
 }
 
@@ -83,17 +89,24 @@ async fn a_missing_or_invalid_traceparent_starts_a_new_trace() {
 
 #[tokio::test]
 async fn propagation_can_be_turned_off() {
-    let prelude = format!("{}\n[observability.tracing]\npropagate = false\n", config_prelude());
+    let prelude = format!(
+        "{}\n[observability.tracing]\npropagate = false\n",
+        config_prelude()
+    );
     let gw = single_route_gateway(&prelude, r#"name = "untraced""#, "").await;
     let sent = client_traceparent("01");
-    let response = gw.send(Method::GET, "/", &[("traceparent", &sent)], "").await;
+    let response = gw
+        .send(Method::GET, "/", &[("traceparent", &sent)], "")
+        .await;
     assert_eq!(response.upstream_saw("traceparent"), [sent]);
     assert!(gw.get("/").await.upstream_saw("traceparent").is_empty());
 }
 
 /// An OTLP/HTTP collector on an ephemeral port: every POSTed body, parsed.
 async fn collector() -> (SocketAddr, mpsc::UnboundedReceiver<(String, Value)>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (found, bodies) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -136,7 +149,10 @@ async fn spans(bodies: &mut mpsc::UnboundedReceiver<(String, Value)>, count: usi
             resource["resource"]["attributes"][0],
             serde_json::json!({ "key": "service.name", "value": { "stringValue": "edge" } })
         );
-        for span in resource["scopeSpans"][0]["spans"].as_array().expect("spans") {
+        for span in resource["scopeSpans"][0]["spans"]
+            .as_array()
+            .expect("spans")
+        {
             spans.push(span.clone());
         }
     }
@@ -171,7 +187,9 @@ config = { tag = "p" }
 "#;
     let gw = single_route_gateway(&prelude, r#"name = "exported""#, plugins).await;
     let traceparent = client_traceparent("01");
-    let response = gw.send(Method::GET, "/x", &[("traceparent", &traceparent)], "").await;
+    let response = gw
+        .send(Method::GET, "/x", &[("traceparent", &traceparent)], "")
+        .await;
     assert_eq!(response.status, StatusCode::OK);
     let (_, gateway_span, _) = parts(&response.upstream_saw("traceparent")[0]);
 
@@ -179,19 +197,41 @@ config = { tag = "p" }
     assert_eq!(spans.len(), 3, "{spans:#?}");
     let server = spans.iter().find(|s| s["kind"] == 2).expect("server span");
     assert_eq!(server["traceId"], CLIENT_TRACE);
-    assert_eq!(server["spanId"], gateway_span, "the span the upstream was told");
+    assert_eq!(
+        server["spanId"], gateway_span,
+        "the span the upstream was told"
+    );
     assert_eq!(server["parentSpanId"], CLIENT_SPAN);
     assert_eq!(server["name"], "GET exported");
     assert_eq!(attribute(server, "http.route")["stringValue"], "exported");
-    assert_eq!(attribute(server, "http.response.status_code")["intValue"], "200");
-    let start: u64 = server["startTimeUnixNano"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        attribute(server, "http.response.status_code")["intValue"],
+        "200"
+    );
+    let start: u64 = server["startTimeUnixNano"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let end: u64 = server["endTimeUnixNano"].as_str().unwrap().parse().unwrap();
     assert!(start > 1_600_000_000_000_000_000 && end >= start);
 
     let mut plugin_spans: Vec<&Value> = spans.iter().filter(|s| s["kind"] == 1).collect();
-    plugin_spans.sort_by_key(|s| s["startTimeUnixNano"].as_str().unwrap().parse::<u64>().unwrap());
-    let names: Vec<&str> = plugin_spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["plugin probe on_request", "plugin probe on_response"]);
+    plugin_spans.sort_by_key(|s| {
+        s["startTimeUnixNano"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    });
+    let names: Vec<&str> = plugin_spans
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["plugin probe on_request", "plugin probe on_response"]
+    );
     for span in plugin_spans {
         assert_eq!(span["traceId"], CLIENT_TRACE);
         assert_eq!(span["parentSpanId"], gateway_span);
@@ -207,12 +247,20 @@ async fn unsampled_traces_are_not_exported() {
         config_prelude()
     );
     let gw = single_route_gateway(&prelude, r#"name = "quiet""#, "").await;
-    gw.send(Method::GET, "/", &[("traceparent", &client_traceparent("00"))], "")
-        .await;
+    gw.send(
+        Method::GET,
+        "/",
+        &[("traceparent", &client_traceparent("00"))],
+        "",
+    )
+    .await;
     gw.get("/sampled").await;
     let spans = spans(&mut bodies, 1).await;
     assert_eq!(spans.len(), 1);
-    assert_ne!(spans[0]["traceId"], CLIENT_TRACE, "only the sampled request");
+    assert_ne!(
+        spans[0]["traceId"], CLIENT_TRACE,
+        "only the sampled request"
+    );
 }
 
 #[tokio::test]
@@ -254,7 +302,10 @@ fn an_otlp_endpoint_that_is_not_http_is_refused() {
             config_prelude()
         ));
         let errors = config.expect_err(endpoint).to_string();
-        assert!(errors.contains("`observability.tracing.otlp.endpoint`"), "{errors}");
+        assert!(
+            errors.contains("`observability.tracing.otlp.endpoint`"),
+            "{errors}"
+        );
         assert!(errors.contains(reason), "{endpoint}: {errors}");
     }
 }

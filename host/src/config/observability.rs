@@ -28,7 +28,8 @@ pub struct AccessLogConfig {
     /// Share of successful requests logged, 0 to 1 (default 1). Responses
     /// with status 500 and above are always logged.
     pub sample_rate: f64,
-    /// The fields written, in this order; every field when unset.
+    /// The fields written (in the fixed order of [`AccessField::ALL`]);
+    /// every field when unset.
     pub fields: Option<Vec<AccessField>>,
     /// How the query string appears in `path` (default `redact`).
     pub query: QueryMode,
@@ -243,11 +244,17 @@ pub(super) fn check(config: &ObservabilityConfig, add: &mut dyn FnMut(String, St
     }
     if let Some(fields) = &log.fields {
         if fields.is_empty() {
-            add(format!("{key}.fields"), "at least one field is required".into());
+            add(
+                format!("{key}.fields"),
+                "at least one field is required".into(),
+            );
         }
         for (i, field) in fields.iter().enumerate() {
             if fields[..i].contains(field) {
-                add(format!("{key}.fields[{i}]"), format!("{field:?} is listed twice"));
+                add(
+                    format!("{key}.fields[{i}]"),
+                    format!("{field:?} is listed twice"),
+                );
             }
         }
     }
@@ -284,7 +291,11 @@ fn check_endpoint(endpoint: &str) -> Result<(), String> {
                 "scheme `{other}` is not supported; use http:// (a local collector or agent)"
             ));
         }
-        None => return Err(format!("`{endpoint}` has no scheme; use http://host:port/v1/traces")),
+        None => {
+            return Err(format!(
+                "`{endpoint}` has no scheme; use http://host:port/v1/traces"
+            ));
+        }
     }
     if uri.authority().is_none() {
         return Err(format!("`{endpoint}` has no host"));

@@ -124,14 +124,20 @@ impl AccessLog {
     /// The request headers to log, as a JSON object; `None` when none are
     /// configured or the field is not selected.
     pub fn request_headers(&self, headers: &HeaderMap) -> Option<String> {
-        (self.has(AccessField::RequestHeaders) && !self.request_headers.is_empty())
-            .then(|| self.redactor.headers(headers, &self.request_headers).to_string())
+        (self.has(AccessField::RequestHeaders) && !self.request_headers.is_empty()).then(|| {
+            self.redactor
+                .headers(headers, &self.request_headers)
+                .to_string()
+        })
     }
 
     /// The response headers to log, like [`Self::request_headers`].
     pub fn response_headers(&self, headers: &HeaderMap) -> Option<String> {
-        (self.has(AccessField::ResponseHeaders) && !self.response_headers.is_empty())
-            .then(|| self.redactor.headers(headers, &self.response_headers).to_string())
+        (self.has(AccessField::ResponseHeaders) && !self.response_headers.is_empty()).then(|| {
+            self.redactor
+                .headers(headers, &self.response_headers)
+                .to_string()
+        })
     }
 
     /// Emits one line with the selected fields.

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
-use crate::body::{BoxError, Body};
+use crate::body::{Body, BoxError};
 
 /// A request body that adds the length of each data frame to a counter.
 pub struct CountingBody {

@@ -174,27 +174,47 @@ pub fn method_label(method: &http::Method) -> &'static str {
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(REQUESTS, "Requests answered, by route, method and status class.");
+    describe_counter!(
+        REQUESTS,
+        "Requests answered, by route, method and status class."
+    );
     describe_histogram!(
         REQUEST_DURATION,
         Unit::Seconds,
         "From the request head to the end of the response body."
     );
-    describe_counter!(REQUEST_BYTES, Unit::Bytes, "Request body bytes read from clients.");
-    describe_counter!(RESPONSE_BYTES, Unit::Bytes, "Response body bytes sent to clients.");
+    describe_counter!(
+        REQUEST_BYTES,
+        Unit::Bytes,
+        "Request body bytes read from clients."
+    );
+    describe_counter!(
+        RESPONSE_BYTES,
+        Unit::Bytes,
+        "Response body bytes sent to clients."
+    );
     describe_histogram!(
         UPSTREAM_DURATION,
         Unit::Seconds,
         "Until the upstream's response head, retries included."
     );
-    describe_gauge!(TARGET_HEALTHY, "1 when the target is healthy and not ejected.");
-    describe_counter!(UPSTREAM_CONNECTIONS, "Connections opened to upstream targets.");
+    describe_gauge!(
+        TARGET_HEALTHY,
+        "1 when the target is healthy and not ejected."
+    );
+    describe_counter!(
+        UPSTREAM_CONNECTIONS,
+        "Connections opened to upstream targets."
+    );
     describe_counter!(
         UPSTREAM_REQUESTS,
         "Upstream responses, by whether their connection was new or reused."
     );
     describe_counter!(UPSTREAM_RETRIES, "Upstream attempts after a failed one.");
-    describe_counter!(UPSTREAM_RETRIES_DENIED, "Retries refused by the retry budget.");
+    describe_counter!(
+        UPSTREAM_RETRIES_DENIED,
+        "Retries refused by the retry budget."
+    );
     describe_counter!(UPSTREAM_EJECTIONS, "Targets ejected by outlier detection.");
     describe_histogram!(
         PLUGIN_CALL_DURATION,

@@ -195,7 +195,10 @@ async fn send(client: &Client<HttpConnector, Full<Bytes>>, config: &OtlpConfig, 
         Ok(Ok(response)) if response.status().is_success() => {
             metrics::counter!(names::OTLP_SPANS_EXPORTED).increment(batch.len() as u64);
         }
-        Ok(Ok(response)) => failed(batch.len(), &format!("collector answered {}", response.status())),
+        Ok(Ok(response)) => failed(
+            batch.len(),
+            &format!("collector answered {}", response.status()),
+        ),
         Ok(Err(error)) => failed(batch.len(), &error.to_string()),
         Err(_) => failed(batch.len(), &format!("no answer within {timeout:?}")),
     }

@@ -122,7 +122,13 @@ fn check_labels(mut labels: Vec<(String, String)>) -> Result<Vec<(String, String
 fn sanitize(plugin: &str) -> String {
     plugin
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -131,7 +137,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -139,21 +148,49 @@ mod tests {
         let counters = PluginCounters::default();
         let add = |name: &str, l: &[(&str, &str)]| counters.add("p", "r", name, labels(l), 1);
         assert_eq!(add("hits", &[("result", "hit")]), Ok(()));
-        assert!(matches!(add("Hits", &[]), Err(CounterError::InvalidName(_))));
+        assert!(matches!(
+            add("Hits", &[]),
+            Err(CounterError::InvalidName(_))
+        ));
         assert!(matches!(add("a-b", &[]), Err(CounterError::InvalidName(_))));
-        assert!(matches!(add(&"a".repeat(49), &[]), Err(CounterError::InvalidName(_))));
-        assert!(matches!(add("x", &[("route", "a")]), Err(CounterError::InvalidLabel(_))));
-        assert!(matches!(add("x", &[("a", "1"), ("a", "2")]), Err(CounterError::InvalidLabel(_))));
-        assert!(matches!(add("x", &[("a", "\n")]), Err(CounterError::InvalidLabel(_))));
+        assert!(matches!(
+            add(&"a".repeat(49), &[]),
+            Err(CounterError::InvalidName(_))
+        ));
+        assert!(matches!(
+            add("x", &[("route", "a")]),
+            Err(CounterError::InvalidLabel(_))
+        ));
+        assert!(matches!(
+            add("x", &[("a", "1"), ("a", "2")]),
+            Err(CounterError::InvalidLabel(_))
+        ));
+        assert!(matches!(
+            add("x", &[("a", "\n")]),
+            Err(CounterError::InvalidLabel(_))
+        ));
         let long = "v".repeat(65);
-        assert!(matches!(add("x", &[("a", &long)]), Err(CounterError::InvalidLabel(_))));
+        assert!(matches!(
+            add("x", &[("a", &long)]),
+            Err(CounterError::InvalidLabel(_))
+        ));
         let five = [("a", "1"), ("b", "1"), ("c", "1"), ("d", "1"), ("e", "1")];
-        assert!(matches!(add("x", &five), Err(CounterError::InvalidLabel(_))));
+        assert!(matches!(
+            add("x", &five),
+            Err(CounterError::InvalidLabel(_))
+        ));
         for i in 1..MAX_SERIES {
             assert_eq!(add("many", &[("i", &i.to_string())]), Ok(()));
         }
-        assert_eq!(add("many", &[("i", "new")]), Err(CounterError::TooManySeries));
-        assert_eq!(add("hits", &[("result", "hit")]), Ok(()), "existing series still count");
+        assert_eq!(
+            add("many", &[("i", "new")]),
+            Err(CounterError::TooManySeries)
+        );
+        assert_eq!(
+            add("hits", &[("result", "hit")]),
+            Ok(()),
+            "existing series still count"
+        );
         assert_eq!(
             counters.add("other", "r", "many", labels(&[("i", "new")]), 1),
             Ok(()),

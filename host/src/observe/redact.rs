@@ -144,7 +144,10 @@ mod tests {
     fn query_values_are_redacted_kept_or_dropped() {
         let uri: http::Uri = "/a/../b?token=s3cret&page=2&flag".parse().unwrap();
         let redact = redactor(QueryMode::Redact, &[], &[]);
-        assert_eq!(redact.path(&uri), "/b?token=[redacted]&page=[redacted]&flag");
+        assert_eq!(
+            redact.path(&uri),
+            "/b?token=[redacted]&page=[redacted]&flag"
+        );
         let keep = redactor(QueryMode::Keep, &["token"], &[]);
         assert_eq!(keep.path(&uri), "/b?token=[redacted]&page=2&flag");
         let encoded: http::Uri = "/b?%74oken=x".parse().unwrap();

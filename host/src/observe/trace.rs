@@ -157,7 +157,10 @@ mod tests {
     fn a_valid_header_continues_its_trace_with_a_new_span() {
         let ctx = context(&[VALID]);
         assert_eq!(ctx.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(ctx.parent_id.map(|p| hex(&p)).as_deref(), Some("00f067aa0ba902b7"));
+        assert_eq!(
+            ctx.parent_id.map(|p| hex(&p)).as_deref(),
+            Some("00f067aa0ba902b7")
+        );
         assert_ne!(ctx.span_id, [0; 8]);
         let sent = ctx.traceparent();
         assert!(sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
@@ -193,6 +196,9 @@ mod tests {
         let ctx = context(&["01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-what"]);
         assert!(ctx.parent_id.is_some());
         assert!(!ctx.sampled());
-        assert!(ctx.traceparent().starts_with("00-"), "we send the version we speak");
+        assert!(
+            ctx.traceparent().starts_with("00-"),
+            "we send the version we speak"
+        );
     }
 }

@@ -24,8 +24,8 @@ use crate::runtime::state::RequestContext;
 use crate::runtime::{
     ChainRun, MessageBody, ProxyRequest, ProxyResponse, RequestInfo, RequestOutcome,
 };
-use crate::upstream::exchange::AnsweredBy;
 use crate::tls::ClientIdentity;
+use crate::upstream::exchange::AnsweredBy;
 use upgrade::UpgradeRequest;
 
 /// How the client reached the gateway.

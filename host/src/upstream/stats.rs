@@ -80,10 +80,9 @@ impl UpstreamStats {
     /// Counters for upstream `name`, registered with the metrics recorder
     /// installed now (if any).
     pub fn new(name: &str) -> Self {
-        let counter = |metric: &'static str| metrics::counter!(metric, "upstream" => name.to_owned());
-        let requests = |connection: &'static str| {
-            metrics::counter!(names::UPSTREAM_REQUESTS, "upstream" => name.to_owned(), "connection" => connection)
-        };
+        let counter =
+            |metric: &'static str| metrics::counter!(metric, "upstream" => name.to_owned());
+        let requests = |connection: &'static str| metrics::counter!(names::UPSTREAM_REQUESTS, "upstream" => name.to_owned(), "connection" => connection);
         UpstreamStats {
             exported: Exported {
                 connections: counter(names::UPSTREAM_CONNECTIONS),

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError, ConfigErrors, PluginRef, RouteConfig, UpstreamConfig};
+use crate::observe::{self, Observer};
 use crate::router::Router;
 use crate::runtime::{
     Candidate, Chain, HostServices, LoadError, LoadedComponent, PluginCatalog, PluginEngine,
@@ -50,17 +51,30 @@ pub struct GatewayRuntime {
     pub engine: PluginEngine,
     /// Host state shared by plugins across snapshots.
     pub services: Arc<HostServices>,
+    /// Access log, metrics and traces; `[observability]` changes need a
+    /// restart.
+    pub observer: Arc<Observer>,
 }
 
 impl GatewayRuntime {
     /// The engine and services for `config`'s `[runtime]`.
     pub fn new(config: &Config) -> Result<Self, ConfigErrors> {
+        // First: the metrics recorder must be installed before upstreams and
+        // plugin slots register their metric handles.
+        let observer = Observer::new(&config.observability).map_err(|e| {
+            ConfigErrors::one(ConfigError::new(
+                &config.source,
+                "observability.access_log.file",
+                e.to_string(),
+            ))
+        })?;
         let engine = PluginEngine::new(&config.runtime).map_err(|e| {
             ConfigErrors::one(ConfigError::new(&config.source, "runtime", e.to_string()))
         })?;
         Ok(GatewayRuntime {
             engine,
             services: Arc::new(HostServices::new(CACHE_BYTES)),
+            observer: Arc::new(observer),
         })
     }
 
@@ -78,6 +92,8 @@ pub struct Gateway {
     /// Routes in config order.
     pub routes: Vec<Route>,
     upstreams: HashMap<String, (UpstreamConfig, Arc<Upstream>)>,
+    /// Access log, metrics and traces of every request.
+    pub observer: Arc<Observer>,
     engine: PluginEngine,
 }
 
@@ -115,7 +131,9 @@ impl Gateway {
             }
             match Upstream::build(name, upstream).await {
                 Ok(built) => {
-                    upstreams.insert(name.clone(), (upstream.clone(), Arc::new(built)));
+                    let built = Arc::new(built);
+                    observe::metrics::watch_upstream(&built);
+                    upstreams.insert(name.clone(), (upstream.clone(), built));
                 }
                 Err(e) => errors.push(error(
                     format!("upstreams.{name}.{}", e.key()),
@@ -161,6 +179,7 @@ impl Gateway {
             router,
             routes,
             upstreams,
+            observer: runtime.observer.clone(),
             engine: runtime.engine.clone(),
         })
     }

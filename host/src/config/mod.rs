@@ -7,6 +7,7 @@
 
 mod error;
 pub mod limits;
+pub mod observability;
 pub mod tls;
 mod types;
 mod upstream;
@@ -17,6 +18,10 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors};
 pub use limits::{Http2LimitsConfig, LimitsConfig};
+pub use observability::{
+    AccessField, AccessLogConfig, MetricsConfig, ObservabilityConfig, OtlpConfig, QueryMode,
+    TracingConfig,
+};
 pub use tls::{CertificateConfig, ClientAuth, TlsConfig};
 pub use types::*;
 pub use upstream::*;
@@ -24,7 +29,7 @@ pub use upstream::*;
 /// Reads, parses and validates a config file.
 ///
 /// Relative paths inside it (`plugin_dir`, `runtime.cache_dir`, upstream
-/// files, TLS files and plugins' `config_files`) are resolved
+/// files, TLS files, plugins' `config_files` and the access log file) are resolved
 /// against the file's directory.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -50,6 +55,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         Some(dir) => resolve(&base, dir),
         None => base.join(".portico").join("cache"),
     });
+    config.observability.resolve_paths(&base);
     for upstream in config.upstreams.values_mut() {
         upstream.resolve_paths(&base);
     }

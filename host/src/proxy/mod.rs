@@ -6,6 +6,7 @@ pub mod upgrade;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
@@ -17,11 +18,16 @@ use crate::body::{self, Body, BoxError};
 use crate::error::ProxyError;
 use crate::gateway::{Gateway, Route};
 use crate::limits::BodyGuard;
+use crate::observe::Observation;
+use crate::observe::request::UpstreamVisit;
 use crate::router::normalize_path;
 use crate::runtime::bindings::types::BodyError;
 use crate::runtime::state::RequestContext;
-use crate::runtime::{MessageBody, ProxyRequest, ProxyResponse, RequestInfo, RequestOutcome};
+use crate::runtime::{
+    ChainRun, MessageBody, ProxyRequest, ProxyResponse, RequestInfo, RequestOutcome,
+};
 use crate::tls::ClientIdentity;
+use crate::upstream::exchange::AnsweredBy;
 use upgrade::UpgradeRequest;
 
 /// How the client reached the gateway.
@@ -43,11 +49,29 @@ where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     B::Error: Into<BoxError>,
 {
+    let observation = gateway.observer.begin(&request, peer);
+    serve(gateway, request, peer, observation).await
+}
+
+/// [`handle`] for a request whose record the listener already began (so a
+/// request it refuses is recorded too).
+pub async fn serve<B>(
+    gateway: &Gateway,
+    request: Request<B>,
+    peer: Peer,
+    mut observation: Observation,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
     let guard = request.extensions().get::<BodyGuard>().cloned();
-    match proxy(gateway, request.map(body::stream), peer, guard.as_ref()).await {
+    let request = request.map(|b| observation.count_request(body::stream(b)));
+    let response = match proxy(gateway, request, peer, guard.as_ref(), &mut observation).await {
         Ok(response) => response,
         Err(error) => refuse(reclassify(guard.as_ref(), error)),
-    }
+    };
+    observation.finish(response)
 }
 
 /// The response for a request the gateway refuses, logged.
@@ -100,6 +124,7 @@ async fn proxy(
     request: Request<Body>,
     peer: Peer,
     guard: Option<&BodyGuard>,
+    observation: &mut Observation,
 ) -> Result<Response<Body>, ProxyError> {
     let (mut head, body) = request.into_parts();
     let mut context = RequestContext::new();
@@ -121,6 +146,7 @@ async fn proxy(
         .find(&head.method, host.as_deref(), &path, &head.headers)
         .ok_or(ProxyError::NoRoute)?;
     let route = &gateway.routes[matched.index];
+    observation.routed(&route.name);
     if path != head.uri.path() || head.uri.authority().is_some() {
         let query = head
             .uri
@@ -148,6 +174,9 @@ async fn proxy(
         peer.scheme,
         original_host.as_deref(),
     );
+    if observation.propagates() {
+        observation.trace().propagate(&mut head.headers);
+    }
     let info = Arc::new(RequestInfo {
         route: route.name.clone(),
         params: matched.params,
@@ -162,22 +191,9 @@ async fn proxy(
     };
 
     let mut run = route.chain.start_with(context);
-    let response = match run.on_request(request).await? {
-        RequestOutcome::Respond(response) => response,
-        RequestOutcome::Reject(error) => {
-            log_error(&error);
-            error_response(&error, route.max_body_bytes)
-        }
-        RequestOutcome::Forward(request) => match forward(route, request, peer).await {
-            Ok(response) => response,
-            Err(error) => {
-                let error = reclassify(guard, error);
-                log_error(&error);
-                error_response(&error, route.max_body_bytes)
-            }
-        },
-    };
-    let response = run.on_response(response).await?;
+    let walked = walk(route, &mut run, request, peer, guard, observation).await;
+    observation.chain(run.calls(), run.context().get("consumer"));
+    let response = walked?;
     match response.body.failure() {
         Some(BodyError::TooLarge(limit)) => return Err(ProxyError::ResponseTooLarge { limit }),
         Some(BodyError::ReadFailed(reason)) => {
@@ -193,11 +209,41 @@ async fn proxy(
     Ok(response)
 }
 
+/// Both phases of the chain around the upstream exchange.
+async fn walk(
+    route: &Route,
+    run: &mut ChainRun<'_>,
+    request: ProxyRequest,
+    peer: Peer,
+    guard: Option<&BodyGuard>,
+    observation: &mut Observation,
+) -> Result<ProxyResponse, ProxyError> {
+    let response = match run.on_request(request).await? {
+        RequestOutcome::Respond(response) => response,
+        RequestOutcome::Reject(error) => {
+            log_error(&error);
+            error_response(&error, route.max_body_bytes)
+        }
+        RequestOutcome::Forward(request) => {
+            match forward(route, request, peer, observation).await {
+                Ok(response) => response,
+                Err(error) => {
+                    let error = reclassify(guard, error);
+                    log_error(&error);
+                    error_response(&error, route.max_body_bytes)
+                }
+            }
+        }
+    };
+    run.on_response(response).await
+}
+
 /// Sends the request to a target of the route's upstream.
 async fn forward(
     route: &Route,
     request: ProxyRequest,
     peer: Peer,
+    observation: &mut Observation,
 ) -> Result<ProxyResponse, ProxyError> {
     let ProxyRequest { head, body, .. } = request;
     match body.failure() {
@@ -208,17 +254,29 @@ async fn forward(
         None => {}
     }
     let upstream = &route.upstream;
+    let started = Instant::now();
     let exchange = upstream.forward(head, body, peer.addr.ip());
     let response = match route.timeout {
-        Some(after) => tokio::time::timeout(after, exchange).await.map_err(|_| {
-            ProxyError::UpstreamTimeout {
-                upstream: upstream.name().to_owned(),
-                after,
-            }
-        })??,
-        None => exchange.await?,
+        Some(after) => tokio::time::timeout(after, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProxyError::UpstreamTimeout {
+                    upstream: upstream.name().to_owned(),
+                    after,
+                })
+            }),
+        None => exchange.await,
     };
-    let (mut head, body) = response.into_parts();
+    observation.upstream(UpstreamVisit {
+        upstream: upstream.name().to_owned(),
+        addr: response
+            .as_ref()
+            .ok()
+            .and_then(|r| r.extensions().get::<AnsweredBy>())
+            .map(|answered| answered.0.clone()),
+        elapsed: started.elapsed(),
+    });
+    let (mut head, body) = response?.into_parts();
     upgrade::strip_response_hop_by_hop(&mut head);
     Ok(ProxyResponse {
         head,

@@ -379,6 +379,7 @@ fn restart_only_changes(startup: &Config, new: &Config) -> Vec<String> {
     check(startup.plugin_dir != new.plugin_dir, "plugin_dir");
     check(startup.admin != new.admin, "admin");
     check(startup.reload != new.reload, "reload");
+    check(startup.observability != new.observability, "observability");
     warnings
 }
 

@@ -7,6 +7,7 @@
 //! instance is dropped, never reused.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -18,6 +19,7 @@ use super::message::{MessageBody, ProxyRequest, ProxyResponse, headers};
 use super::slot::PluginSlot;
 use super::state::RequestContext;
 use crate::error::ProxyError;
+use crate::observe::plugin_stats::{Phase, PluginCall};
 
 /// A route's plugins, in order.
 #[derive(Default)]
@@ -61,6 +63,7 @@ impl Chain {
             chain: self,
             ran: Vec::with_capacity(self.slots.len()),
             context,
+            calls: Vec::with_capacity(self.slots.len() * 2),
         }
     }
 }
@@ -72,6 +75,7 @@ pub struct ChainRun<'c> {
     chain: &'c Chain,
     ran: Vec<(usize, PluginInstance)>,
     context: RequestContext,
+    calls: Vec<PluginCall>,
 }
 
 impl ChainRun<'_> {
@@ -89,7 +93,9 @@ impl ChainRun<'_> {
                     continue;
                 }
             };
+            let start = Instant::now();
             let (back, result) = instance.on_request(request, &mut self.context).await;
+            self.record(slot, Phase::Request, start, result.is_err());
             request =
                 back.ok_or_else(|| ProxyError::Internal("request lost in plugin call".into()))?;
             if let MessageBody::TooLarge(limit) = request.body {
@@ -125,13 +131,15 @@ impl ChainRun<'_> {
 
     /// Runs `on-response` of the plugins that saw the request, last first.
     pub async fn on_response(
-        mut self,
+        &mut self,
         response: ProxyResponse,
     ) -> Result<ProxyResponse, ProxyError> {
         let mut response = response;
         while let Some((index, mut instance)) = self.ran.pop() {
             let slot = &self.chain.slots[index];
+            let start = Instant::now();
             let (back, result) = instance.on_response(response, &mut self.context).await;
+            self.record(slot, Phase::Response, start, result.is_err());
             response =
                 back.ok_or_else(|| ProxyError::Internal("response lost in plugin call".into()))?;
             match result {
@@ -155,6 +163,23 @@ impl ChainRun<'_> {
     pub fn context(&self) -> &RequestContext {
         &self.context
     }
+
+    /// Every plugin phase call so far, in order.
+    pub fn calls(&self) -> &[PluginCall] {
+        &self.calls
+    }
+
+    fn record(&mut self, slot: &PluginSlot, phase: Phase, start: Instant, failed: bool) {
+        let elapsed = start.elapsed();
+        slot.stats().call(phase, elapsed);
+        self.calls.push(PluginCall {
+            plugin: slot.identity_name(),
+            phase,
+            start,
+            elapsed,
+            failed,
+        });
+    }
 }
 
 impl Drop for ChainRun<'_> {
@@ -168,6 +193,7 @@ impl Drop for ChainRun<'_> {
 /// Logs a failure; `Ok` when the plugin fails open (skip it), the request's
 /// error otherwise.
 fn fail(slot: &PluginSlot, failure: PluginFailure) -> Result<(), ProxyError> {
+    slot.stats().failed(failure.kind());
     tracing::error!(
         target: "portico::plugin",
         plugin = slot.name(),

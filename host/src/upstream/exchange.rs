@@ -26,6 +26,11 @@ use crate::body::{self, Body};
 use crate::error::ProxyError;
 use crate::runtime::MessageBody;
 
+/// The target (`host:port`) that answered, attached to the response's
+/// extensions for the access log.
+#[derive(Debug, Clone)]
+pub struct AnsweredBy(pub String);
+
 /// Why an attempt failed.
 enum Failure {
     /// No connection could be opened: nothing was sent.
@@ -95,6 +100,10 @@ impl Upstream {
                     self.outlier
                         .record_success(&backend.health.outlier, now_ms());
                     self.stats.response_on(response.extensions().get());
+                    let mut response = response;
+                    response
+                        .extensions_mut()
+                        .insert(AnsweredBy(backend.target.addr.clone()));
                     return Ok(response.map(|incoming| {
                         body::stream(Tracked {
                             incoming,

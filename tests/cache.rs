@@ -134,7 +134,7 @@ upstream = "origin"
 
 [[routes.plugins]]
 name = "cache"
-capabilities = ["cache", "clock"]
+capabilities = ["cache", "clock", "metrics"]
 "#,
         config_prelude()
     ))

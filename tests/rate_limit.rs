@@ -29,7 +29,7 @@ fn rate_limit(config: &str) -> String {
         r#"
 [[routes.plugins]]
 name = "rate-limit"
-capabilities = ["kv", "clock", "context"]
+capabilities = ["kv", "clock", "context", "metrics"]
 config = {{ {config} }}
 "#
     )

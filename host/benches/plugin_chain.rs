@@ -50,7 +50,7 @@ const HEADER_READS: &str = "\n[[routes.plugins]]\nname = \"probe\"\ncapabilities
 
 /// Two policies counted per request (kv increment + get each, clock,
 /// context), limits high enough never to reject during the run.
-const RATE_LIMIT: &str = "\n[[routes.plugins]]\nname = \"rate-limit\"\ncapabilities = [\"kv\", \"clock\", \"context\"]\nconfig = { key = \"consumer\", policies = [{ limit = 1000000000000, window = \"1s\" }, { limit = 1000000000000, window = \"1h\" }] }\n";
+const RATE_LIMIT: &str = "\n[[routes.plugins]]\nname = \"rate-limit\"\ncapabilities = [\"kv\", \"clock\", \"context\", \"metrics\"]\nconfig = { key = \"consumer\", policies = [{ limit = 1000000000000, window = \"1s\" }, { limit = 1000000000000, window = \"1h\" }] }\n";
 /// Reads the JSON response body, renames and sets a member, writes it back.
 const TRANSFORM_JSON: &str = "\n[[routes.plugins]]\nname = \"transform\"\ncapabilities = [\"context\"]\nconfig.response.body = { rename = { \"/ok\" = \"/success\" }, set = { \"/via\" = \"portico\" } }\n";
 
@@ -67,7 +67,7 @@ const IP_RULES: &str = "\n[[routes.plugins]]\nname = \"ip-rules\"\nconfig = { al
 /// After the first iteration stores the response, every request is a hit
 /// answered in the request phase from the `cache` capability.
 const CACHE: &str =
-    "\n[[routes.plugins]]\nname = \"cache\"\ncapabilities = [\"cache\", \"clock\"]\n";
+    "\n[[routes.plugins]]\nname = \"cache\"\ncapabilities = [\"cache\", \"clock\", \"metrics\"]\n";
 
 fn config_text(chain: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");

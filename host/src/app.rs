@@ -89,6 +89,12 @@ impl App {
         self.running.addrs()
     }
 
+    /// Every traffic listener's connection counts, in the order of
+    /// [`App::addrs`].
+    pub fn connection_stats(&self) -> Vec<crate::server::ConnectionStats> {
+        self.running.connection_stats()
+    }
+
     /// The admin listener's address, when `[admin]` is configured.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(AdminServer::addr)

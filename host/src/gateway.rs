@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError, ConfigErrors, PluginRef, RouteConfig, UpstreamConfig};
-use crate::live::meter::Recorder;
+use crate::observe::{self, Observer};
 use crate::router::Router;
 use crate::runtime::{
     Candidate, Chain, HostServices, LoadError, LoadedComponent, PluginCatalog, PluginEngine,
@@ -51,17 +51,30 @@ pub struct GatewayRuntime {
     pub engine: PluginEngine,
     /// Host state shared by plugins across snapshots.
     pub services: Arc<HostServices>,
+    /// Access log, metrics and traces; `[observability]` changes need a
+    /// restart.
+    pub observer: Arc<Observer>,
 }
 
 impl GatewayRuntime {
     /// The engine and services for `config`'s `[runtime]`.
     pub fn new(config: &Config) -> Result<Self, ConfigErrors> {
+        // First: the metrics recorder must be installed before upstreams and
+        // plugin slots register their metric handles.
+        let observer = Observer::new(&config.observability).map_err(|e| {
+            ConfigErrors::one(ConfigError::new(
+                &config.source,
+                "observability.access_log.file",
+                e.to_string(),
+            ))
+        })?;
         let engine = PluginEngine::new(&config.runtime).map_err(|e| {
             ConfigErrors::one(ConfigError::new(&config.source, "runtime", e.to_string()))
         })?;
         Ok(GatewayRuntime {
             engine,
             services: Arc::new(HostServices::new(CACHE_BYTES)),
+            observer: Arc::new(observer),
         })
     }
 
@@ -79,8 +92,9 @@ pub struct Gateway {
     /// Routes in config order.
     pub routes: Vec<Route>,
     upstreams: HashMap<String, (UpstreamConfig, Arc<Upstream>)>,
+    /// Access log, metrics and traces of every request.
+    pub observer: Arc<Observer>,
     engine: PluginEngine,
-    recorder: Option<Arc<dyn Recorder>>,
 }
 
 impl Gateway {
@@ -117,7 +131,9 @@ impl Gateway {
             }
             match Upstream::build(name, upstream).await {
                 Ok(built) => {
-                    upstreams.insert(name.clone(), (upstream.clone(), Arc::new(built)));
+                    let built = Arc::new(built);
+                    observe::metrics::watch_upstream(&built);
+                    upstreams.insert(name.clone(), (upstream.clone(), built));
                 }
                 Err(e) => errors.push(error(
                     format!("upstreams.{name}.{}", e.key()),
@@ -163,21 +179,9 @@ impl Gateway {
             router,
             routes,
             upstreams,
+            observer: runtime.observer.clone(),
             engine: runtime.engine.clone(),
-            recorder: None,
         })
-    }
-
-    /// This gateway with every finished request reported to `recorder`
-    /// (the live stats, alerts and analytics; see [`crate::monitor`]).
-    pub fn with_recorder(mut self, recorder: Arc<dyn Recorder>) -> Self {
-        self.recorder = Some(recorder);
-        self
-    }
-
-    /// Where finished requests are reported, if anywhere.
-    pub fn recorder(&self) -> Option<Arc<dyn Recorder>> {
-        self.recorder.clone()
     }
 
     /// The plugin engine shared by every route.

@@ -10,6 +10,7 @@
 //! config or a plugin changes; [`admin`] serves operators on a separate
 //! listener; [`app::App`] runs all of it. Every error a client can see is a
 //! [`error::ProxyError`].
+//! [`observe`] records each request: access log, metrics, traces.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -32,6 +33,7 @@ pub mod histogram;
 pub mod limits;
 pub mod live;
 pub mod monitor;
+pub mod observe;
 pub mod proxy;
 pub mod reload;
 pub mod router;

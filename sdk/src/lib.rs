@@ -12,7 +12,7 @@
 //! * [`Request`] and [`Response`] read and change the message in flight; an
 //!   [`Action`] says whether to go on or to answer with a [`Reply`].
 //! * Host capabilities are free functions in [`log`], [`kv`], [`cache`],
-//!   [`clock`] and [`context`]. The route must grant each one the plugin
+//!   [`clock`], [`context`] and [`metrics`]. The route must grant each one the plugin
 //!   calls.
 //! * [`testing`] runs the same plugin code natively against an in-memory
 //!   [`MockHost`](testing::MockHost), so `cargo test` works without a gateway.
@@ -136,7 +136,7 @@ mod wit;
 
 pub use action::{Action, Reply};
 #[doc(inline)]
-pub use capabilities::{cache, clock, context, kv, log};
+pub use capabilities::{cache, clock, context, kv, log, metrics};
 pub use config::ConfigError;
 pub use error::Error;
 pub use message::{Request, Response};

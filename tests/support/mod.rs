@@ -11,7 +11,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
@@ -19,8 +18,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use portico::gateway::Gateway;
-use portico::server::RunningGateway;
+use portico::app::App;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -46,7 +44,8 @@ pub async fn upstream(name: &str) -> SocketAddr {
 }
 
 /// The config header every test config starts with: version, plugin dir,
-/// shared compile cache, one listener on an ephemeral port.
+/// shared compile cache, an admin listener and one traffic listener, both
+/// on ephemeral ports.
 pub fn config_prelude() -> String {
     config_prelude_with("")
 }
@@ -61,6 +60,9 @@ plugin_dir = "{}"
 cache_dir = "{}"
 deadline_ms = 50
 {runtime}
+
+[admin]
+addr = "127.0.0.1:0"
 
 [[listeners]]
 name = "test"
@@ -106,7 +108,9 @@ pub async fn raw_request(addr: SocketAddr, request: &str) -> String {
 /// A running gateway and a client for it.
 pub struct TestGateway {
     pub addr: SocketAddr,
-    running: Option<RunningGateway>,
+    /// The admin listener, when the config has `[admin]`.
+    pub admin: Option<SocketAddr>,
+    app: Option<App>,
     client: Client<HttpConnector, Full<Bytes>>,
     _dir: tempfile::TempDir,
 }
@@ -116,27 +120,14 @@ pub struct TestGateway {
 pub async fn try_gateway(toml: &str) -> Result<TestGateway, String> {
     let (dir, config) = parse_config(toml);
     let config = config.map_err(|e| e.to_string())?;
-    let gateway = Gateway::build(&config).await.map_err(|e| e.to_string())?;
-    let running = RunningGateway::start(&config, Arc::new(gateway))
-        .await
-        .map_err(|e| e.to_string())?;
+    let app = App::start_with(config).await.map_err(|e| e.to_string())?;
     Ok(TestGateway {
-        addr: running.addr(),
-        running: Some(running),
+        addr: app.addr(),
+        admin: app.admin_addr(),
+        app: Some(app),
         client: Client::builder(TokioExecutor::new()).build_http(),
         _dir: dir,
     })
-}
-
-/// A client for a gateway started elsewhere (an `App`), listening on
-/// `addr`; `dir` lives as long as it. `shutdown` stops nothing.
-pub fn client_for(addr: SocketAddr, dir: tempfile::TempDir) -> TestGateway {
-    TestGateway {
-        addr,
-        running: None,
-        client: Client::builder(TokioExecutor::new()).build_http(),
-        _dir: dir,
-    }
 }
 
 /// A gateway with one route to an echo upstream named `origin`: `prelude`
@@ -224,9 +215,21 @@ impl TestGateway {
         headers: &[(&str, &str)],
         body: &str,
     ) -> TestResponse {
+        self.send_to(self.addr, method, path, headers, body).await
+    }
+
+    /// Sends a request to `addr` (a listener of this gateway).
+    pub async fn send_to(
+        &self,
+        addr: SocketAddr,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> TestResponse {
         let mut request = Request::builder()
             .method(method)
-            .uri(format!("http://{}{path}", self.addr));
+            .uri(format!("http://{addr}{path}"));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -249,13 +252,24 @@ impl TestGateway {
 
     /// The first listener's connection counts.
     pub fn connection_stats(&self) -> portico::server::ConnectionStats {
-        self.running.as_ref().expect("running").connection_stats()[0]
+        self.app.as_ref().expect("running").connection_stats()[0]
+    }
+
+    /// The live stats, alerts and analytics of the running gateway.
+    pub fn monitor(&self) -> std::sync::Arc<portico::monitor::Monitor> {
+        self.app.as_ref().expect("running").monitor().clone()
+    }
+
+    /// `GET path` on the admin listener.
+    pub async fn admin_get(&self, path: &str) -> TestResponse {
+        let admin = self.admin.expect("the config has [admin]");
+        self.send_to(admin, Method::GET, path, &[], "").await
     }
 
     /// Stops the gateway, draining in-flight requests.
     pub async fn shutdown(mut self) {
-        if let Some(running) = self.running.take() {
-            running.shutdown().await;
+        if let Some(app) = self.app.take() {
+            app.shutdown().await;
         }
     }
 }

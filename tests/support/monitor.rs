@@ -1,5 +1,5 @@
-//! A whole gateway (`App`) with its monitor (live stats, alerts, analytics)
-//! whose endpoints are on the admin listener, and a webhook receiver.
+//! A gateway with its monitor (live stats, alerts, analytics), whose
+//! endpoints are on the admin listener, and a webhook receiver.
 #![allow(dead_code)]
 
 use std::convert::Infallible;
@@ -14,46 +14,39 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use portico::app::App;
 use portico::monitor::Monitor;
 use tokio::sync::mpsc;
 
-use crate::support::{TestGateway, TestResponse, client_for, parse_config};
+use crate::support::{TestGateway, TestResponse};
 
-/// The gateway, a client for it, its monitor and the admin address.
+/// The gateway (with the prelude's admin listener), its monitor and the
+/// admin address.
 pub struct Monitored {
     pub gateway: TestGateway,
     pub monitor: Arc<Monitor>,
     pub admin: SocketAddr,
-    app: App,
 }
 
-/// Starts the gateway for `toml` (which must not have an `[admin]` table:
-/// one on an ephemeral loopback port is added).
+/// Starts the gateway for `toml` (a config with `[admin]`, as the
+/// prelude has).
 pub async fn monitored(toml: &str) -> Monitored {
-    let toml = format!("{toml}\n[admin]\naddr = \"127.0.0.1:0\"\n");
-    let (dir, config) = parse_config(&toml);
-    let config = config.unwrap_or_else(|e| panic!("config refused:\n{e}"));
-    let app = App::start_with(config)
-        .await
-        .unwrap_or_else(|e| panic!("gateway refused its config:\n{e}"));
+    let gateway = crate::support::gateway(toml).await;
     Monitored {
-        gateway: client_for(app.addr(), dir),
-        monitor: app.monitor().clone(),
-        admin: app.admin_addr().expect("admin listener"),
-        app,
+        monitor: gateway.monitor(),
+        admin: gateway.admin.expect("the config has [admin]"),
+        gateway,
     }
 }
 
 impl Monitored {
-    /// `GET path` on the monitor's listener.
+    /// `GET path` on the admin listener.
     pub async fn admin_get(&self, path: &str) -> TestResponse {
-        get(&format!("http://{}{path}", self.admin)).await
+        self.gateway.admin_get(path).await
     }
 
     /// Stops the gateway (draining) and the monitor (writing analytics).
     pub async fn shutdown(self) {
-        self.app.shutdown().await;
+        self.gateway.shutdown().await;
     }
 }
 

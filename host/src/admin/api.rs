@@ -38,6 +38,11 @@ pub(super) async fn handle(
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (&head.method, segments.as_slice()) {
         (&Method::GET, ["healthz"]) => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, ["metrics"]) => respond(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            Bytes::from(crate::observe::metrics::render()),
+        ),
         (&Method::GET, ["plugins"]) => json(StatusCode::OK, &reloader.plugins().await),
         (&Method::GET, ["routes"]) => json(StatusCode::OK, &routes(reloader)),
         (&Method::GET, ["reloads"]) => json(StatusCode::OK, &reloads(reloader)),
@@ -51,7 +56,7 @@ pub(super) async fn handle(
                 problem(StatusCode::CONFLICT, &error.to_string())
             }
         },
-        (_, ["healthz" | "plugins" | "routes" | "reloads" | "reload"])
+        (_, ["healthz" | "metrics" | "plugins" | "routes" | "reloads" | "reload"])
         | (_, ["plugins", _, "rollback"]) => {
             problem(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         }

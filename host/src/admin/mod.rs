@@ -8,6 +8,7 @@
 //! | `GET /reloads` | recent reload reports (newest last) and replaced snapshots still held by requests |
 //! | `POST /reload` | re-read the config file; 200 with the report, 422 when refused |
 //! | `POST /plugins/<name>/rollback` | make the previous version active; 200, 404, 409 or 422 |
+//! | `GET /metrics` | Prometheus text exposition (see `observe::metrics`) |
 //! | `GET /healthz` | `ok` |
 //! | `GET /`, `/dashboard`, `/api/live`, `/api/alerts`, `/analytics/...` | the monitor's dashboard and JSON ([`crate::monitor::http`]) |
 

@@ -8,6 +8,7 @@
 mod error;
 pub mod limits;
 pub mod monitor;
+pub mod observability;
 pub mod tls;
 mod types;
 mod upstream;
@@ -19,6 +20,10 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, ConfigErrors};
 pub use limits::{Http2LimitsConfig, LimitsConfig};
 pub use monitor::{AlertKind, AlertRule, AlertingConfig, AnalyticsConfig};
+pub use observability::{
+    AccessField, AccessLogConfig, MetricsConfig, ObservabilityConfig, OtlpConfig, QueryMode,
+    TracingConfig,
+};
 pub use tls::{CertificateConfig, ClientAuth, TlsConfig};
 pub use types::*;
 pub use upstream::*;
@@ -26,8 +31,8 @@ pub use upstream::*;
 /// Reads, parses and validates a config file.
 ///
 /// Relative paths inside it (`plugin_dir`, `runtime.cache_dir`,
-/// `analytics.dir`, upstream
-/// files, TLS files and plugins' `config_files`) are resolved
+/// `analytics.dir`, upstream files, TLS files, plugins' `config_files` and
+/// the access log file) are resolved
 /// against the file's directory.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -57,6 +62,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         Some(dir) => resolve(&base, dir),
         None => base.join(".portico").join("analytics"),
     });
+    config.observability.resolve_paths(&base);
     for upstream in config.upstreams.values_mut() {
         upstream.resolve_paths(&base);
     }

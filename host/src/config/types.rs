@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::UpstreamConfig;
 use super::limits::LimitsConfig;
 use super::monitor::{AlertRule, AlertingConfig, AnalyticsConfig};
+use super::observability::ObservabilityConfig;
 use super::tls::TlsConfig;
 
 /// The whole config file.
@@ -51,6 +52,9 @@ pub struct Config {
     /// Watching the config file and plugin directory for changes.
     #[serde(default)]
     pub reload: ReloadConfig,
+    /// Access log, metrics and tracing.
+    #[serde(default)]
+    pub observability: ObservabilityConfig,
     /// The file this config was read from (set by the loader).
     #[serde(skip)]
     pub source: PathBuf,
@@ -250,16 +254,19 @@ pub enum Capability {
     Cache,
     /// `portico:plugin/context`.
     Context,
+    /// `portico:plugin/metrics`.
+    Metrics,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 6] = [
         Capability::Log,
         Capability::Clock,
         Capability::Kv,
         Capability::Cache,
         Capability::Context,
+        Capability::Metrics,
     ];
 
     /// The config and WIT name, e.g. `kv`.
@@ -270,6 +277,7 @@ impl Capability {
             Capability::Kv => "kv",
             Capability::Cache => "cache",
             Capability::Context => "context",
+            Capability::Metrics => "metrics",
         }
     }
 }

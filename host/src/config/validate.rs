@@ -40,6 +40,9 @@ pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
     super::limits::check(&config.limits, "limits", &mut |key, message| {
         errors.add(key, message)
     });
+    super::observability::check(&config.observability, &mut |key, message| {
+        errors.add(key, message)
+    });
     for (name, upstream) in &config.upstreams {
         for (key, message) in super::upstream_check::check(upstream) {
             let key = match key.as_str() {

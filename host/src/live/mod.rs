@@ -1,4 +1,5 @@
-//! Live stats: an in-memory aggregator fed once per finished request,
+//! Live stats: an in-memory aggregator fed once per finished request (by
+//! `observe::request`, through the [`Recorder`] the monitor installs),
 //! answering with per-second series over the last few minutes — requests
 //! per second, p50/p99 latency and error rate (5xx share) per route,
 //! latency and traps per plugin — and the health of every upstream target.
@@ -8,7 +9,6 @@
 //! computed from the buckets under the same lock, once per dashboard poll
 //! or alert evaluation, never per request.
 
-pub mod meter;
 mod sample;
 mod snapshot;
 mod window;
@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
-pub use sample::{PluginSample, RequestSample};
+pub use sample::{PluginSample, Recorder, RequestSample};
 pub use snapshot::{LiveSnapshot, PluginLive, Point, RouteLive, UpstreamHealth};
 pub use window::{PluginBucket, RouteBucket};
 

@@ -3,6 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Receives every finished request (the monitor: live stats, alerts,
+/// analytics). Called on the task that sent the response; must not block.
+pub trait Recorder: Send + Sync {
+    /// One request finished.
+    fn record(&self, sample: RequestSample);
+}
+
 /// One finished request, as the live stats, alerts and analytics see it.
 #[derive(Debug, Clone)]
 pub struct RequestSample {

@@ -97,7 +97,7 @@ pub struct UpstreamHealth {
 impl UpstreamHealth {
     /// The health of `upstream` now.
     pub fn of(upstream: &Upstream) -> Self {
-        let targets = upstream.target_health();
+        let targets = upstream.target_states();
         UpstreamHealth {
             upstream: upstream.name().to_owned(),
             available: targets.iter().filter(|t| t.available).count(),

@@ -16,8 +16,7 @@ use crate::alerts::Alerts;
 use crate::analytics::Analytics;
 use crate::config::Config;
 use crate::gateway::Gateway;
-use crate::live::meter::Recorder;
-use crate::live::{LiveStats, RequestSample};
+use crate::live::{LiveStats, Recorder, RequestSample};
 
 /// Where the dashboard reads the last config reloads from (set by the
 /// admin listener, which owns reloading); any JSON value.
@@ -65,11 +64,12 @@ impl Monitor {
         }))
     }
 
-    /// `gateway`, reporting its requests here and its upstreams' health to
-    /// the live stats.
-    pub fn attach(self: &Arc<Self>, gateway: Gateway) -> Gateway {
-        self.live.watch_upstreams(&gateway);
-        gateway.with_recorder(self.clone())
+    /// Reports `gateway`'s upstreams' health from now on (every snapshot
+    /// swapped in). Requests reach the monitor through the observer it
+    /// was installed in (`Observer::set_recorder`), shared by all
+    /// snapshots.
+    pub fn watch(&self, gateway: &Gateway) {
+        self.live.watch_upstreams(gateway);
     }
 
     /// Lets the dashboard show the last reloads (the admin listener's).

@@ -6,6 +6,7 @@ pub mod upgrade;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
@@ -13,11 +14,12 @@ use http::{HeaderValue, Request, Response, header};
 pub use headers::{set_forwarded, strip_hop_by_hop};
 pub use tunnel::TunnelLimits;
 
-use crate::body::{Body, BoxError};
+use crate::body::{self, Body, BoxError};
 use crate::error::ProxyError;
 use crate::gateway::{Gateway, Route};
 use crate::limits::BodyGuard;
-use crate::live::meter::{Meter, Trace};
+use crate::observe::Observation;
+use crate::observe::request::UpstreamVisit;
 use crate::router::normalize_path;
 use crate::runtime::bindings::types::BodyError;
 use crate::runtime::state::RequestContext;
@@ -25,6 +27,7 @@ use crate::runtime::{
     ChainRun, MessageBody, ProxyRequest, ProxyResponse, RequestInfo, RequestOutcome,
 };
 use crate::tls::ClientIdentity;
+use crate::upstream::exchange::AnsweredBy;
 use upgrade::UpgradeRequest;
 
 /// How the client reached the gateway.
@@ -46,16 +49,29 @@ where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     B::Error: Into<BoxError>,
 {
+    let observation = gateway.observer.begin(&request, peer);
+    serve(gateway, request, peer, observation).await
+}
+
+/// [`handle`] for a request whose record the listener already began (so a
+/// request it refuses is recorded too).
+pub async fn serve<B>(
+    gateway: &Gateway,
+    request: Request<B>,
+    peer: Peer,
+    mut observation: Observation,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
     let guard = request.extensions().get::<BodyGuard>().cloned();
-    // Live stats and analytics (`live::meter`): measured from here to the
-    // end of the response body.
-    let (request, meter) = Meter::start(gateway.recorder(), request);
-    let mut trace = Trace::default();
-    let response = match proxy(gateway, request, peer, guard.as_ref(), &mut trace).await {
+    let request = request.map(|b| observation.count_request(body::stream(b)));
+    let response = match proxy(gateway, request, peer, guard.as_ref(), &mut observation).await {
         Ok(response) => response,
         Err(error) => refuse(reclassify(guard.as_ref(), error)),
     };
-    meter.finish(trace, response)
+    observation.finish(response)
 }
 
 /// The response for a request the gateway refuses, logged.
@@ -108,7 +124,7 @@ async fn proxy(
     request: Request<Body>,
     peer: Peer,
     guard: Option<&BodyGuard>,
-    trace: &mut Trace,
+    observation: &mut Observation,
 ) -> Result<Response<Body>, ProxyError> {
     let (mut head, body) = request.into_parts();
     let mut context = RequestContext::new();
@@ -130,8 +146,7 @@ async fn proxy(
         .find(&head.method, host.as_deref(), &path, &head.headers)
         .ok_or(ProxyError::NoRoute)?;
     let route = &gateway.routes[matched.index];
-    trace.route = Some(route.name.clone());
-    trace.upstream = Some(route.upstream.name().into());
+    observation.routed(&route.name);
     if path != head.uri.path() || head.uri.authority().is_some() {
         let query = head
             .uri
@@ -159,6 +174,9 @@ async fn proxy(
         peer.scheme,
         original_host.as_deref(),
     );
+    if observation.propagates() {
+        observation.trace().propagate(&mut head.headers);
+    }
     let info = Arc::new(RequestInfo {
         route: route.name.clone(),
         params: matched.params,
@@ -173,9 +191,9 @@ async fn proxy(
     };
 
     let mut run = route.chain.start_with(context);
-    let response = walk(&mut run, route, request, peer, guard).await;
-    trace.chain(&mut run);
-    let response = response?;
+    let walked = walk(route, &mut run, request, peer, guard, observation).await;
+    observation.chain(run.calls(), run.context().get("consumer"));
+    let response = walked?;
     match response.body.failure() {
         Some(BodyError::TooLarge(limit)) => return Err(ProxyError::ResponseTooLarge { limit }),
         Some(BodyError::ReadFailed(reason)) => {
@@ -191,13 +209,14 @@ async fn proxy(
     Ok(response)
 }
 
-/// Runs the chain's request phase, forwards, and runs the response phase.
+/// Both phases of the chain around the upstream exchange.
 async fn walk(
-    run: &mut ChainRun<'_>,
     route: &Route,
+    run: &mut ChainRun<'_>,
     request: ProxyRequest,
     peer: Peer,
     guard: Option<&BodyGuard>,
+    observation: &mut Observation,
 ) -> Result<ProxyResponse, ProxyError> {
     let response = match run.on_request(request).await? {
         RequestOutcome::Respond(response) => response,
@@ -205,14 +224,16 @@ async fn walk(
             log_error(&error);
             error_response(&error, route.max_body_bytes)
         }
-        RequestOutcome::Forward(request) => match forward(route, request, peer).await {
-            Ok(response) => response,
-            Err(error) => {
-                let error = reclassify(guard, error);
-                log_error(&error);
-                error_response(&error, route.max_body_bytes)
+        RequestOutcome::Forward(request) => {
+            match forward(route, request, peer, observation).await {
+                Ok(response) => response,
+                Err(error) => {
+                    let error = reclassify(guard, error);
+                    log_error(&error);
+                    error_response(&error, route.max_body_bytes)
+                }
             }
-        },
+        }
     };
     run.on_response(response).await
 }
@@ -222,6 +243,7 @@ async fn forward(
     route: &Route,
     request: ProxyRequest,
     peer: Peer,
+    observation: &mut Observation,
 ) -> Result<ProxyResponse, ProxyError> {
     let ProxyRequest { head, body, .. } = request;
     match body.failure() {
@@ -232,17 +254,29 @@ async fn forward(
         None => {}
     }
     let upstream = &route.upstream;
+    let started = Instant::now();
     let exchange = upstream.forward(head, body, peer.addr.ip());
     let response = match route.timeout {
-        Some(after) => tokio::time::timeout(after, exchange).await.map_err(|_| {
-            ProxyError::UpstreamTimeout {
-                upstream: upstream.name().to_owned(),
-                after,
-            }
-        })??,
-        None => exchange.await?,
+        Some(after) => tokio::time::timeout(after, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProxyError::UpstreamTimeout {
+                    upstream: upstream.name().to_owned(),
+                    after,
+                })
+            }),
+        None => exchange.await,
     };
-    let (mut head, body) = response.into_parts();
+    observation.upstream(UpstreamVisit {
+        upstream: upstream.name().to_owned(),
+        addr: response
+            .as_ref()
+            .ok()
+            .and_then(|r| r.extensions().get::<AnsweredBy>())
+            .map(|answered| answered.0.clone()),
+        elapsed: started.elapsed(),
+    });
+    let (mut head, body) = response?.into_parts();
     upgrade::strip_response_hop_by_hop(&mut head);
     Ok(ProxyResponse {
         head,

@@ -89,7 +89,10 @@ impl Reloader {
         let mut catalog = runtime.catalog(&config);
         let mut candidate = catalog.candidate();
         let gateway = Gateway::build_with(&config, &runtime, &mut candidate, None).await?;
-        let gateway = attach(&monitor, gateway);
+        if let Some(monitor) = &monitor {
+            runtime.observer.set_recorder(monitor.clone());
+            monitor.watch(&gateway);
+        }
         let used = candidate.into_used();
         let mut report = ReloadReport::new(1, ReloadTrigger::Startup);
         report.plugins = changes(&catalog, &used);
@@ -288,7 +291,10 @@ impl Reloader {
         if config == state.config && gateway.same_as(&previous) {
             return self.record(report, started);
         }
-        self.live.store(Arc::new(attach(&self.monitor, gateway)));
+        if let Some(monitor) = &self.monitor {
+            monitor.watch(&gateway);
+        }
+        self.live.store(Arc::new(gateway));
         state.catalog.commit(used);
         state.config = config;
         report.outcome = ReloadOutcome::Applied;
@@ -308,14 +314,6 @@ impl Reloader {
         }
         history.push_back(report.clone());
         report
-    }
-}
-
-/// `gateway` reporting to `monitor`, when there is one.
-fn attach(monitor: &Option<Arc<Monitor>>, gateway: Gateway) -> Gateway {
-    match monitor {
-        Some(monitor) => monitor.attach(gateway),
-        None => gateway,
     }
 }
 
@@ -404,6 +402,7 @@ fn restart_only_changes(startup: &Config, new: &Config) -> Vec<String> {
     check(startup.analytics != new.analytics, "analytics");
     check(startup.alerting != new.alerting, "alerting");
     check(startup.alerts != new.alerts, "alerts");
+    check(startup.observability != new.observability, "observability");
     warnings
 }
 

@@ -21,4 +21,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::portico::plugin::{cache, clock, context, kv, log, types};
+pub use self::portico::plugin::{cache, clock, context, kv, log, metrics, types};

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-use super::bindings::{cache, clock, context, kv, log, types};
+use super::bindings::{cache, clock, context, kv, log, metrics, types};
 use super::error::LoadError;
 use super::services::namespaced;
 use super::state::HostState;
@@ -87,6 +87,9 @@ pub fn linker(engine: &Engine, grants: &Grants) -> wasmtime::Result<Linker<HostS
             }
             Capability::Context => {
                 context::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
+            Capability::Metrics => {
+                metrics::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
             }
         }
     }
@@ -238,5 +241,26 @@ impl context::Host for HostState {
         }
         self.context.insert(key, value);
         Ok(())
+    }
+}
+
+impl metrics::Host for HostState {
+    fn counter_add(
+        &mut self,
+        name: String,
+        labels: Vec<(String, String)>,
+        value: u64,
+    ) -> wasmtime::Result<Result<(), metrics::MetricsError>> {
+        use crate::observe::plugin_counters::CounterError;
+        let (plugin, route) = (&*self.identity.plugin, &*self.identity.route);
+        let added = self
+            .services
+            .counters
+            .add(plugin, route, &name, labels, value);
+        Ok(added.map_err(|error| match error {
+            CounterError::InvalidName(why) => metrics::MetricsError::InvalidName(why),
+            CounterError::InvalidLabel(why) => metrics::MetricsError::InvalidLabel(why),
+            CounterError::TooManySeries => metrics::MetricsError::TooManySeries,
+        }))
     }
 }

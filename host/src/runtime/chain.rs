@@ -19,7 +19,7 @@ use super::message::{MessageBody, ProxyRequest, ProxyResponse, headers};
 use super::slot::PluginSlot;
 use super::state::RequestContext;
 use crate::error::ProxyError;
-use crate::live::PluginSample;
+use crate::observe::plugin_stats::{Phase, PluginCall};
 
 /// A route's plugins, in order.
 #[derive(Default)]
@@ -63,7 +63,7 @@ impl Chain {
             chain: self,
             ran: Vec::with_capacity(self.slots.len()),
             context,
-            calls: Vec::new(),
+            calls: Vec::with_capacity(self.slots.len() * 2),
         }
     }
 }
@@ -75,8 +75,7 @@ pub struct ChainRun<'c> {
     chain: &'c Chain,
     ran: Vec<(usize, PluginInstance)>,
     context: RequestContext,
-    /// Every phase call so far, for the live stats.
-    calls: Vec<PluginSample>,
+    calls: Vec<PluginCall>,
 }
 
 impl ChainRun<'_> {
@@ -87,17 +86,16 @@ impl ChainRun<'_> {
     ) -> Result<RequestOutcome, ProxyError> {
         let mut request = request;
         for (index, slot) in self.chain.slots.iter().enumerate() {
-            let started = Instant::now();
             let mut instance = match slot.checkout().await {
                 Ok(instance) => instance,
                 Err(failure) => {
-                    self.calls.push(call(slot, started, Some(&failure)));
                     fail(slot, failure)?;
                     continue;
                 }
             };
+            let start = Instant::now();
             let (back, result) = instance.on_request(request, &mut self.context).await;
-            self.calls.push(call(slot, started, result.as_ref().err()));
+            self.record(slot, Phase::Request, start, result.as_ref().err());
             request =
                 back.ok_or_else(|| ProxyError::Internal("request lost in plugin call".into()))?;
             if let MessageBody::TooLarge(limit) = request.body {
@@ -139,9 +137,9 @@ impl ChainRun<'_> {
         let mut response = response;
         while let Some((index, mut instance)) = self.ran.pop() {
             let slot = &self.chain.slots[index];
-            let started = Instant::now();
+            let start = Instant::now();
             let (back, result) = instance.on_response(response, &mut self.context).await;
-            self.calls.push(call(slot, started, result.as_ref().err()));
+            self.record(slot, Phase::Response, start, result.as_ref().err());
             response =
                 back.ok_or_else(|| ProxyError::Internal("response lost in plugin call".into()))?;
             match result {
@@ -166,21 +164,29 @@ impl ChainRun<'_> {
         &self.context
     }
 
-    /// Takes the phase calls made so far (name, version, time, failure), in
-    /// the order they ran.
-    pub fn take_calls(&mut self) -> Vec<PluginSample> {
-        std::mem::take(&mut self.calls)
+    /// Every plugin phase call so far, in order.
+    pub fn calls(&self) -> &[PluginCall] {
+        &self.calls
     }
-}
 
-/// A phase call of `slot` that started at `started`; trapped when it
-/// failed in a way that killed the instance (trap, deadline, memory).
-fn call(slot: &PluginSlot, started: Instant, failure: Option<&PluginFailure>) -> PluginSample {
-    PluginSample {
-        name: slot.name().into(),
-        version: slot.metadata().version.as_str().into(),
-        latency: started.elapsed(),
-        trapped: failure.is_some_and(PluginFailure::kills_instance),
+    fn record(
+        &mut self,
+        slot: &PluginSlot,
+        phase: Phase,
+        start: Instant,
+        failure: Option<&PluginFailure>,
+    ) {
+        let elapsed = start.elapsed();
+        slot.stats().call(phase, elapsed);
+        self.calls.push(PluginCall {
+            plugin: slot.identity_name(),
+            phase,
+            start,
+            elapsed,
+            failed: failure.is_some(),
+            version: slot.metadata().version.as_str().into(),
+            trapped: failure.is_some_and(PluginFailure::kills_instance),
+        });
     }
 }
 
@@ -195,6 +201,7 @@ impl Drop for ChainRun<'_> {
 /// Logs a failure; `Ok` when the plugin fails open (skip it), the request's
 /// error otherwise.
 fn fail(slot: &PluginSlot, failure: PluginFailure) -> Result<(), ProxyError> {
+    slot.stats().failed(failure.kind());
     tracing::error!(
         target: "portico::plugin",
         plugin = slot.name(),

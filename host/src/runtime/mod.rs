@@ -7,7 +7,7 @@
 //!   (the active and previous version of each), with compiled code cached on
 //!   disk.
 //! - [`capabilities`]: deny-by-default host imports (log, clock, kv, cache,
-//!   context) and the per-plugin linker.
+//!   context, metrics) and the per-plugin linker.
 //! - [`slot`] and [`instance`]: a plugin on a route, its instances and how
 //!   they are pooled or made fresh per request.
 //! - [`chain`]: running a route's plugins over a request and its response.

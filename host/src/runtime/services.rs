@@ -1,8 +1,9 @@
-//! Host-side state behind the `kv` and `cache` capabilities, shared by every
+//! Host-side state behind the `kv`, `cache` and `metrics` capabilities, shared by every
 //! instance in the gateway and namespaced per plugin.
 
 use super::byte_cache::ByteCache;
 use super::kv::KvStore;
+use crate::observe::plugin_counters::PluginCounters;
 
 /// The stores plugins reach through capabilities.
 pub struct HostServices {
@@ -10,6 +11,8 @@ pub struct HostServices {
     pub kv: KvStore,
     /// Backs the `cache` capability.
     pub cache: ByteCache,
+    /// Backs the `metrics` capability.
+    pub counters: PluginCounters,
 }
 
 impl HostServices {
@@ -18,6 +21,7 @@ impl HostServices {
         HostServices {
             kv: KvStore::new(),
             cache: ByteCache::new(cache_bytes),
+            counters: PluginCounters::default(),
         }
     }
 }

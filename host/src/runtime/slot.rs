@@ -22,6 +22,7 @@ use super::instance::{InitOutcome, PluginInstance};
 use super::services::HostServices;
 use super::state::{HostState, PluginIdentity};
 use crate::config::{FailureMode, InstanceMode, PluginRef};
+use crate::observe::plugin_stats::PluginStats;
 
 /// Idle instances kept per slot at most; more are created under load and
 /// dropped when they come back to a full list. Each idle instance holds a
@@ -44,6 +45,7 @@ pub struct PluginSlot {
     max_idle: usize,
     metadata: Metadata,
     sha256: String,
+    stats: PluginStats,
 }
 
 impl PluginSlot {
@@ -105,6 +107,8 @@ impl PluginSlot {
         };
         let metadata = first.metadata().await.map_err(start_error)?;
         let _ = component.metadata.set(metadata.clone());
+        let stats = PluginStats::new(&name, &metadata.version, route);
+        stats.instance_created();
         let slot = PluginSlot {
             identity,
             pre,
@@ -119,6 +123,7 @@ impl PluginSlot {
             max_idle: MAX_IDLE.min((engine.max_instances() as usize / 16).max(1)),
             metadata,
             sha256: component.sha256.clone(),
+            stats,
         };
         slot.checkin(first);
         Ok(slot)
@@ -127,6 +132,11 @@ impl PluginSlot {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.identity.plugin
+    }
+
+    /// The plugin's name, shared.
+    pub fn identity_name(&self) -> Arc<str> {
+        self.identity.plugin.clone()
     }
 
     /// The route this slot serves.
@@ -144,6 +154,11 @@ impl PluginSlot {
         &self.metadata
     }
 
+    /// The slot's metrics (calls, failures, instances, memory).
+    pub fn stats(&self) -> &PluginStats {
+        &self.stats
+    }
+
     /// SHA-256 of the plugin's `.wasm`.
     pub fn sha256(&self) -> &str {
         &self.sha256
@@ -154,8 +169,10 @@ impl PluginSlot {
         if self.mode == InstanceMode::Pooled
             && let Some(instance) = self.idle.lock().pop()
         {
+            self.stats.instance_reused();
             return Ok(instance);
         }
+        self.stats.instance_created();
         let outcome = PluginInstance::start(
             &self.pre,
             &self.engine,
@@ -175,6 +192,7 @@ impl PluginSlot {
 
     /// Returns an instance after a request that did not fail it.
     pub fn checkin(&self, instance: PluginInstance) {
+        self.stats.memory(instance.memory_peak());
         if self.mode == InstanceMode::Fresh
             || instance.uses() >= self.max_uses
             || instance.memory_peak() > self.recycle_bytes

@@ -39,6 +39,10 @@ impl RequestService {
     }
 
     async fn respond(self, request: Request<Incoming>) -> Response<Body> {
+        // The snapshot serving now, held to the end of the request even if a
+        // reload swaps in another.
+        let gateway = self.gateway.load();
+        let observation = gateway.observer.begin(&request, self.peer);
         let switch = match self.framing.as_ref().map(|f| f.check(&request)) {
             Some(Err(error)) => {
                 // Nothing after a refused head is read: close.
@@ -46,7 +50,7 @@ impl RequestService {
                 response
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                return response;
+                return observation.finish(response);
             }
             Some(Ok(switch)) => switch,
             None => None,
@@ -59,12 +63,9 @@ impl RequestService {
                 if let Some(tunnel) = self.tunnel {
                     request.extensions_mut().insert(tunnel);
                 }
-                // The snapshot serving now, held to the end of the request
-                // even if a reload swaps in another.
-                let gateway = self.gateway.load();
-                proxy::handle(&gateway, request, self.peer).await
+                proxy::serve(&gateway, request, self.peer, observation).await
             }
-            Err(error) => proxy::refuse(error),
+            Err(error) => observation.finish(proxy::refuse(error)),
         };
         if let Some(switch) = switch {
             switch.decide(response.status());

@@ -26,9 +26,10 @@ use crate::body::{self, Body};
 use crate::error::ProxyError;
 use crate::runtime::MessageBody;
 
-/// Set on a response's extensions: the target that answered it.
+/// The target (`host:port`) that answered, attached to the response's
+/// extensions for the access log.
 #[derive(Debug, Clone)]
-pub struct ServedBy(pub Arc<str>);
+pub struct AnsweredBy(pub String);
 
 /// Why an attempt failed.
 enum Failure {
@@ -102,7 +103,7 @@ impl Upstream {
                     let mut response = response;
                     response
                         .extensions_mut()
-                        .insert(ServedBy(backend.target.addr.as_str().into()));
+                        .insert(AnsweredBy(backend.target.addr.clone()));
                     return Ok(response.map(|incoming| {
                         body::stream(Tracked {
                             incoming,

@@ -13,7 +13,7 @@
 //! - [`health`]: active checks and passive outlier ejection;
 //! - [`exchange`]: one request with its attempts, retries and [`budget`];
 //! - [`connector`], [`client`], [`tls`]: connections, pool and upstream TLS;
-//! - [`stats`]: counters for metrics.
+//! - [`stats`]: counters, also exported as metrics.
 
 pub mod backend;
 pub mod balance;
@@ -104,7 +104,7 @@ impl Upstream {
             .map(|tls| tls::load(tls, config.protocol, dns_name))
             .transpose()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let stats = Arc::new(UpstreamStats::default());
+        let stats = Arc::new(UpstreamStats::new(&name));
         let client = client::build(config, tls.clone(), Some(stats.clone()));
         let targets = Arc::new(Targets::new(config.balance));
 
@@ -185,7 +185,7 @@ impl Upstream {
     }
 
     /// Every current target with its health, lowest priority first.
-    pub fn target_health(&self) -> Vec<health::TargetHealth> {
+    pub fn target_states(&self) -> Vec<health::TargetHealth> {
         let now = health::now_ms();
         self.targets
             .load()
@@ -199,6 +199,16 @@ impl Upstream {
                 available: b.is_available(),
                 in_flight: b.in_flight(),
             })
+            .collect()
+    }
+
+    /// Each current target's address and whether it is available (healthy
+    /// by the active checks and not ejected).
+    pub fn target_health(&self) -> Vec<(String, bool)> {
+        self.targets
+            .load()
+            .backends()
+            .map(|b| (b.target.addr.to_string(), b.is_available()))
             .collect()
     }
 

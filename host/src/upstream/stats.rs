@@ -1,8 +1,15 @@
-//! Counters of an upstream, ready for a metrics exporter: connections
-//! opened, requests on new versus reused connections, retries, ejections.
+//! Counters of an upstream: connections opened, requests on new versus
+//! reused connections, retries, ejections. Each is kept here (for
+//! [`UpstreamStats::snapshot`]) and in the process's metrics recorder
+//! (`portico_upstream_*`, see `observe::metrics`), through handles
+//! registered once per upstream.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use metrics::Counter;
+
+use crate::observe::metrics as names;
 
 /// Live counters; read them with [`UpstreamStats::snapshot`].
 #[derive(Debug, Default)]
@@ -13,6 +20,31 @@ pub struct UpstreamStats {
     retries: AtomicU64,
     retries_denied: AtomicU64,
     ejections: AtomicU64,
+    exported: Exported,
+}
+
+/// The same counters in the metrics recorder (no-ops without one).
+#[derive(Debug)]
+struct Exported {
+    connections: Counter,
+    new_connection_requests: Counter,
+    reused_connection_requests: Counter,
+    retries: Counter,
+    retries_denied: Counter,
+    ejections: Counter,
+}
+
+impl Default for Exported {
+    fn default() -> Self {
+        Exported {
+            connections: Counter::noop(),
+            new_connection_requests: Counter::noop(),
+            reused_connection_requests: Counter::noop(),
+            retries: Counter::noop(),
+            retries_denied: Counter::noop(),
+            ejections: Counter::noop(),
+        }
+    }
 }
 
 /// The counters at one moment.
@@ -45,6 +77,25 @@ impl StatsSnapshot {
 }
 
 impl UpstreamStats {
+    /// Counters for upstream `name`, registered with the metrics recorder
+    /// installed now (if any).
+    pub fn new(name: &str) -> Self {
+        let counter =
+            |metric: &'static str| metrics::counter!(metric, "upstream" => name.to_owned());
+        let requests = |connection: &'static str| metrics::counter!(names::UPSTREAM_REQUESTS, "upstream" => name.to_owned(), "connection" => connection);
+        UpstreamStats {
+            exported: Exported {
+                connections: counter(names::UPSTREAM_CONNECTIONS),
+                new_connection_requests: requests("new"),
+                reused_connection_requests: requests("reused"),
+                retries: counter(names::UPSTREAM_RETRIES),
+                retries_denied: counter(names::UPSTREAM_RETRIES_DENIED),
+                ejections: counter(names::UPSTREAM_EJECTIONS),
+            },
+            ..UpstreamStats::default()
+        }
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> StatsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -60,30 +111,41 @@ impl UpstreamStats {
 
     pub(crate) fn connection_opened(&self) {
         self.connections.fetch_add(1, Ordering::Relaxed);
+        self.exported.connections.increment(1);
     }
 
     /// Counts a response by whether its connection was new (`marker` is the
     /// connection's [`ConnectionMarker`]).
     pub(crate) fn response_on(&self, marker: Option<&ConnectionMarker>) {
         let reused = marker.is_some_and(|m| m.0.swap(true, Ordering::Relaxed));
-        let counter = if reused {
-            &self.reused_connection_requests
+        let (counter, exported) = if reused {
+            (
+                &self.reused_connection_requests,
+                &self.exported.reused_connection_requests,
+            )
         } else {
-            &self.new_connection_requests
+            (
+                &self.new_connection_requests,
+                &self.exported.new_connection_requests,
+            )
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        exported.increment(1);
     }
 
     pub(crate) fn retried(&self) {
         self.retries.fetch_add(1, Ordering::Relaxed);
+        self.exported.retries.increment(1);
     }
 
     pub(crate) fn retry_denied(&self) {
         self.retries_denied.fetch_add(1, Ordering::Relaxed);
+        self.exported.retries_denied.increment(1);
     }
 
     pub(crate) fn ejected(&self) {
         self.ejections.fetch_add(1, Ordering::Relaxed);
+        self.exported.ejections.increment(1);
     }
 }
 

@@ -4,7 +4,7 @@
 //! ```toml
 //! [[routes.plugins]]
 //! name = "cache"
-//! capabilities = ["cache", "clock"]
+//! capabilities = ["cache", "clock", "metrics"]
 //! config = { max_body_bytes = 1048576, stale_margin_secs = 600 }
 //! ```
 //!
@@ -27,6 +27,12 @@
 //! * Unsafe methods (`POST`, `PUT`, `DELETE`, ...) that succeed drop the
 //!   URI's entries (RFC 9111 §4.4).
 //!
+//! Lookups are counted through the `metrics` capability as
+//! `plugin_cache_lookups_total{route, result}`, `result` being `hit`
+//! (answered from the cache), `revalidated` (a stale entry the upstream
+//! confirmed with 304) or `miss` (forwarded otherwise); requests the cache
+//! does not look up (other methods, `Range`) are not counted.
+//!
 //! Every response gets `Cache-Status` (RFC 9211), e.g.
 //! `portico; fwd=miss; stored` or `portico; fwd=miss; detail=no-store`.
 //!
@@ -38,7 +44,7 @@
 //! use std::time::Duration;
 //! use portico_sdk::testing::{MockHost, MockRequest, MockResponse};
 //!
-//! let host = MockHost::with_grants(&["cache", "clock"]);
+//! let host = MockHost::with_grants(&["cache", "clock", "metrics"]);
 //! let mut plugin = host.load::<cache::Cache>(serde_json::json!({}))?;
 //! let request = || MockRequest::get("/catalog?page=2").authority("shop.example");
 //!
@@ -74,7 +80,9 @@ pub mod status;
 pub mod store;
 
 use portico_sdk::http::{Method, StatusCode};
-use portico_sdk::{Action, Error, Plugin, Reply, Request, Response, cache, clock, export_plugin};
+use portico_sdk::{
+    Action, Error, Plugin, Reply, Request, Response, cache, clock, export_plugin, metrics,
+};
 
 use crate::conditional::{ClientConditions, weak_eq};
 use crate::config::Config;
@@ -166,6 +174,7 @@ impl Plugin for Cache {
             }
         }
         if req_cc.only_if_cached {
+            count("miss");
             self.state = State::Served {
                 not_modified: false,
             };
@@ -221,6 +230,7 @@ export_plugin!(Cache);
 impl Cache {
     /// Answers from `entry`.
     fn hit(&mut self, entry: Entry, client: &ClientConditions, now: u64) -> Result<Action, Error> {
+        count("hit");
         let not_modified = client.not_modified(&entry);
         let status = CacheStatus {
             hit: true,
@@ -251,6 +261,7 @@ impl Cache {
         {
             return self.refresh(res, &facts, fwd, stale, &client, now);
         }
+        count("miss");
         let mut status = CacheStatus::forwarded(fwd);
         let headers = store::headers_of(res);
         let planned = match facts.head {
@@ -309,11 +320,13 @@ impl Cache {
             && !weak_eq(new_tag, old_tag)
         {
             // The 304 is about another representation: ours is unusable.
+            count("miss");
             cache::delete(&stale.key);
             status.fwd_status = None;
             status.detail = Some("validator-mismatch");
             return self.add_status(res, &status);
         }
+        count("revalidated");
         let merged = merge(&stale.entry.headers, fresh);
         let mut entry = Entry {
             headers: store::storable_headers(merged.clone()),
@@ -345,6 +358,11 @@ impl Cache {
 }
 
 /// Methods that do not change the resource (RFC 9110 §9.2.1).
+/// Counts a lookup by its result; best effort, a refused report is ignored.
+fn count(result: &'static str) {
+    let _ = metrics::increment("lookups", &[("result", result)]);
+}
+
 fn is_safe(method: &Method) -> bool {
     [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE].contains(method)
 }

@@ -14,7 +14,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const T0: u64 = 1_700_000_000_000;
 
 fn load(config: Value) -> Result<(MockHost, MockPlugin<Cache>), portico_sdk::ConfigError> {
-    let host = MockHost::with_grants(&["cache", "clock"]);
+    let host = MockHost::with_grants(&["cache", "clock", "metrics"]);
     let plugin = host.load::<Cache>(config)?;
     Ok((host, plugin))
 }
@@ -293,6 +293,13 @@ fn stale_entries_revalidate_and_a_304_refreshes_them() -> TestResult {
     let hit = send(&mut plugin, get("/r"), never)?;
     assert_eq!(hit.status_header(), "portico; hit; ttl=25");
     assert_eq!(hit.res.header_value("cache-control"), Some("max-age=30"));
+
+    // Each lookup counted once, by its result.
+    let lookups = |result| host.counter("lookups", &[("result", result)]);
+    assert_eq!(
+        (lookups("miss"), lookups("revalidated"), lookups("hit")),
+        (1, 1, 1)
+    );
     Ok(())
 }
 

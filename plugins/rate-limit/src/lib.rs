@@ -3,7 +3,7 @@
 //! ```toml
 //! [[routes.plugins]]
 //! name = "rate-limit"
-//! capabilities = ["kv", "clock", "context"]
+//! capabilities = ["kv", "clock", "context", "metrics"]
 //! config.key = "consumer"        # or "client_addr", "route", "header:x-api-key", "context:<key>"
 //! config.policies = [{ limit = 10, window = "1s" }, { limit = 1000, window = "1h" }]
 //! ```
@@ -22,6 +22,10 @@
 //! `increment`, so racing requests each see a distinct count and at most
 //! `limit` are admitted per window (rejected requests give their count back).
 //! Time comes from the `clock` capability.
+//!
+//! Rejections are counted through the `metrics` capability as
+//! `plugin_rate_limit_rejections_total{route, policy}` (policy names come
+//! from the config, so the label is bounded).
 
 #![warn(missing_docs)]
 
@@ -31,7 +35,7 @@ pub mod identity;
 pub mod limiter;
 pub mod window;
 
-use portico_sdk::{Action, Error, Plugin, Request, Response, clock, export_plugin};
+use portico_sdk::{Action, Error, Plugin, Request, Response, clock, export_plugin, metrics};
 
 use crate::config::Config;
 use crate::limiter::Decision;
@@ -61,7 +65,11 @@ impl Plugin for RateLimit {
         let identity = identity::of(&config.key, req);
         let decision = limiter::check(&config.policies.0, &bucket, &identity, clock::now_ms())?;
         let action = match decision.rejected_by {
-            Some(_) => Action::Respond(fields::too_many_requests(&decision, config.headers)?),
+            Some(policy) => {
+                // Best effort: a refused report must not fail the request.
+                let _ = metrics::increment("rejections", &[("policy", &policy.name)]);
+                Action::Respond(fields::too_many_requests(&decision, config.headers)?)
+            }
             None => Action::Continue,
         };
         self.decision = Some(decision);

@@ -8,7 +8,7 @@ use super::*;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-const GRANTS: [&str; 3] = ["kv", "clock", "context"];
+const GRANTS: [&str; 4] = ["kv", "clock", "context", "metrics"];
 
 fn host_at(ms: u64) -> MockHost {
     let host = MockHost::with_grants(&GRANTS);
@@ -76,6 +76,11 @@ fn admits_the_limit_then_answers_429_with_retry_after_and_problem_json() -> Test
     // A fixed window later, the previous one fully slid out.
     host.advance(Duration::from_secs(2));
     assert_eq!(statuses(&mut plugin, 4, &req), [200, 200, 200, 429]);
+    assert_eq!(
+        host.counter("rejections", &[("policy", "3-per-1s")]),
+        3,
+        "each 429 is counted by its policy"
+    );
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod context;
 pub mod kv;
 pub mod log;
+pub mod metrics;
 
 use std::time::Duration;
 

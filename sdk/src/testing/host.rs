@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::clock::MockClock;
+use super::counters::Counters;
 use super::harness::MockPlugin;
 use super::store::Store;
 use crate::capabilities::ttl_ms;
@@ -13,7 +14,7 @@ use crate::log::Level;
 use crate::{ConfigError, Plugin};
 
 /// The capabilities a route can grant, by their names in the gateway's config.
-const CAPABILITIES: [&str; 5] = ["log", "clock", "kv", "cache", "context"];
+const CAPABILITIES: [&str; 6] = ["log", "clock", "kv", "cache", "context", "metrics"];
 
 /// One message a plugin logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,7 @@ pub(crate) struct HostState {
     pub(crate) cache: Store,
     pub(crate) context: BTreeMap<String, String>,
     pub(crate) logs: Vec<LogRecord>,
+    pub(crate) counters: Counters,
 }
 
 thread_local! {
@@ -74,8 +76,8 @@ pub(crate) fn with_capability<R>(
 ///
 /// Creating one installs it for the current thread (replacing any earlier
 /// one): the plugin's calls to [`log`](crate::log), [`clock`](crate::clock),
-/// [`kv`](crate::kv), [`cache`](crate::cache) and [`context`](crate::context)
-/// go to it. Load plugins with [`load`](MockHost::load) and drive them with
+/// [`kv`](crate::kv), [`cache`](crate::cache), [`context`](crate::context)
+/// and [`metrics`](crate::metrics) go to it. Load plugins with [`load`](MockHost::load) and drive them with
 /// [`MockRequest`](super::MockRequest) and [`MockResponse`](super::MockResponse).
 ///
 /// Differences from the gateway:
@@ -108,7 +110,8 @@ impl MockHost {
     }
 
     /// A host granting only `capabilities` (names as in the gateway's config:
-    /// `log`, `clock`, `kv`, `cache`, `context`), installed for this thread.
+    /// `log`, `clock`, `kv`, `cache`, `context`, `metrics`), installed for
+    /// this thread.
     ///
     /// # Panics
     ///
@@ -207,6 +210,12 @@ impl MockHost {
             .borrow_mut()
             .context
             .insert(key.to_owned(), value.to_owned());
+    }
+
+    /// The value of the counter `name` with `labels` (in any order) that the
+    /// plugin reported through [`metrics`](crate::metrics); 0 if never.
+    pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        self.state.borrow().counters.get(name, labels)
     }
 
     /// Drops the context, as the gateway does when a request ends.

@@ -120,3 +120,24 @@ pub(crate) mod context {
         })
     }
 }
+
+pub(crate) mod metrics {
+    use crate::testing::host::with_capability;
+
+    /// Mirror of the WIT `metrics-error`.
+    pub(crate) enum MetricsError {
+        InvalidName(String),
+        InvalidLabel(String),
+        TooManySeries,
+    }
+
+    pub(crate) fn counter_add(
+        name: &str,
+        labels: &[(String, String)],
+        value: u64,
+    ) -> Result<(), MetricsError> {
+        with_capability("metrics", "metrics::counter_add", |host| {
+            host.counters.add(name, labels, value)
+        })
+    }
+}

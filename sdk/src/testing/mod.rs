@@ -50,6 +50,7 @@
 //! call on a thread without a [`MockHost`].
 
 mod clock;
+mod counters;
 mod harness;
 mod host;
 pub(crate) mod imports;

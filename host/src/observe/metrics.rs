@@ -1,0 +1,249 @@
+//! Metrics: the process's one Prometheus recorder (the `metrics` crate's
+//! global recorder, without an HTTP listener of its own) and [`render`],
+//! which the admin listener serves as `GET /metrics`.
+//!
+//! Label values are bounded by the config: route, upstream, target and
+//! plugin names, status classes, a fixed set of methods; never raw paths or
+//! anything else a client sends.
+
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use metrics::Unit;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::upstream::Upstream;
+
+/// Requests answered, by `route`, `method` and `status_class` (`2xx`...).
+pub const REQUESTS: &str = "portico_requests_total";
+/// Seconds from the request head to the end of the response body, by `route`.
+pub const REQUEST_DURATION: &str = "portico_request_duration_seconds";
+/// Request body bytes read from clients, by `route`.
+pub const REQUEST_BYTES: &str = "portico_request_bytes_total";
+/// Response body bytes sent to clients, by `route`.
+pub const RESPONSE_BYTES: &str = "portico_response_bytes_total";
+/// Seconds until the upstream's response head (retries included), by `upstream`.
+pub const UPSTREAM_DURATION: &str = "portico_upstream_response_duration_seconds";
+/// 1 when a target is available (healthy, not ejected), by `upstream`, `target`.
+pub const TARGET_HEALTHY: &str = "portico_upstream_target_healthy";
+/// Connections opened to targets, by `upstream`.
+pub const UPSTREAM_CONNECTIONS: &str = "portico_upstream_connections_opened_total";
+/// Upstream responses by `upstream` and `connection` (`new` or `reused`).
+pub const UPSTREAM_REQUESTS: &str = "portico_upstream_requests_total";
+/// Attempts after a failed one, by `upstream`.
+pub const UPSTREAM_RETRIES: &str = "portico_upstream_retries_total";
+/// Retries the budget refused, by `upstream`.
+pub const UPSTREAM_RETRIES_DENIED: &str = "portico_upstream_retries_denied_total";
+/// Targets ejected by outlier detection, by `upstream`.
+pub const UPSTREAM_EJECTIONS: &str = "portico_upstream_ejections_total";
+/// Seconds per plugin phase call, by `plugin`, `version`, `route`, `phase`.
+pub const PLUGIN_CALL_DURATION: &str = "portico_plugin_call_duration_seconds";
+/// Plugin failures by `plugin`, `version`, `route`, `kind` (`trap`,
+/// `deadline`, `memory`, `error`, `capacity`).
+pub const PLUGIN_FAILURES: &str = "portico_plugin_failures_total";
+/// Phase calls stopped at the deadline, by `plugin`, `version`, `route`.
+pub const PLUGIN_DEADLINE_OVERRUNS: &str = "portico_plugin_deadline_overruns_total";
+/// The largest linear memory an instance reached, by `plugin`, `version`, `route`.
+pub const PLUGIN_MEMORY_PEAK: &str = "portico_plugin_memory_peak_bytes";
+/// Instances started, by `plugin`, `version`, `route`.
+pub const PLUGIN_INSTANCES_CREATED: &str = "portico_plugin_instances_created_total";
+/// Requests served by an idle (reused) instance, by `plugin`, `version`, `route`.
+pub const PLUGIN_INSTANCES_REUSED: &str = "portico_plugin_instances_reused_total";
+/// Plugin-reported series refused by the per-plugin bound, by `plugin`.
+pub const PLUGIN_SERIES_DROPPED: &str = "portico_plugin_metric_series_dropped_total";
+/// Spans handed to the OTLP exporter.
+pub const OTLP_SPANS_EXPORTED: &str = "portico_otlp_spans_exported_total";
+/// Spans dropped because the export queue was full or an export failed.
+pub const OTLP_SPANS_DROPPED: &str = "portico_otlp_spans_dropped_total";
+/// Export requests that failed.
+pub const OTLP_EXPORT_FAILURES: &str = "portico_otlp_export_failures_total";
+
+/// Request and upstream latency buckets, seconds.
+const SECONDS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Plugin call buckets, seconds (10 µs to 50 ms, the default deadline).
+const PLUGIN_SECONDS: &[f64] = &[
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+];
+/// How often histograms are drained when nobody scrapes.
+const UPKEEP: Duration = Duration::from_secs(5);
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+static UPSTREAMS: Mutex<Vec<Weak<Upstream>>> = Mutex::new(Vec::new());
+
+/// Installs the Prometheus recorder as the process's metrics recorder (once;
+/// later calls do nothing) and describes every metric. Returns `false` when
+/// another recorder was installed first: metrics then go there, and
+/// [`render`] is empty.
+pub fn install() -> bool {
+    HANDLE
+        .get_or_init(|| match build() {
+            Ok(handle) => {
+                describe();
+                let upkeep = handle.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("portico-metrics".into())
+                    .spawn(move || {
+                        loop {
+                            std::thread::sleep(UPKEEP);
+                            upkeep.run_upkeep();
+                        }
+                    });
+                if let Err(error) = spawned {
+                    tracing::warn!(%error, "cannot start the metrics upkeep thread");
+                }
+                Some(handle)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "metrics recorder not installed");
+                None
+            }
+        })
+        .is_some()
+}
+
+fn build() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
+    let recorder = PrometheusBuilder::new()
+        .set_buckets(SECONDS)?
+        .set_buckets_for_metric(Matcher::Full(PLUGIN_CALL_DURATION.into()), PLUGIN_SECONDS)?
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)?;
+    Ok(handle)
+}
+
+/// The metrics in the Prometheus text exposition format (version 0.0.4);
+/// empty when the recorder is not installed.
+pub fn render() -> String {
+    let Some(Some(handle)) = HANDLE.get() else {
+        return String::new();
+    };
+    collect_upstream_health();
+    handle.render()
+}
+
+/// Lets [`render`] report the health of `upstream`'s targets while it lives.
+pub fn watch_upstream(upstream: &Arc<Upstream>) {
+    if let Ok(mut upstreams) = UPSTREAMS.lock() {
+        upstreams.retain(|u| u.strong_count() > 0);
+        upstreams.push(Arc::downgrade(upstream));
+    }
+}
+
+fn collect_upstream_health() {
+    let live: Vec<Arc<Upstream>> = match UPSTREAMS.lock() {
+        Ok(upstreams) => upstreams.iter().filter_map(Weak::upgrade).collect(),
+        Err(_) => return,
+    };
+    for upstream in live {
+        for (target, available) in upstream.target_health() {
+            metrics::gauge!(TARGET_HEALTHY, "upstream" => upstream.name().to_owned(), "target" => target)
+                .set(if available { 1.0 } else { 0.0 });
+        }
+    }
+}
+
+/// `2xx`, `4xx`... for a status code.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// The method as a label value: the standard ones, else `OTHER`.
+pub fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        REQUESTS,
+        "Requests answered, by route, method and status class."
+    );
+    describe_histogram!(
+        REQUEST_DURATION,
+        Unit::Seconds,
+        "From the request head to the end of the response body."
+    );
+    describe_counter!(
+        REQUEST_BYTES,
+        Unit::Bytes,
+        "Request body bytes read from clients."
+    );
+    describe_counter!(
+        RESPONSE_BYTES,
+        Unit::Bytes,
+        "Response body bytes sent to clients."
+    );
+    describe_histogram!(
+        UPSTREAM_DURATION,
+        Unit::Seconds,
+        "Until the upstream's response head, retries included."
+    );
+    describe_gauge!(
+        TARGET_HEALTHY,
+        "1 when the target is healthy and not ejected."
+    );
+    describe_counter!(
+        UPSTREAM_CONNECTIONS,
+        "Connections opened to upstream targets."
+    );
+    describe_counter!(
+        UPSTREAM_REQUESTS,
+        "Upstream responses, by whether their connection was new or reused."
+    );
+    describe_counter!(UPSTREAM_RETRIES, "Upstream attempts after a failed one.");
+    describe_counter!(
+        UPSTREAM_RETRIES_DENIED,
+        "Retries refused by the retry budget."
+    );
+    describe_counter!(UPSTREAM_EJECTIONS, "Targets ejected by outlier detection.");
+    describe_histogram!(
+        PLUGIN_CALL_DURATION,
+        Unit::Seconds,
+        "Time per plugin phase call."
+    );
+    describe_counter!(PLUGIN_FAILURES, "Plugin failures, by kind.");
+    describe_counter!(
+        PLUGIN_DEADLINE_OVERRUNS,
+        "Plugin phase calls stopped at their deadline."
+    );
+    describe_gauge!(
+        PLUGIN_MEMORY_PEAK,
+        Unit::Bytes,
+        "Largest linear memory a plugin instance reached."
+    );
+    describe_counter!(PLUGIN_INSTANCES_CREATED, "Plugin instances started.");
+    describe_counter!(
+        PLUGIN_INSTANCES_REUSED,
+        "Requests served by a reused (pooled) plugin instance."
+    );
+    describe_counter!(
+        PLUGIN_SERIES_DROPPED,
+        "Plugin-reported counter updates refused by the series bound."
+    );
+    describe_counter!(OTLP_SPANS_EXPORTED, "Spans sent to the OTLP collector.");
+    describe_counter!(
+        OTLP_SPANS_DROPPED,
+        "Spans dropped: export queue full or export failed."
+    );
+    describe_counter!(OTLP_EXPORT_FAILURES, "OTLP export requests that failed.");
+}

@@ -20,6 +20,7 @@
 
 pub mod access_layer;
 pub mod access_log;
+pub mod batch_writer;
 pub mod body;
 pub mod metrics;
 pub mod otlp;
@@ -61,6 +62,9 @@ pub enum ObserveError {
         /// Why.
         error: std::io::Error,
     },
+    /// The access log's writer thread could not be started.
+    #[error("cannot start the access log writer: {0}")]
+    Writer(std::io::Error),
 }
 
 impl Observer {

@@ -140,7 +140,10 @@ async fn rollups_match_the_traffic_and_survive_a_restart() {
 
     let routes = by_name(&gw.admin_get("/analytics/top-routes").await.json());
     assert_eq!(routes["api"]["requests"], 6);
-    assert_eq!(routes["-"]["requests"], 1, "the request no route matched");
+    assert_eq!(
+        routes["(none)"]["requests"], 1,
+        "the request no route matched"
+    );
     let limited = gw.admin_get("/analytics/top-routes?limit=1").await.json();
     assert_eq!(limited["top"].as_array().unwrap().len(), 1);
     assert_eq!(limited["top"][0]["name"], "api");

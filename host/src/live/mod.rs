@@ -69,7 +69,10 @@ impl LiveStats {
     pub fn record_at(&self, sample: &RequestSample, at: u64) {
         let mut inner = self.inner.lock();
         inner.window.record(sample, at);
-        let route: Arc<str> = sample.route.clone().unwrap_or_else(|| "-".into());
+        let route: Arc<str> = sample
+            .route
+            .clone()
+            .unwrap_or_else(|| crate::observe::request::NO_ROUTE.into());
         let total = inner.totals.entry(route).or_default();
         total.0 += 1;
         total.1 += u64::from(sample.is_error());

@@ -54,8 +54,11 @@ impl RequestSample {
         self.status >= 500
     }
 
-    /// The route's name for grouping; `-` when no route matched.
+    /// The route's name for grouping; `(none)` when no route matched (as
+    /// in the metrics).
     pub fn route_name(&self) -> &str {
-        self.route.as_deref().unwrap_or("-")
+        self.route
+            .as_deref()
+            .unwrap_or(crate::observe::request::NO_ROUTE)
     }
 }

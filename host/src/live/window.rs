@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::sample::RequestSample;
 use crate::histogram::Histogram;
+use crate::observe::request::NO_ROUTE;
 
 /// One route's requests within one second.
 #[derive(Debug, Clone, Default)]
@@ -48,8 +49,6 @@ pub struct Window {
     capacity: usize,
     seconds: VecDeque<Second>,
 }
-
-const NO_ROUTE: &str = "-";
 
 impl Window {
     /// An empty window of `capacity` seconds.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError, ConfigErrors, PluginRef, RouteConfig, UpstreamConfig};
-use crate::observe::{self, Observer};
+use crate::observe::{self, Observer, RouteMetrics};
 use crate::router::Router;
 use crate::runtime::{
     Candidate, Chain, HostServices, LoadError, LoadedComponent, PluginCatalog, PluginEngine,
@@ -29,6 +29,8 @@ const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 pub struct Route {
     /// The route's name.
     pub name: Arc<str>,
+    /// The route's request metric handles.
+    pub metrics: Arc<RouteMetrics>,
     /// Where requests go.
     pub upstream: Arc<Upstream>,
     /// The plugins run on requests and responses.
@@ -163,8 +165,10 @@ impl Gateway {
                 ));
                 continue;
             };
+            let name: Arc<str> = route.name.as_str().into();
             routes.push(Route {
-                name: route.name.as_str().into(),
+                metrics: RouteMetrics::new(name.clone()),
+                name,
                 upstream: upstream.clone(),
                 chain,
                 max_body_bytes: route.max_body_bytes,

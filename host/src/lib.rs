@@ -41,3 +41,4 @@ pub mod runtime;
 pub mod server;
 pub mod tls;
 pub mod upstream;
+pub mod worker;

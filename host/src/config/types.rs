@@ -115,6 +115,10 @@ pub struct RuntimeConfig {
     /// Directory for compiled components; `.portico/cache` beside the config
     /// when unset.
     pub cache_dir: Option<PathBuf>,
+    /// Worker threads serving traffic, each with its own listener sockets
+    /// (`SO_REUSEPORT`), event loop, upstream connections and plugin
+    /// instances; 0 (the default) means one per CPU the process may run on.
+    pub workers: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -124,6 +128,7 @@ impl Default for RuntimeConfig {
             memory_limit_mb: 64,
             deadline_ms: 50,
             cache_dir: None,
+            workers: 0,
         }
     }
 }

@@ -62,9 +62,10 @@ pub const OTLP_EXPORT_FAILURES: &str = "portico_otlp_export_failures_total";
 const SECONDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-/// Plugin call buckets, seconds (10 µs to 50 ms, the default deadline).
+/// Plugin call buckets, seconds (1 µs to 50 ms, the default deadline).
 const PLUGIN_SECONDS: &[f64] = &[
-    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+    0.0025, 0.005, 0.01, 0.025, 0.05,
 ];
 /// How often histograms are drained when nobody scrapes.
 const UPKEEP: Duration = Duration::from_secs(5);

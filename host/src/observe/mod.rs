@@ -28,6 +28,7 @@ pub mod plugin_counters;
 pub mod plugin_stats;
 pub mod redact;
 pub mod request;
+pub mod route_metrics;
 mod time;
 pub mod trace;
 
@@ -39,6 +40,7 @@ use crate::proxy::Peer;
 pub use access_log::AccessLog;
 pub use otlp::OtlpExporter;
 pub use request::Observation;
+pub use route_metrics::RouteMetrics;
 pub use trace::TraceContext;
 
 /// What the gateway records about requests, from `[observability]`.
@@ -100,7 +102,7 @@ impl Observer {
     }
 
     /// Starts the record of one request from its head.
-    pub fn begin<B>(self: &Arc<Self>, request: &http::Request<B>, peer: Peer) -> Observation {
+    pub fn begin<B>(self: &Arc<Self>, request: &http::Request<B>, peer: &Peer) -> Observation {
         Observation::begin(self.clone(), request, peer)
     }
 

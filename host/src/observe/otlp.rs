@@ -143,8 +143,13 @@ impl OtlpExporter {
 
     /// Queues spans for export without waiting; drops what does not fit.
     pub fn export(&self, spans: Vec<Span>) {
-        for span in spans {
-            if self.queue.try_send(span).is_err() {
+        // Room is judged once per request, before its first span is queued:
+        // the export task may drain the queue meanwhile (on another
+        // thread), and a request's spans stand or fall by the queue's state
+        // when it finished, not by how the two threads interleave.
+        let room = self.queue.capacity();
+        for (i, span) in spans.into_iter().enumerate() {
+            if i >= room || self.queue.try_send(span).is_err() {
                 self.dropped.increment(1);
             }
         }

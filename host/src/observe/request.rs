@@ -13,9 +13,9 @@ use http::{Method, Response, Uri};
 use super::Observer;
 use super::access_log::Entry;
 use super::body::{CountingBody, FinishingBody, OnFinish};
-use super::metrics as names;
 use super::otlp::{Span, SpanKind};
 use super::plugin_stats::PluginCall;
+use super::route_metrics::{RouteMetrics, UNROUTED};
 use super::time::{rfc3339, unix_nanos};
 use super::trace::{TraceContext, new_span_id};
 use crate::body::Body;
@@ -47,7 +47,7 @@ pub struct Observation {
     client: SocketAddr,
     request_headers: Option<String>,
     request_bytes: Arc<AtomicU64>,
-    route: Option<Arc<str>>,
+    route: Option<Arc<RouteMetrics>>,
     upstream: Option<UpstreamVisit>,
     calls: Vec<PluginCall>,
     consumer: Option<String>,
@@ -57,7 +57,7 @@ impl Observation {
     pub(super) fn begin<B>(
         observer: Arc<Observer>,
         request: &http::Request<B>,
-        peer: Peer,
+        peer: &Peer,
     ) -> Self {
         let request_headers = observer
             .access_log()
@@ -99,7 +99,7 @@ impl Observation {
     }
 
     /// The route that matched.
-    pub fn routed(&mut self, route: &Arc<str>) {
+    pub fn routed(&mut self, route: &Arc<RouteMetrics>) {
         self.route = Some(route.clone());
     }
 
@@ -150,9 +150,12 @@ impl OnFinish for Done {
         let obs = &self.observation;
         let total = obs.start.elapsed();
         let request_bytes = obs.request_bytes.load(Ordering::Relaxed);
-        let route = obs.route.as_deref().unwrap_or(NO_ROUTE);
         if obs.observer.metrics_enabled() {
-            record_metrics(obs, route, self.status, total, request_bytes, bytes);
+            let metrics = obs.route.as_ref().unwrap_or(&UNROUTED);
+            metrics.record(&obs.method, self.status, total, request_bytes, bytes);
+            if let Some(upstream) = &obs.upstream {
+                metrics.record_upstream(&upstream.upstream, upstream.elapsed);
+            }
         }
         if let Some(log) = obs.observer.access_log()
             && (log.wants(self.status) || !complete)
@@ -163,7 +166,7 @@ impl OnFinish for Done {
             let plugins = plugin_times(&obs.calls);
             log.write(&Entry {
                 timestamp: &timestamp,
-                route: obs.route.as_deref(),
+                route: obs.route.as_ref().map(|r| &**r.name()),
                 method: obs.method.as_str(),
                 path: &path,
                 status: self.status,
@@ -200,7 +203,7 @@ fn sample(
     bytes_out: u64,
 ) -> RequestSample {
     RequestSample {
-        route: obs.route.clone(),
+        route: obs.route.as_ref().map(|r| r.name().clone()),
         method: obs.method.clone(),
         status,
         latency: total,
@@ -223,32 +226,6 @@ fn sample(
                 trapped: call.trapped,
             })
             .collect(),
-    }
-}
-
-fn record_metrics(
-    obs: &Observation,
-    route: &str,
-    status: u16,
-    total: Duration,
-    request_bytes: u64,
-    response_bytes: u64,
-) {
-    let route = route.to_owned();
-    metrics::counter!(
-        names::REQUESTS,
-        "route" => route.clone(),
-        "method" => names::method_label(&obs.method),
-        "status_class" => names::status_class(status)
-    )
-    .increment(1);
-    metrics::histogram!(names::REQUEST_DURATION, "route" => route.clone())
-        .record(total.as_secs_f64());
-    metrics::counter!(names::REQUEST_BYTES, "route" => route.clone()).increment(request_bytes);
-    metrics::counter!(names::RESPONSE_BYTES, "route" => route).increment(response_bytes);
-    if let Some(upstream) = &obs.upstream {
-        metrics::histogram!(names::UPSTREAM_DURATION, "upstream" => upstream.upstream.clone())
-            .record(upstream.elapsed.as_secs_f64());
     }
 }
 
@@ -285,7 +262,7 @@ fn plugin_times(calls: &[PluginCall]) -> String {
 fn spans(obs: &Observation, status: u16, total: Duration) -> Vec<Span> {
     let start = unix_nanos(obs.start_time);
     let at = |instant: Instant| start + micros(instant.duration_since(obs.start)) * 1000;
-    let route = obs.route.as_deref().unwrap_or(NO_ROUTE);
+    let route = obs.route.as_ref().map_or(NO_ROUTE, |r| &**r.name());
     let mut attributes = vec![
         ("http.request.method", obs.method.as_str().to_owned().into()),
         ("http.route", route.to_owned().into()),

@@ -3,8 +3,6 @@
 //! started otherwise, and the upstream is sent the gateway's own span as
 //! the parent.
 
-use std::fmt::Write;
-
 use http::HeaderMap;
 
 /// The trace a request belongs to and the gateway's span in it.
@@ -58,12 +56,21 @@ impl TraceContext {
     /// The `traceparent` value naming the gateway's span as the parent:
     /// `00-<trace id>-<span id>-<flags>`.
     pub fn traceparent(&self) -> String {
-        format!(
-            "00-{}-{}-{:02x}",
-            hex(&self.trace_id),
-            hex(&self.span_id),
-            self.flags
-        )
+        let bytes = self.traceparent_bytes();
+        // Only hex digits and dashes.
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// [`Self::traceparent`] as bytes, written without formatting or
+    /// allocating.
+    fn traceparent_bytes(&self) -> [u8; 55] {
+        let mut out = [b'-'; 55];
+        out[0] = b'0';
+        out[1] = b'0';
+        hex_into(&self.trace_id, &mut out[3..35]);
+        hex_into(&self.span_id, &mut out[36..52]);
+        hex_into(&[self.flags], &mut out[53..55]);
+        out
     }
 
     /// Sets `traceparent` to [`Self::traceparent`]. A client's
@@ -73,19 +80,30 @@ impl TraceContext {
         if self.parent_id.is_none() {
             headers.remove("tracestate");
         }
-        if let Ok(value) = http::HeaderValue::from_str(&self.traceparent()) {
-            headers.insert("traceparent", value);
+        let bytes = self.traceparent_bytes();
+        if let Ok(value) = http::HeaderValue::from_bytes(&bytes) {
+            headers.insert(TRACEPARENT, value);
         }
+    }
+}
+
+/// The `traceparent` header name.
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
+/// Writes the lower-case hex of `bytes` into `out` (twice as long).
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(byte >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
     }
 }
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(text, "{byte:02x}");
-    }
-    text
+    let mut out = vec![0u8; bytes.len() * 2];
+    hex_into(bytes, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A new random span id, never zero.

@@ -11,7 +11,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 
-pub use headers::{set_forwarded, strip_hop_by_hop};
+pub use headers::{Forwarding, set_forwarded, strip_hop_by_hop};
 pub use tunnel::TunnelLimits;
 
 use crate::body::{self, Body, BoxError};
@@ -30,13 +30,26 @@ use crate::tls::ClientIdentity;
 use crate::upstream::exchange::AnsweredBy;
 use upgrade::UpgradeRequest;
 
-/// How the client reached the gateway.
-#[derive(Debug, Clone, Copy)]
+/// How the client reached the gateway: one per connection.
+#[derive(Debug, Clone)]
 pub struct Peer {
     /// The client's socket address.
     pub addr: SocketAddr,
     /// `http` or `https`.
     pub scheme: &'static str,
+    /// The forwarding headers this connection's requests get.
+    pub forwarding: Arc<Forwarding>,
+}
+
+impl Peer {
+    /// A client at `addr` speaking `scheme`.
+    pub fn new(addr: SocketAddr, scheme: &'static str) -> Self {
+        Peer {
+            addr,
+            scheme,
+            forwarding: Arc::new(Forwarding::new(addr.ip(), scheme)),
+        }
+    }
 }
 
 /// Serves one request; every failure becomes its problem+json response here.
@@ -44,7 +57,7 @@ pub struct Peer {
 /// The listener may attach, as request extensions, a [`BodyGuard`] (the
 /// edge body limit: a request that failed because its body did is answered
 /// 413 or 400) and a [`ClientIdentity`] (seeded into the chain's context).
-pub async fn handle<B>(gateway: &Gateway, request: Request<B>, peer: Peer) -> Response<Body>
+pub async fn handle<B>(gateway: &Gateway, request: Request<B>, peer: &Peer) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     B::Error: Into<BoxError>,
@@ -58,7 +71,7 @@ where
 pub async fn serve<B>(
     gateway: &Gateway,
     request: Request<B>,
-    peer: Peer,
+    peer: &Peer,
     mut observation: Observation,
 ) -> Response<Body>
 where
@@ -122,7 +135,7 @@ fn request_host(request: &http::request::Parts) -> Option<String> {
 async fn proxy(
     gateway: &Gateway,
     request: Request<Body>,
-    peer: Peer,
+    peer: &Peer,
     guard: Option<&BodyGuard>,
     observation: &mut Observation,
 ) -> Result<Response<Body>, ProxyError> {
@@ -146,7 +159,7 @@ async fn proxy(
         .find(&head.method, host.as_deref(), &path, &head.headers)
         .ok_or(ProxyError::NoRoute)?;
     let route = &gateway.routes[matched.index];
-    observation.routed(&route.name);
+    observation.routed(&route.metrics);
     if path != head.uri.path() || head.uri.authority().is_some() {
         let query = head
             .uri
@@ -163,17 +176,9 @@ async fn proxy(
         upgrade.restore(&mut head.headers);
     }
     // Set before the chain runs, so plugins never see client-supplied values.
-    let original_host = head
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    set_forwarded(
-        &mut head.headers,
-        peer.addr.ip(),
-        peer.scheme,
-        original_host.as_deref(),
-    );
+    let original_host = head.headers.get(header::HOST).cloned();
+    let original_host = original_host.as_ref().and_then(|v| v.to_str().ok());
+    peer.forwarding.apply(&mut head.headers, original_host);
     if observation.propagates() {
         observation.trace().propagate(&mut head.headers);
     }
@@ -214,7 +219,7 @@ async fn walk(
     route: &Route,
     run: &mut ChainRun<'_>,
     request: ProxyRequest,
-    peer: Peer,
+    peer: &Peer,
     guard: Option<&BodyGuard>,
     observation: &mut Observation,
 ) -> Result<ProxyResponse, ProxyError> {
@@ -242,7 +247,7 @@ async fn walk(
 async fn forward(
     route: &Route,
     request: ProxyRequest,
-    peer: Peer,
+    peer: &Peer,
     observation: &mut Observation,
 ) -> Result<ProxyResponse, ProxyError> {
     let ProxyRequest { head, body, .. } = request;

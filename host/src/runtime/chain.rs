@@ -184,7 +184,7 @@ impl ChainRun<'_> {
             start,
             elapsed,
             failed: failure.is_some(),
-            version: slot.metadata().version.as_str().into(),
+            version: slot.version().clone(),
             trapped: failure.is_some_and(PluginFailure::kills_instance),
         });
     }

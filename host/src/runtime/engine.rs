@@ -11,11 +11,13 @@
 //! | `cache_dir` | `.portico/cache` beside the config | compiled components, keyed by SHA-256 and engine |
 //!
 //! The engine uses the pooling allocator (instantiation is a few µs from warm
-//! slots), epoch interruption driven by a 1 ms ticker thread, Cranelift at
+//! slots), epoch interruption driven by a 1 ms ticker thread (asleep while
+//! no plugin slot exists), Cranelift at
 //! `speed`, and the component model without the async-concurrency proposal
 //! (which slows every call and is not used by the contract).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -95,6 +97,12 @@ impl PluginEngine {
     pub fn max_instances(&self) -> u32 {
         self.limits.max_instances
     }
+
+    /// Keeps the epoch ticking (deadlines enforced) while the ticket lives;
+    /// every plugin slot holds one.
+    pub fn ticket(&self) -> SlotTicket {
+        self._ticker.ticket()
+    }
 }
 
 fn wasmtime_config(config: &RuntimeConfig, limits: &Limits) -> Config {
@@ -129,29 +137,71 @@ fn wasmtime_config(config: &RuntimeConfig, limits: &Limits) -> Config {
     wasm
 }
 
-/// A thread that advances the engine's epoch every [`EPOCH_TICK`].
+/// A thread that advances the engine's epoch every [`EPOCH_TICK`] while any
+/// plugin slot exists, and sleeps otherwise: a gateway whose routes have no
+/// plugins is not woken 1,000 times a second for nothing.
 struct Ticker {
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    shared: Arc<TickerShared>,
 }
+
+struct TickerShared {
+    stop: AtomicBool,
+    /// Plugin slots alive (see [`SlotTicket`]).
+    slots: AtomicUsize,
+    thread: std::sync::OnceLock<thread::Thread>,
+}
+
+/// Held by every loaded plugin slot: while one exists, the epoch ticks.
+pub struct SlotTicket(Arc<TickerShared>);
+
+impl Drop for SlotTicket {
+    fn drop(&mut self) {
+        self.0.slots.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How long the ticker sleeps between looks when no plugin slot exists.
+const IDLE_LOOK: Duration = Duration::from_millis(200);
 
 impl Ticker {
     fn start(engine: Engine) -> std::io::Result<Self> {
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        thread::Builder::new()
+        let shared = Arc::new(TickerShared {
+            stop: AtomicBool::new(false),
+            slots: AtomicUsize::new(0),
+            thread: std::sync::OnceLock::new(),
+        });
+        let flag = shared.clone();
+        let handle = thread::Builder::new()
             .name("portico-epoch".into())
             .spawn(move || {
-                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                while !flag.stop.load(Ordering::Relaxed) {
+                    if flag.slots.load(Ordering::Relaxed) == 0 {
+                        thread::park_timeout(IDLE_LOOK);
+                        continue;
+                    }
                     thread::sleep(EPOCH_TICK);
                     engine.increment_epoch();
                 }
             })?;
-        Ok(Ticker { stop })
+        let _ = shared.thread.set(handle.thread().clone());
+        Ok(Ticker { shared })
+    }
+
+    fn ticket(&self) -> SlotTicket {
+        if self.shared.slots.fetch_add(1, Ordering::Relaxed) == 0
+            && let Some(thread) = self.shared.thread.get()
+        {
+            thread.unpark();
+        }
+        SlotTicket(self.shared.clone())
     }
 }
 
 impl Drop for Ticker {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.shared.thread.get() {
+            thread.unpark();
+        }
     }
 }

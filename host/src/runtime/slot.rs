@@ -16,7 +16,7 @@ use super::bindings::PluginPre;
 use super::bindings::types::PluginMetadata as Metadata;
 use super::capabilities::{self, Grants};
 use super::catalog::LoadedComponent;
-use super::engine::PluginEngine;
+use super::engine::{PluginEngine, SlotTicket};
 use super::error::{LoadError, PluginFailure};
 use super::instance::{InitOutcome, PluginInstance};
 use super::services::HostServices;
@@ -44,8 +44,12 @@ pub struct PluginSlot {
     idle: Mutex<Vec<PluginInstance>>,
     max_idle: usize,
     metadata: Metadata,
+    /// `metadata.version`, shared with every call record.
+    version: Arc<str>,
     sha256: String,
     stats: PluginStats,
+    /// Keeps the epoch ticker running while the slot exists.
+    _ticket: SlotTicket,
 }
 
 impl PluginSlot {
@@ -58,6 +62,8 @@ impl PluginSlot {
         engine: &PluginEngine,
         services: Arc<HostServices>,
     ) -> Result<Self, LoadError> {
+        // Before the first call: `init` runs under the deadline too.
+        let ticket = engine.ticket();
         let name = component.name.to_string();
         let grants: Grants = plugin.capabilities.iter().copied().collect();
         capabilities::check_imports(engine.engine(), &component.component, &name, route, &grants)?;
@@ -121,9 +127,11 @@ impl PluginSlot {
             recycle_bytes: plugin.recycle_memory_mb as usize * 1024 * 1024,
             idle: Mutex::new(Vec::new()),
             max_idle: MAX_IDLE.min((engine.max_instances() as usize / 16).max(1)),
+            version: metadata.version.as_str().into(),
             metadata,
             sha256: component.sha256.clone(),
             stats,
+            _ticket: ticket,
         };
         slot.checkin(first);
         Ok(slot)
@@ -152,6 +160,11 @@ impl PluginSlot {
     /// The plugin's self-reported name and version.
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
+    }
+
+    /// The plugin's version, shared.
+    pub fn version(&self) -> &Arc<str> {
+        &self.version
     }
 
     /// The slot's metrics (calls, failures, instances, memory).

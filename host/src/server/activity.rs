@@ -6,61 +6,64 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
-#[derive(Debug, Clone, Copy)]
-struct State {
-    in_flight: usize,
-    since: Instant,
-}
-
-/// One connection's activity.
+/// One connection's activity: two counters the request path bumps without
+/// waking anyone, read by [`Activity::idle_for`]'s single timer when it
+/// fires (it re-arms itself for the rest of the period when there was
+/// activity meanwhile).
 #[derive(Debug)]
 pub(super) struct Activity {
-    state: watch::Sender<State>,
+    in_flight: AtomicUsize,
+    /// Milliseconds after `epoch` of the last activity.
+    since_ms: AtomicU64,
+    epoch: Instant,
 }
 
 impl Activity {
     /// A connection that just opened.
     pub(super) fn new() -> Arc<Self> {
-        let (state, _) = watch::channel(State {
-            in_flight: 0,
-            since: Instant::now(),
-        });
-        Arc::new(Activity { state })
+        Arc::new(Activity {
+            in_flight: AtomicUsize::new(0),
+            since_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        })
     }
 
     /// A request started; it ends when the returned value is dropped.
     pub(super) fn begin(self: &Arc<Self>) -> InFlight {
-        self.state.send_modify(|state| state.in_flight += 1);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlight(self.clone())
     }
 
     /// Something arrived: the idle period starts again.
     pub(super) fn touch(&self) {
-        self.state.send_modify(|state| state.since = Instant::now());
+        let now = self.epoch.elapsed().as_millis() as u64;
+        self.since_ms.store(now, Ordering::Relaxed);
     }
 
     /// Resolves once no request has been in flight for `timeout`.
     pub(super) async fn idle_for(&self, timeout: Duration) {
-        let mut changes = self.state.subscribe();
+        let timer = tokio::time::sleep(timeout);
+        tokio::pin!(timer);
         loop {
-            let state = *changes.borrow_and_update();
-            if state.in_flight > 0 {
-                if changes.changed().await.is_err() {
-                    return;
-                }
-                continue;
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until(state.since + timeout) => return,
-                changed = changes.changed() => if changed.is_err() { return },
+            timer.as_mut().await;
+            let since = self.epoch + Duration::from_millis(self.since_ms.load(Ordering::Relaxed));
+            let idle_until = since + timeout;
+            if self.in_flight.load(Ordering::Relaxed) > 0 {
+                // Busy: look again an eighth of a period from now, so the
+                // connection closes at most that late after it went idle.
+                timer.as_mut().reset(Instant::now() + timeout / 8);
+            } else if idle_until > Instant::now() {
+                timer.as_mut().reset(idle_until);
+            } else {
+                return;
             }
         }
     }
@@ -72,10 +75,8 @@ pub(super) struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.state.send_modify(|state| {
-            state.in_flight -= 1;
-            state.since = Instant::now();
-        });
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

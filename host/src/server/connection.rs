@@ -89,18 +89,12 @@ impl ConnectionServer {
         let _ = stream.set_nodelay(true);
         match &self.tls {
             None => {
-                let peer = Peer {
-                    addr,
-                    scheme: "http",
-                };
+                let peer = Peer::new(addr, "http");
                 self.serve_http(stream, peer, None, life).await;
             }
             Some(tls) => match tls.accept(stream).await {
                 Ok(accepted) => {
-                    let peer = Peer {
-                        addr,
-                        scheme: "https",
-                    };
+                    let peer = Peer::new(addr, "https");
                     self.serve_http(accepted.stream, peer, accepted.identity, life)
                         .await;
                 }
@@ -141,7 +135,7 @@ impl ConnectionServer {
         let mut service = RequestService {
             gateway: self.gateway.clone(),
             limits: self.limits.clone(),
-            peer,
+            peer: peer.clone(),
             identity,
             activity: activity.clone(),
             framing: None,

@@ -65,7 +65,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -73,6 +73,7 @@ use crate::gateway::Gateway;
 use crate::limits::Limits;
 use crate::reload::LiveGateway;
 use crate::tls::{TlsError, TlsTerminator};
+use crate::worker;
 use accept::{Admission, accept_loop};
 use connection::ConnectionServer;
 
@@ -107,6 +108,15 @@ pub struct RunningGateway {
     admissions: Vec<Arc<Admission>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    workers: Vec<oneshot::Receiver<()>>,
+}
+
+/// One listener as every worker serves it.
+struct ListenerPlan {
+    name: String,
+    addr: SocketAddr,
+    server: Arc<ConnectionServer>,
+    admission: Arc<Admission>,
 }
 
 impl RunningGateway {
@@ -118,28 +128,42 @@ impl RunningGateway {
 
     /// Like [`RunningGateway::start`], serving whichever snapshot `live`
     /// holds when each request starts.
+    ///
+    /// Traffic is served by `[runtime] workers` threads (see
+    /// [`crate::worker`]), each with its own socket per listener; the
+    /// caller's runtime keeps the control plane (TLS certificate reloads
+    /// here, discovery, health checks, admin and monitor elsewhere).
     pub async fn start_live(
         config: &Config,
         live: Arc<LiveGateway>,
     ) -> Result<Self, ListenerError> {
-        let gateway = live;
         let (shutdown, _) = watch::channel(false);
         let tls = load_tls(config)?;
+        let workers = worker::count(config.runtime.workers);
         let mut addrs = Vec::new();
         let mut admissions = Vec::new();
         let mut tasks = Vec::new();
+        let mut plans = Vec::new();
+        // The first socket of each listener is bound here, so bind errors
+        // are reported now and port 0 becomes one port all workers share.
+        let mut first_sockets = Vec::new();
         for (listener, tls) in config.listeners.iter().zip(tls) {
             let bind_error = |error| ListenerError::Bind {
                 name: listener.name.clone(),
                 addr: listener.addr,
                 error,
             };
-            let socket = TcpListener::bind(listener.addr).await.map_err(bind_error)?;
-            let local = socket.local_addr().map_err(bind_error)?;
+            let socket = bind(listener.addr).map_err(bind_error)?;
+            let local = socket
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .ok_or_else(|| bind_error(std::io::Error::other("no local address")))?;
             tracing::info!(
                 listener = %listener.name,
                 addr = %local,
                 tls = tls.is_some(),
+                workers,
                 "listening"
             );
             addrs.push((listener.name.clone(), local));
@@ -149,19 +173,52 @@ impl RunningGateway {
             let limits = Limits::resolve(&config.limits, listener.limits.as_ref());
             let admission = Admission::new(limits.max_connections);
             admissions.push(admission.clone());
-            let server = Arc::new(ConnectionServer::new(gateway.clone(), limits, tls));
-            tasks.push(tokio::spawn(accept_loop(
-                socket,
-                server,
+            plans.push(ListenerPlan {
+                name: listener.name.clone(),
+                addr: local,
+                server: Arc::new(ConnectionServer::new(live.clone(), limits, tls)),
                 admission,
-                shutdown.subscribe(),
-            )));
+            });
+            first_sockets.push(socket);
+        }
+        let plans = Arc::new(plans);
+        let mut worker_done = Vec::new();
+        let mut first = Some(first_sockets);
+        for index in 0..workers {
+            // Worker 0 takes the sockets bound above; the others bind their
+            // own on the same addresses.
+            let sockets = match first.take() {
+                Some(sockets) => sockets,
+                None => plans
+                    .iter()
+                    .map(|plan| {
+                        bind(plan.addr).map_err(|error| ListenerError::Bind {
+                            name: plan.name.clone(),
+                            addr: plan.addr,
+                            error,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let (done, finished) = oneshot::channel();
+            worker_done.push(finished);
+            let plans = plans.clone();
+            let shutdown = shutdown.subscribe();
+            std::thread::Builder::new()
+                .name(format!("portico-worker-{index}"))
+                .spawn(move || run_worker(index, sockets, &plans, shutdown, done))
+                .map_err(|error| ListenerError::Bind {
+                    name: "workers".into(),
+                    addr: addrs.first().map_or(config.listeners[0].addr, |a| a.1),
+                    error,
+                })?;
         }
         Ok(RunningGateway {
             addrs,
             admissions,
             shutdown,
             tasks,
+            workers: worker_done,
         })
     }
 
@@ -188,7 +245,72 @@ impl RunningGateway {
         for task in self.tasks {
             let _ = task.await;
         }
+        for worker in self.workers {
+            let _ = worker.await;
+        }
     }
+}
+
+/// A listening socket for `addr` that other workers can bind too.
+fn bind(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket)
+}
+
+/// Pending connections the kernel queues per worker socket.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// One worker thread: its runtime, serving every listener on its own
+/// sockets until shutdown has drained them.
+fn run_worker(
+    index: usize,
+    sockets: Vec<socket2::Socket>,
+    plans: &[ListenerPlan],
+    shutdown: watch::Receiver<bool>,
+    done: oneshot::Sender<()>,
+) {
+    worker::enter(index);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, worker = index, "cannot start a worker runtime");
+            return;
+        }
+    };
+    runtime.block_on(async {
+        let mut loops = Vec::new();
+        for (socket, plan) in sockets.into_iter().zip(plans) {
+            let listener = match TcpListener::from_std(socket.into()) {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::error!(%error, listener = %plan.name, worker = index, "cannot serve the listener");
+                    continue;
+                }
+            };
+            loops.push(tokio::spawn(accept_loop(
+                listener,
+                plan.server.clone(),
+                plan.admission.clone(),
+                shutdown.clone(),
+            )));
+        }
+        for accept in loops {
+            let _ = accept.await;
+        }
+    });
+    let _ = done.send(());
 }
 
 /// Loads the TLS files of every listener (`None` for plain listeners); what

@@ -42,7 +42,7 @@ impl RequestService {
         // The snapshot serving now, held to the end of the request even if a
         // reload swaps in another.
         let gateway = self.gateway.load();
-        let observation = gateway.observer.begin(&request, self.peer);
+        let observation = gateway.observer.begin(&request, &self.peer);
         let switch = match self.framing.as_ref().map(|f| f.check(&request)) {
             Some(Err(error)) => {
                 // Nothing after a refused head is read: close.
@@ -63,7 +63,7 @@ impl RequestService {
                 if let Some(tunnel) = self.tunnel {
                     request.extensions_mut().insert(tunnel);
                 }
-                proxy::serve(&gateway, request, self.peer, observation).await
+                proxy::serve(&gateway, request, &self.peer, observation).await
             }
             Err(error) => observation.finish(proxy::refuse(error)),
         };

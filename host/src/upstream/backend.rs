@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::health::HealthState;
+use super::pool::IdleConnections;
 use super::target::Target;
 
 /// A target and its live state.
@@ -16,6 +17,8 @@ pub struct Backend {
     in_flight: AtomicU32,
     /// Active and passive health.
     pub health: HealthState,
+    /// Idle HTTP/1.1 keep-alive connections to it.
+    pub idle: IdleConnections,
 }
 
 impl Backend {
@@ -25,6 +28,7 @@ impl Backend {
             target,
             in_flight: AtomicU32::new(0),
             health: HealthState::default(),
+            idle: IdleConnections::default(),
         })
     }
 

@@ -17,11 +17,13 @@ use http::{Method, Request, Response, Version};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use super::Upstream;
 use super::backend::{Backend, InFlight};
 use super::balance::key::request_key;
+use super::client::UpstreamClient;
 use super::health::now_ms;
+use super::pool::{Http1Pool, SendFailure, error_chain};
 use super::replay::RequestBody;
+use super::{Transport, Upstream};
 use crate::body::{self, Body};
 use crate::error::ProxyError;
 use crate::runtime::MessageBody;
@@ -56,11 +58,6 @@ impl Upstream {
             .as_ref()
             .and_then(|hash_on| request_key(hash_on, &head.headers, client));
         let idempotent = is_idempotent(&head.method);
-        let path = head
-            .uri
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_owned();
         head.version = Version::HTTP_11;
         let mut body = RequestBody::new(body);
         self.budget.record_request();
@@ -85,28 +82,42 @@ impl Upstream {
             }
             tried.push(backend.clone());
             let mut parts = head.clone();
-            parts.uri = format!("{}://{}{path}", self.scheme, backend.target.addr)
-                .parse()
-                .map_err(|_| {
-                    ProxyError::Internal(format!(
-                        "cannot build an upstream URI for `{}`",
-                        backend.target.addr
-                    ))
-                })?;
             let (attempt_body, loan) = body.lend();
             let in_flight = backend.begin();
-            let failure = match self.attempt(Request::from_parts(parts, attempt_body)).await {
+            let attempt = match &self.transport {
+                Transport::Http1(pool) => {
+                    self.attempt_pooled(pool, &backend, Request::from_parts(parts, attempt_body))
+                        .await
+                }
+                Transport::Legacy(client) => {
+                    let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+                    parts.uri = format!("{}://{}{path}", self.scheme, backend.target.addr)
+                        .parse()
+                        .map_err(|_| {
+                            ProxyError::Internal(format!(
+                                "cannot build an upstream URI for `{}`",
+                                backend.target.addr
+                            ))
+                        })?;
+                    self.attempt(client, Request::from_parts(parts, attempt_body))
+                        .await
+                        .map(|response| {
+                            self.stats.response_on(response.extensions().get());
+                            response.map(body::stream)
+                        })
+                }
+            };
+            let failure = match attempt {
                 Ok(response) => {
                     self.outlier
                         .record_success(&backend.health.outlier, now_ms());
-                    self.stats.response_on(response.extensions().get());
                     let mut response = response;
                     response
                         .extensions_mut()
                         .insert(AnsweredBy(backend.target.addr.clone()));
-                    return Ok(response.map(|incoming| {
+                    return Ok(response.map(|body| {
                         body::stream(Tracked {
-                            incoming,
+                            body,
                             _in_flight: in_flight,
                         })
                     }));
@@ -134,8 +145,26 @@ impl Upstream {
         }
     }
 
-    async fn attempt(&self, request: Request<Body>) -> Result<Response<Incoming>, Failure> {
-        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+    async fn attempt_pooled(
+        &self,
+        pool: &Arc<Http1Pool>,
+        backend: &Arc<Backend>,
+        request: Request<Body>,
+    ) -> Result<Response<Body>, Failure> {
+        match tokio::time::timeout(self.response_timeout, pool.send(backend, request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(SendFailure::Connect(reason))) => Err(Failure::Connect(reason)),
+            Ok(Err(SendFailure::Sent(reason))) => Err(Failure::Sent(reason)),
+            Err(_) => Err(Failure::Timeout(self.response_timeout)),
+        }
+    }
+
+    async fn attempt(
+        &self,
+        client: &UpstreamClient,
+        request: Request<Body>,
+    ) -> Result<Response<Incoming>, Failure> {
+        match tokio::time::timeout(self.response_timeout, client.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) if error.is_connect() => Err(Failure::Connect(error_chain(&error))),
             Ok(Err(error)) => Err(Failure::Sent(error_chain(&error))),
@@ -165,37 +194,26 @@ fn is_idempotent(method: &Method) -> bool {
 /// A response body that keeps its request counted as outstanding on its
 /// backend until it is finished or dropped.
 struct Tracked {
-    incoming: Incoming,
+    body: Body,
     _in_flight: InFlight,
 }
 
 impl HttpBody for Tracked {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = crate::body::BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.incoming).poll_frame(cx)
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.incoming.is_end_stream()
+        self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.incoming.size_hint()
+        self.body.size_hint()
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

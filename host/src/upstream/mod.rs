@@ -23,6 +23,7 @@ pub mod connector;
 pub mod discovery;
 pub mod exchange;
 pub mod health;
+pub mod pool;
 pub mod replay;
 pub mod set;
 pub mod stats;
@@ -37,11 +38,13 @@ use tokio::task::AbortHandle;
 pub use stats::{StatsSnapshot, UpstreamStats};
 pub use target::{Target, TargetError};
 
-use crate::config::{HashOn, UpstreamConfig};
+use crate::config::{HashOn, UpstreamConfig, UpstreamProtocol};
 use budget::RetryBudget;
 use client::UpstreamClient;
+use connector::Connector;
 use discovery::{DiscoveryError, DnsDiscovery, FileDiscovery, ServiceDiscovery, StaticList};
 use health::{HealthChecker, OutlierDetector};
+use pool::Http1Pool;
 use set::Targets;
 use tls::TlsError;
 
@@ -75,11 +78,20 @@ impl UpstreamError {
     }
 }
 
+/// How an upstream's requests reach its targets.
+enum Transport {
+    /// HTTP/1.1 (plain or TLS): the gateway's own keep-alive pool.
+    Http1(Arc<Http1Pool>),
+    /// HTTP/2: hyper-util's pooled client (one multiplexed connection per
+    /// target).
+    Legacy(Box<UpstreamClient>),
+}
+
 /// A named upstream.
 pub struct Upstream {
     name: Arc<str>,
     targets: Arc<Targets>,
-    client: UpstreamClient,
+    transport: Transport,
     scheme: &'static str,
     hash_on: Option<HashOn>,
     response_timeout: Duration,
@@ -105,7 +117,23 @@ impl Upstream {
             .transpose()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let stats = Arc::new(UpstreamStats::new(&name));
-        let client = client::build(config, tls.clone(), Some(stats.clone()));
+        let transport = match config.protocol {
+            UpstreamProtocol::Http1 => Transport::Http1(Arc::new(Http1Pool::new(
+                Connector::new(
+                    tls.clone(),
+                    Duration::from_millis(config.connect_timeout_ms),
+                    Some(stats.clone()),
+                ),
+                Duration::from_millis(config.idle_timeout_ms),
+                config.max_idle_per_target,
+                stats.clone(),
+            ))),
+            UpstreamProtocol::H2 => Transport::Legacy(Box::new(client::build(
+                config,
+                tls.clone(),
+                Some(stats.clone()),
+            ))),
+        };
         let targets = Arc::new(Targets::new(config.balance));
 
         let (provider, retry): (Arc<dyn ServiceDiscovery>, Duration) =
@@ -158,7 +186,7 @@ impl Upstream {
         Ok(Upstream {
             name,
             targets,
-            client,
+            transport,
             scheme,
             hash_on: config.hash_on.clone(),
             response_timeout: Duration::from_millis(config.response_timeout_ms),

@@ -118,6 +118,11 @@ impl UpstreamStats {
     /// connection's [`ConnectionMarker`]).
     pub(crate) fn response_on(&self, marker: Option<&ConnectionMarker>) {
         let reused = marker.is_some_and(|m| m.0.swap(true, Ordering::Relaxed));
+        self.response_on_connection(reused);
+    }
+
+    /// Counts a response on a new (`reused == false`) or reused connection.
+    pub(crate) fn response_on_connection(&self, reused: bool) {
         let (counter, exported) = if reused {
             (
                 &self.reused_connection_requests,

@@ -13,6 +13,11 @@
 //! - `load`: `plugins`, release binaries, then `tests/load/run.sh` (wrk
 //!   against the demo upstream directly and through the gateway) and
 //!   `tests/load/swap_memory.sh` (memory after 100 plugin swaps under load).
+//! - `peers`: the peer benchmark, `tests/load/peers.sh`: installs nginx,
+//!   HAProxy, wrk, h2load and nginx's Lua module with apt-get when missing,
+//!   builds the release binaries and the plugins, and prints the table of
+//!   Portico side by side with nginx, HAProxy and nginx+Lua (see README
+//!   "Performance"). `ROWS`, `ROUNDS` and `DURATION` select and size it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -31,8 +36,9 @@ fn main() -> ExitCode {
         Some("lint") => lint(),
         Some("bench") => bench(&args[1..]),
         Some("load") => load(),
+        Some("peers") => peers(),
         _ => {
-            eprintln!("usage: cargo xtask <plugins|run|test|lint|bench|load> [args]");
+            eprintln!("usage: cargo xtask <plugins|run|test|lint|bench|load|peers> [args]");
             return ExitCode::from(2);
         }
     };
@@ -161,7 +167,7 @@ fn build_plugins() -> Result<Vec<(String, String)>> {
 fn run() -> Result<()> {
     build_plugins()?;
     status(cargo().args(["build", "-p", "portico", "-p", "demo-upstream"]))?;
-    let bin = root().join("target/debug");
+    let bin = target_dir().join("debug");
     let mut upstream = Command::new(bin.join("demo-upstream"))
         .arg("127.0.0.1:9000")
         .spawn()
@@ -228,4 +234,63 @@ fn load() -> Result<()> {
             .arg("tests/load/swap_memory.sh")
             .current_dir(root()),
     )
+}
+
+/// Debian packages the peer benchmark runs, with a command each provides.
+const PEER_PACKAGES: [(&str, &str); 7] = [
+    ("nginx", "/usr/sbin/nginx"),
+    (
+        "libnginx-mod-http-lua",
+        "/usr/lib/nginx/modules/ngx_http_lua_module.so",
+    ),
+    ("haproxy", "/usr/sbin/haproxy"),
+    ("wrk", "/usr/bin/wrk"),
+    ("nghttp2-client", "/usr/bin/h2load"),
+    ("curl", "/usr/bin/curl"),
+    ("openssl", "/usr/bin/openssl"),
+];
+
+fn peers() -> Result<()> {
+    let missing: Vec<&str> = PEER_PACKAGES
+        .iter()
+        .filter(|(_, path)| !Path::new(path).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("xtask: installing {}", missing.join(" "));
+        status(Command::new("apt-get").arg("update").arg("-qq"))?;
+        status(
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    build_plugins()?;
+    status(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "portico",
+        "-p",
+        "portico-loadgen",
+    ]))?;
+    let bin = target_dir().join("release");
+    status(
+        Command::new("bash")
+            .arg("tests/load/peers.sh")
+            .env("PORTICO", bin.join("portico"))
+            .env("LOADGEN", bin.join("portico-loadgen"))
+            .env("PLUGINS", root().join("target/plugins"))
+            .current_dir(root()),
+    )
+}
+
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR` when set, else
+/// `target/` in the workspace.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
 }

@@ -25,6 +25,10 @@ impl SmoothRoundRobin {
 
 impl BackendSelection for SmoothRoundRobin {
     fn select(&self, _key: Option<u64>, usable: &dyn Fn(&Backend) -> bool) -> Option<Arc<Backend>> {
+        if let [only] = self.backends.as_slice() {
+            // One target: nothing to balance, no lock to take.
+            return usable(only).then(|| only.clone());
+        }
         let mut scores = self.scores.lock();
         let mut total = 0i64;
         let mut best: Option<usize> = None;

@@ -29,7 +29,8 @@
 #   phases   the gateway's own per-plugin phase histogram under load
 #
 # Knobs: ROUNDS (5), DURATION (8 s per run), CONNECTIONS (32),
-# IDLE_CONNECTIONS (4000), SOAK_S (600).
+# IDLE_CONNECTIONS (4000), SOAK_S (600); KEEP_WORK=1 keeps the scratch
+# directory (configs, logs) for a look after the run.
 # Needs release binaries and the plugins: run it as `cargo xtask peers`,
 # which also installs nginx, HAProxy, wrk, h2load and nginx's Lua module
 # with apt-get when missing.

@@ -413,6 +413,33 @@ idle_cost() { # pid port proto path -> bytes per connection
   awk -v a="$after" -v b="$before" -v n="$IDLE_CONNECTIONS" 'BEGIN {printf "%.2f", (a-b)/n}'
 }
 
+# Each idle row gets a process of its own, started for it: memory freed by
+# earlier rows (or by the load rows) would otherwise be reused and hide the
+# cost. nginx: its benchmark config on new ports; Portico: one plain route.
+idle_fresh() { # nginx|portico h1|h2 -> KiB per connection
+  local port tls h2c pid cost
+  port=$(free_port); tls=$(free_port); h2c=$(free_port)
+  if [ "$1" = nginx ]; then
+    sed -e "s/127.0.0.1:$nginx_port /127.0.0.1:$port /" -e "s/127.0.0.1:$nginx_tls /127.0.0.1:$tls /" \
+      -e "s/127.0.0.1:$nginx_h2c /127.0.0.1:$h2c /" -e "s#pid $work/nginx.pid#pid $work/idle-nginx.pid#" \
+      "$work/nginx.conf" >"$work/idle-nginx.conf"
+    taskset -c 0 nginx -c "$work/idle-nginx.conf" -p "$work" 2>>"$work/nginx.err" &
+    local master=$!
+    wait_port "$port" >&2
+    [ "$2" = h2 ] && port=$h2c
+    cost=$(idle_cost "$(nginx_worker "$work/idle-nginx.pid")" "$port" "$2" /)
+    kill "$master"; wait "$master" 2>/dev/null || true
+  else
+    { portico_config "$port" "$tls"; printf '\n[[routes]]\nname = "plain"\npath = { prefix = "/plain" }\nupstream = "backend"\n'; } >"$work/idle-portico.toml"
+    RUST_LOG=warn taskset -c 0 "$PORTICO" run --config "$work/idle-portico.toml" 2>>"$work/portico.log" &
+    pid=$!
+    wait_port "$port" /plain >&2
+    cost=$(idle_cost "$pid" "$port" "$2" /plain)
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  fi
+  echo "$cost"
+}
+
 # ------------------------------------------------------------- latency
 # Open-loop: a fixed request rate, latency measured from each request's
 # scheduled send time (no coordinated omission).
@@ -532,12 +559,12 @@ if has_row routes; then
 fi
 if has_row idle; then
   echo
-  echo "| idle keep-alive connection ($IDLE_CONNECTIONS open, one request each) | KiB of RSS per connection |"
+  echo "| idle keep-alive connection ($IDLE_CONNECTIONS open, one request each; a fresh process per row) | KiB of RSS per connection |"
   echo "|---|---|"
-  printf '| nginx, HTTP/1.1 | %s |\n' "$(idle_cost "$(nginx_worker "$work/nginx.pid")" "$nginx_port" h1 /)"
-  printf '| Portico, HTTP/1.1 | %s |\n' "$(idle_cost "$portico_pid" "$portico_port" h1 /plain)"
-  printf '| nginx, HTTP/2 (h2c) | %s |\n' "$(idle_cost "$(nginx_worker "$work/nginx.pid")" "$nginx_h2c" h2 /)"
-  printf '| Portico, HTTP/2 (h2c) | %s |\n' "$(idle_cost "$portico_pid" "$portico_port" h2 /plain)"
+  printf '| nginx, HTTP/1.1 | %s |\n' "$(idle_fresh nginx h1)"
+  printf '| Portico, HTTP/1.1 | %s |\n' "$(idle_fresh portico h1)"
+  printf '| nginx, HTTP/2 (h2c) | %s |\n' "$(idle_fresh nginx h2)"
+  printf '| Portico, HTTP/2 (h2c) | %s |\n' "$(idle_fresh portico h2)"
 fi
 if [ ${#latency_rows[@]} -gt 0 ]; then
   echo

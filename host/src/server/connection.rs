@@ -92,14 +92,23 @@ impl ConnectionServer {
                 let peer = Peer::new(addr, "http");
                 self.serve_http(stream, peer, None, life).await;
             }
-            Some(tls) => match tls.accept(stream).await {
-                Ok(accepted) => {
-                    let peer = Peer::new(addr, "https");
-                    self.serve_http(accepted.stream, peer, accepted.identity, life)
-                        .await;
-                }
-                Err(error) => tracing::debug!(%error, client = %addr, "TLS handshake failed"),
-            },
+            // Boxed, so a cleartext connection's task is not sized for
+            // the TLS session it does not have.
+            Some(tls) => {
+                Box::pin(async move {
+                    match tls.accept(stream).await {
+                        Ok(accepted) => {
+                            let peer = Peer::new(addr, "https");
+                            self.serve_http(accepted.stream, peer, accepted.identity, life)
+                                .await;
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, client = %addr, "TLS handshake failed")
+                        }
+                    }
+                })
+                .await
+            }
         }
     }
 
@@ -156,28 +165,24 @@ impl ConnectionServer {
                     closing: life.closing.clone(),
                     hold: life.hold.clone(),
                 });
-                let service = service_fn(move |request| {
-                    let service = service.clone();
-                    async move { Ok::<_, Infallible>(service.call(request).await) }
-                });
+                let service = service_fn(move |request| boxed_call(&service, request));
                 let connection = self
                     .http1
                     .serve_connection(TokioIo::new(io), service)
                     .with_upgrades();
-                drive(connection, &mut life, &activity, idle, |c| {
+                // Boxed: the task holds only the protocol it serves.
+                Box::pin(drive(connection, &mut life, &activity, idle, |c| {
                     c.graceful_shutdown()
-                })
+                }))
                 .await
             }
             Protocol::Http2 => {
-                let service = service_fn(move |request| {
-                    let service = service.clone();
-                    async move { Ok::<_, Infallible>(service.call(request).await) }
-                });
+                let service = service_fn(move |request| boxed_call(&service, request));
                 let connection = self.http2.serve_connection(TokioIo::new(io), service);
-                drive(connection, &mut life, &activity, idle, |c| {
+                // Boxed: the task holds only the protocol it serves.
+                Box::pin(drive(connection, &mut life, &activity, idle, |c| {
                     c.graceful_shutdown()
-                })
+                }))
                 .await
             }
         };
@@ -186,6 +191,22 @@ impl ConnectionServer {
         }
     }
 }
+
+/// The service future for one request, boxed: hyper's HTTP/1 dispatcher
+/// keeps a slot as large as the service's future for the whole life of the
+/// connection, so an unboxed future would cost every idle keep-alive
+/// connection its full size. Boxed, the slot is a pointer and the request's
+/// state exists only while the request does.
+fn boxed_call(
+    service: &RequestService,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Pin<Box<dyn Future<Output = Result<ServiceResponse, Infallible>> + Send>> {
+    let service = service.clone();
+    Box::pin(async move { Ok(service.call(request).await) })
+}
+
+/// What the request service answers with.
+type ServiceResponse = http::Response<super::activity::Tracked<crate::body::Body>>;
 
 /// Runs a connection. Once shutdown starts or the connection has been idle
 /// for `idle`, asks it to finish its in-flight requests and close (HTTP/1:

@@ -289,6 +289,17 @@ impl<I> FramingGuard<I> {
         };
     }
 
+    /// Frees the buffers once they hold nothing: between requests an idle
+    /// keep-alive connection then keeps no buffer of its own.
+    fn release_drained(&mut self) {
+        if self.ready.is_empty() && self.ready.capacity() > 0 {
+            self.ready = BytesMut::new();
+        }
+        if self.input.is_empty() && self.input.capacity() > 0 {
+            self.input = BytesMut::new();
+        }
+    }
+
     /// In [`State::AwaitSwitch`]: the service's answer, if it came.
     fn poll_switch(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut shared = self.shared.0.lock();
@@ -343,6 +354,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for FramingGuard<I> {
                 let n = this.ready.len().min(buf.remaining());
                 buf.put_slice(&this.ready[..n]);
                 this.ready.advance(n);
+                this.release_drained();
                 return Poll::Ready(Ok(()));
             }
             if this.shared.0.lock().stop {

@@ -1,7 +1,8 @@
 //! Edge limits with real clients sending the offending requests: header
 //! size and count (431), body size declared or streamed (413, before or
 //! while forwarding), slow or silent clients (disconnected), and the
-//! HTTP/2 settings and rapid-reset defence. Request smuggling is in
+//! HTTP/2 settings and rapid-reset defence, and load shedding past
+//! `max_requests_in_flight`. Request smuggling is in
 //! `smuggling.rs`; idle timeouts and connection limits in `connections.rs`.
 
 #[path = "support/origin.rs"]
@@ -324,4 +325,58 @@ fn limit_values_are_checked_with_their_key() {
     let errors = config.expect_err("refused").to_string();
     assert!(errors.contains("limits"), "{errors}");
     assert!(errors.contains("max_header_size"), "{errors}");
+}
+
+/// A flood of 20 concurrent requests against an upstream that takes 1 s,
+/// on a listener that serves 4 at once: 4 are served in about the
+/// upstream's time (not queued behind each other), 16 are refused at once
+/// with 503 `overloaded` and `Retry-After`, and once the flood is over the
+/// gateway serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_past_max_requests_in_flight_is_shed_fast_and_the_gateway_recovers() {
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    let slow = origin::origin(move |_request: Request<hyper::body::Incoming>| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Response::new(Full::new(Bytes::from_static(b"slow")))
+        }
+    })
+    .await;
+    let gw = gateway(&format!(
+        "{}\n[limits]\nmax_requests_in_flight = 4\n\n[upstreams.o]\ntargets = [\"{slow}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n",
+        config_prelude()
+    ))
+    .await;
+    let flood = (0..20).map(|_| async {
+        let started = std::time::Instant::now();
+        let response = gw.get("/work").await;
+        (response, started.elapsed())
+    });
+    let answers = futures::future::join_all(flood).await;
+    let (ok, shed): (Vec<_>, Vec<_>) = answers
+        .into_iter()
+        .partition(|(response, _)| response.status == StatusCode::OK);
+    assert_eq!(ok.len(), 4, "as many served as the bound");
+    assert_eq!(shed.len(), 16);
+    for (response, took) in &ok {
+        assert_eq!(response.body, "slow");
+        assert!(*took < Duration::from_millis(2500), "admitted: {took:?}");
+    }
+    for (response, took) in &shed {
+        let problem = response.problem(StatusCode::SERVICE_UNAVAILABLE, "overloaded");
+        assert_eq!(problem["retryable"], true);
+        assert_eq!(response.header("retry-after"), Some("1"));
+        assert!(*took < Duration::from_millis(900), "refused late: {took:?}");
+    }
+    assert_eq!(
+        served.load(Ordering::SeqCst),
+        4,
+        "the shed ones never reached it"
+    );
+    // Nothing was queued: the next request is served.
+    let after = gw.get("/work").await;
+    assert_eq!(after.status, StatusCode::OK);
 }

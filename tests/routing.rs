@@ -247,11 +247,20 @@ upstream = "o"
         assert_eq!(response.json()["type"], "urn:portico:problem:bad-request");
     }
 
-    // HTTP/1.1 absolute-form: the target's authority wins over `Host`, for
-    // routing and for what the upstream sees.
+    // HTTP/1.1 absolute-form: a `Host` naming another host is refused
+    // (RFC 9112 §3.2; see tests/smuggling.rs), so the router and the
+    // upstream cannot each pick a different one.
     let raw = support::raw_request(
         gw.addr,
         "GET http://shop.example.com/item HTTP/1.1\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
+    // One that agrees (another spelling, the default port): the target's
+    // authority decides, for routing and for what the upstream sees.
+    let raw = support::raw_request(
+        gw.addr,
+        "GET http://shop.example.com/item HTTP/1.1\r\nHost: SHOP.example.com:80\r\nConnection: close\r\n\r\n",
     )
     .await;
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");

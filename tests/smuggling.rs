@@ -224,3 +224,44 @@ async fn malformed_heads_are_answered_with_problem_json_and_closed() {
     // is well formed; the body fails while it streams).
     assert!(seen.load(Ordering::SeqCst) <= 1);
 }
+
+#[tokio::test]
+async fn two_host_fields_or_a_host_other_than_the_target_is_400() {
+    let (origin, seen) = counting_upstream().await;
+    let gw = framing_gateway(origin).await;
+    for (target, fields, reason) in [
+        ("/", "host: a\r\nhost: b", "more than one Host field"),
+        ("/", "host: a\r\nhost: a", "more than one Host field"),
+        (
+            "http://a.example/",
+            "host: b.example",
+            "another host than the request target",
+        ),
+        (
+            "http://a.example:8080/",
+            "host: a.example",
+            "another host than the request target",
+        ),
+    ] {
+        let raw = raw_request(
+            gw.addr,
+            &format!("GET {target} HTTP/1.1\r\n{fields}\r\nconnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(raw.starts_with("HTTP/1.1 400"), "{target} {fields}: {raw}");
+        assert!(raw.contains("urn:portico:problem:bad-request"), "{raw}");
+        assert!(raw.contains(reason), "{raw}");
+    }
+    // The same host said twice the same way is fine.
+    let raw = raw_request(
+        gw.addr,
+        "GET http://a.example/ok HTTP/1.1\r\nhost: A.example:80\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1,
+        "only the good one was forwarded"
+    );
+}

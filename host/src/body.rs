@@ -10,6 +10,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// through untouched, or bytes a plugin or the gateway produced.
 pub type Body = BoxBody<Bytes, BoxError>;
 
+/// Marks a response the gateway or a plugin made, not an upstream: a
+/// problem+json error or a plugin's reply. Protocol adapters (gRPC) may
+/// reshape such a response; an upstream's they pass on as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct GatewayMade;
+
 /// A body holding `bytes`.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())

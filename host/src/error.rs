@@ -71,6 +71,13 @@ pub enum ProxyError {
         /// What went wrong.
         failure: PluginFailure,
     },
+    /// The listener already has `limits.max_requests_in_flight` requests
+    /// in flight: refused at once (load shedding), not queued.
+    #[error("overloaded: {limit} requests already in flight")]
+    Overloaded {
+        /// The listener's `max_requests_in_flight`.
+        limit: usize,
+    },
     /// A bug or resource problem in the gateway itself.
     #[error("internal error: {0}")]
     Internal(String),
@@ -115,7 +122,9 @@ impl ProxyError {
                 StatusCode::BAD_GATEWAY
             }
             ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            ProxyError::NoHealthyTarget { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::NoHealthyTarget { .. } | ProxyError::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProxyError::Plugin { failure, .. } if failure.is_temporary() => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -136,7 +145,9 @@ impl ProxyError {
             | ProxyError::UpstreamTimeout { .. }
             | ProxyError::NoHealthyTarget { .. } => ErrorSource::Upstream,
             ProxyError::Plugin { .. } => ErrorSource::Plugin,
-            ProxyError::Internal(_) | ProxyError::ResponseTooLarge { .. } => ErrorSource::Gateway,
+            ProxyError::Internal(_)
+            | ProxyError::ResponseTooLarge { .. }
+            | ProxyError::Overloaded { .. } => ErrorSource::Gateway,
         }
     }
 
@@ -145,7 +156,8 @@ impl ProxyError {
         match self {
             ProxyError::UpstreamUnreachable { .. }
             | ProxyError::UpstreamTimeout { .. }
-            | ProxyError::NoHealthyTarget { .. } => true,
+            | ProxyError::NoHealthyTarget { .. }
+            | ProxyError::Overloaded { .. } => true,
             ProxyError::Plugin { failure, .. } => failure.is_temporary(),
             _ => false,
         }
@@ -199,6 +211,11 @@ impl ProxyError {
                     failure.kind()
                 ),
             ),
+            ProxyError::Overloaded { limit } => (
+                "overloaded",
+                "Service unavailable",
+                format!("The gateway has {limit} requests in flight; try again shortly."),
+            ),
             ProxyError::Internal(_) => (
                 "internal",
                 "Internal error",
@@ -228,6 +245,12 @@ impl ProxyError {
         let json = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = Response::new(body::full(json));
         *response.status_mut() = status;
+        response.extensions_mut().insert(body::GatewayMade);
+        if let ProxyError::Overloaded { .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

@@ -202,6 +202,16 @@ impl TestResponse {
 }
 
 impl TestGateway {
+    /// The address of the listener named `name` in the config.
+    pub fn listener(&self, name: &str) -> SocketAddr {
+        let app = self.app.as_ref().expect("gateway running");
+        app.addrs()
+            .iter()
+            .find(|(listener, _)| listener == name)
+            .map(|(_, addr)| *addr)
+            .unwrap_or_else(|| panic!("no listener named `{name}`"))
+    }
+
     /// `GET path`.
     pub async fn get(&self, path: &str) -> TestResponse {
         self.send(Method::GET, path, &[], "").await

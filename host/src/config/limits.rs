@@ -11,6 +11,7 @@
 //! | `idle_timeout_ms` | 60000 | a connection with no request in flight (HTTP/1 keep-alive, HTTP/2 without open streams): closed, HTTP/2 with GOAWAY |
 //! | `tunnel_idle_timeout_ms` | 300000 | an upgraded (WebSocket) tunnel without a byte either way: closed |
 //! | `max_connections` | 10000 | open connections (tunnels included); more are closed at once and counted |
+//! | `max_requests_in_flight` | 10000 | requests being served at once on the listener (all its workers and connections together); more get an immediate 503 `overloaded` with `Retry-After` |
 //! | `drain_timeout_ms` | 30000 | on shutdown, time left to in-flight requests and tunnels before they are closed |
 //! | `http2.max_concurrent_streams` | 100 | streams open at once per connection |
 //! | `http2.initial_stream_window_bytes` | 65536 | flow-control window per stream |
@@ -47,6 +48,9 @@ pub struct LimitsConfig {
     /// Connections the listener keeps open at once.
     #[serde(default)]
     pub max_connections: Option<u64>,
+    /// Requests the listener serves at once; more are refused at once.
+    #[serde(default)]
+    pub max_requests_in_flight: Option<u64>,
     /// Time in-flight requests and tunnels get to finish on shutdown, ms.
     #[serde(default)]
     pub drain_timeout_ms: Option<u64>,
@@ -110,6 +114,12 @@ pub(super) fn check(limits: &LimitsConfig, key: &str, add: &mut dyn FnMut(String
         86_400_000,
     );
     range("max_connections", limits.max_connections, 1, 1_000_000);
+    range(
+        "max_requests_in_flight",
+        limits.max_requests_in_flight,
+        1,
+        10_000_000,
+    );
     range("drain_timeout_ms", limits.drain_timeout_ms, 0, 3_600_000);
     let h2 = &limits.http2;
     let wide = |v: Option<u32>| v.map(u64::from);

@@ -35,6 +35,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_TUNNEL_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default of `max_connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default of `max_requests_in_flight`.
+pub const DEFAULT_MAX_REQUESTS_IN_FLIGHT: usize = 10_000;
 /// Default of `drain_timeout_ms`.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -56,6 +58,8 @@ pub struct Limits {
     pub tunnel_idle_timeout: Duration,
     /// Connections open at once on the listener.
     pub max_connections: usize,
+    /// Requests in flight at once on the listener (load shedding).
+    pub max_requests_in_flight: usize,
     /// Time in-flight requests and tunnels get on shutdown.
     pub drain_timeout: Duration,
     /// HTTP/2 connection settings.
@@ -112,6 +116,7 @@ impl Limits {
                 DEFAULT_TUNNEL_IDLE_TIMEOUT.as_millis() as u64
             )),
             max_connections: pick!(max_connections, DEFAULT_MAX_CONNECTIONS),
+            max_requests_in_flight: pick!(max_requests_in_flight, DEFAULT_MAX_REQUESTS_IN_FLIGHT),
             drain_timeout: Duration::from_millis(pick!(
                 drain_timeout_ms,
                 DEFAULT_DRAIN_TIMEOUT.as_millis() as u64

@@ -16,6 +16,8 @@ use crate::upstream::Upstream;
 
 /// Requests answered, by `route`, `method` and `status_class` (`2xx`...).
 pub const REQUESTS: &str = "portico_requests_total";
+/// Requests refused at once by load shedding, by listener.
+pub const REQUESTS_SHED: &str = "portico_requests_shed_total";
 /// Seconds from the request head to the end of the response body, by `route`.
 pub const REQUEST_DURATION: &str = "portico_request_duration_seconds";
 /// Request body bytes read from clients, by `route`.
@@ -178,6 +180,10 @@ fn describe() {
     describe_counter!(
         REQUESTS,
         "Requests answered, by route, method and status class."
+    );
+    describe_counter!(
+        REQUESTS_SHED,
+        "Requests refused at once because the listener had max_requests_in_flight in flight."
     );
     describe_histogram!(
         REQUEST_DURATION,

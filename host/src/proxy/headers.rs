@@ -39,6 +39,41 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// RFC 9112 §3.2 and RFC 9113 §8.3.1: a request names one host. More than
+/// one `Host` field, or a `Host` naming another host or port than the
+/// request target's authority (HTTP/1 absolute-form, HTTP/2 `:authority`),
+/// is refused rather than letting the router and the upstream each pick one.
+pub fn check_host(uri: &http::Uri, headers: &HeaderMap) -> Result<(), &'static str> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let Some(host) = hosts.next() else {
+        return Ok(());
+    };
+    if hosts.next().is_some() {
+        return Err("The request has more than one Host field.");
+    }
+    let Some(authority) = uri.authority() else {
+        return Ok(());
+    };
+    let disagrees = || "The Host field names another host than the request target.";
+    let host: http::uri::Authority = host
+        .to_str()
+        .ok()
+        .and_then(|h| h.parse().ok())
+        .ok_or_else(disagrees)?;
+    let default_port = match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    };
+    let same_host = host.host().eq_ignore_ascii_case(authority.host());
+    let same_port = host.port_u16().or(default_port) == authority.port_u16().or(default_port);
+    if same_host && same_port {
+        Ok(())
+    } else {
+        Err(disagrees())
+    }
+}
+
 /// The forwarding header values of one connection (client address and
 /// scheme), computed once when it is accepted rather than per request.
 #[derive(Debug)]
@@ -120,6 +155,26 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn one_host_and_the_same_as_the_target() {
+        let uri = |u: &str| u.parse::<http::Uri>().unwrap();
+        let host = |values: &[&'static str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(header::HOST, HeaderValue::from_static(v));
+            }
+            h
+        };
+        assert!(check_host(&uri("/"), &host(&["a"])).is_ok());
+        assert!(check_host(&uri("/"), &host(&[])).is_ok());
+        assert!(check_host(&uri("/"), &host(&["a", "a"])).is_err());
+        assert!(check_host(&uri("http://A.example/"), &host(&["a.example"])).is_ok());
+        assert!(check_host(&uri("http://a.example/"), &host(&["a.example:80"])).is_ok());
+        assert!(check_host(&uri("http://a.example/"), &host(&["b.example"])).is_err());
+        assert!(check_host(&uri("http://a.example:8080/"), &host(&["a.example"])).is_err());
+        assert!(check_host(&uri("http://a.example/"), &host(&["a b"])).is_err());
     }
 
     #[test]

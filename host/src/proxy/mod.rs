@@ -1,5 +1,6 @@
 //! The request path: route, run the chain, forward, run the chain back.
 
+pub mod grpc;
 mod headers;
 mod tunnel;
 pub mod upgrade;
@@ -11,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 
-pub use headers::{Forwarding, set_forwarded, strip_hop_by_hop};
+pub use headers::{Forwarding, check_host, set_forwarded, strip_hop_by_hop};
 pub use tunnel::TunnelLimits;
 
 use crate::body::{self, Body, BoxError};
@@ -79,11 +80,15 @@ where
     B::Error: Into<BoxError>,
 {
     let guard = request.extensions().get::<BodyGuard>().cloned();
+    let grpc = grpc::is_grpc(request.headers());
     let request = request.map(|b| observation.count_request(body::stream(b)));
-    let response = match proxy(gateway, request, peer, guard.as_ref(), &mut observation).await {
+    let mut response = match proxy(gateway, request, peer, guard.as_ref(), &mut observation).await {
         Ok(response) => response,
         Err(error) => refuse(reclassify(guard.as_ref(), error)),
     };
+    if grpc {
+        response = grpc::answer(response).await;
+    }
     observation.finish(response)
 }
 
@@ -105,7 +110,8 @@ fn log_error(error: &ProxyError) {
         ProxyError::NoRoute
         | ProxyError::BadRequest(_)
         | ProxyError::PayloadTooLarge { .. }
-        | ProxyError::HeadersTooLarge(_) => {
+        | ProxyError::HeadersTooLarge(_)
+        | ProxyError::Overloaded { .. } => {
             tracing::debug!(%error, "request refused")
         }
         // The chain already logged the plugin's failure with its backtrace.
@@ -145,6 +151,7 @@ async fn proxy(
         identity.seed(&mut context);
     }
     let path = normalize_path(head.uri.path()).map_err(ProxyError::BadRequest)?;
+    check_host(&head.uri, &head.headers).map_err(|e| ProxyError::BadRequest(e.into()))?;
     // The URI's authority (HTTP/2 `:authority`, HTTP/1 absolute-form) is
     // what the request is for (RFC 9112 §3.2.2): the upstream must see the
     // same host the route was chosen by.
@@ -171,7 +178,20 @@ async fn proxy(
             .map_err(|_| ProxyError::BadRequest("invalid request target".into()))?;
     }
     let upgrade = UpgradeRequest::take(&mut head);
+    // `TE` is hop-by-hop, but its `trailers` (the one value HTTP/2 allows,
+    // and what gRPC requires) holds end to end: trailers are forwarded.
+    let accepts_trailers = head
+        .headers
+        .get_all(header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
     strip_hop_by_hop(&mut head.headers);
+    if accepts_trailers {
+        head.headers
+            .insert(header::TE, HeaderValue::from_static("trailers"));
+    }
     if let Some(upgrade) = &upgrade {
         upgrade.restore(&mut head.headers);
     }
@@ -260,8 +280,9 @@ async fn forward(
     }
     let upstream = &route.upstream;
     let started = Instant::now();
+    let timeout = grpc::deadline(route.timeout, &head.headers);
     let exchange = upstream.forward(head, body, peer.addr.ip());
-    let response = match route.timeout {
+    let response = match timeout {
         Some(after) => tokio::time::timeout(after, exchange)
             .await
             .unwrap_or_else(|_| {

@@ -232,10 +232,7 @@ fn reply_response(reply: Reply, max_body_bytes: u64) -> Result<ProxyResponse, Pl
             .map_err(|_| PluginFailure::Guest(format!("replied with invalid header `{name}`")))?;
         map.append(name, value);
     }
-    Ok(ProxyResponse::new(
-        status,
-        map,
-        Bytes::from(reply.body),
-        max_body_bytes,
-    ))
+    let mut response = ProxyResponse::new(status, map, Bytes::from(reply.body), max_body_bytes);
+    response.head.extensions.insert(crate::body::GatewayMade);
+    Ok(response)
 }

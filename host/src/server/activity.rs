@@ -14,6 +14,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::Instant;
 
+use super::shedding::Admitted;
+
 /// One connection's activity: two counters the request path bumps without
 /// waking anyone, read by [`Activity::idle_for`]'s single timer when it
 /// fires (it re-arms itself for the rest of the period when there was
@@ -85,14 +87,17 @@ impl Drop for InFlight {
 pub(super) struct Tracked<B> {
     body: B,
     _in_flight: InFlight,
+    /// The request's place in the listener's load-shedding count.
+    _admitted: Option<Admitted>,
 }
 
 impl<B> Tracked<B> {
-    /// `body`, ending `in_flight` when dropped.
-    pub(super) fn new(body: B, in_flight: InFlight) -> Self {
+    /// `body`, ending `in_flight` (and `admitted`) when dropped.
+    pub(super) fn new(body: B, in_flight: InFlight, admitted: Option<Admitted>) -> Self {
         Tracked {
             body,
             _in_flight: in_flight,
+            _admitted: admitted,
         }
     }
 }

@@ -23,8 +23,10 @@ use super::activity::Activity;
 use super::framing::{FramingGuard, HeadLimits};
 use super::protocol::{self, Prefixed, Protocol};
 use super::service::RequestService;
+use super::shedding::Shedder;
 use super::stopping;
 use crate::limits::Limits;
+use crate::observe::metrics::REQUESTS_SHED;
 use crate::proxy::{Peer, TunnelLimits};
 use crate::reload::LiveGateway;
 use crate::tls::{ClientIdentity, TlsTerminator};
@@ -39,6 +41,8 @@ pub(super) struct ConnectionServer {
     tls: Option<Arc<TlsTerminator>>,
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
+    shedding: Arc<Shedder>,
+    shed_counter: metrics::Counter,
 }
 
 impl ConnectionServer {
@@ -49,6 +53,7 @@ impl ConnectionServer {
 
     /// Configures hyper's servers from `limits`.
     pub(super) fn new(
+        listener: &str,
         gateway: Arc<LiveGateway>,
         limits: Limits,
         tls: Option<Arc<TlsTerminator>>,
@@ -76,6 +81,8 @@ impl ConnectionServer {
             .max_local_error_reset_streams(h2.max_local_error_reset_streams);
         ConnectionServer {
             gateway,
+            shedding: Shedder::new(limits.max_requests_in_flight),
+            shed_counter: metrics::counter!(REQUESTS_SHED, "listener" => listener.to_owned()),
             limits: Arc::new(limits),
             tls,
             http1,
@@ -149,6 +156,8 @@ impl ConnectionServer {
             activity: activity.clone(),
             framing: None,
             tunnel: None,
+            shedding: self.shedding.clone(),
+            shed_counter: self.shed_counter.clone(),
         };
         let idle = self.limits.idle_timeout;
         let result = match protocol {

@@ -60,6 +60,7 @@ mod connection;
 mod framing;
 mod protocol;
 mod service;
+mod shedding;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -176,7 +177,12 @@ impl RunningGateway {
             plans.push(ListenerPlan {
                 name: listener.name.clone(),
                 addr: local,
-                server: Arc::new(ConnectionServer::new(live.clone(), limits, tls)),
+                server: Arc::new(ConnectionServer::new(
+                    &listener.name,
+                    live.clone(),
+                    limits,
+                    tls,
+                )),
                 admission,
             });
             first_sockets.push(socket);

@@ -6,7 +6,8 @@
 //!   directory, and copy the components to `target/plugins/<package>.wasm`.
 //! - `run`: `plugins`, then start the demo upstream on 127.0.0.1:9000 and the
 //!   gateway on `examples/portico.toml` (port 8080).
-//! - `test`: `plugins`, then `cargo test --workspace`.
+//! - `test`: `plugins`, Python's `grpcio` (the real gRPC client and server
+//!   of `tests/grpc.rs`) with pip when missing, then `cargo test --workspace`.
 //! - `lint`: `cargo fmt --check` and clippy with `-D warnings`, for the host
 //!   and for the wasm target.
 //! - `bench`: `plugins`, then the criterion benchmarks.
@@ -95,6 +96,32 @@ fn ensure_wasm_target() -> Result<()> {
             .args(["target", "add", WASM_TARGET])
             .current_dir(root()),
     )
+}
+
+/// Installs Python's `grpcio` (from PyPI) when `python3` cannot import it.
+fn ensure_python_grpc() -> Result<()> {
+    let present = Command::new("python3")
+        .args(["-c", "import grpc"])
+        .output()
+        .context("python3 is needed for the gRPC tests")?;
+    if present.status.success() {
+        return Ok(());
+    }
+    let pip = status(Command::new("python3").args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "grpcio",
+    ]));
+    if pip.is_ok() {
+        return Ok(());
+    }
+    // A Debian system Python refuses pip (PEP 668): its own package then.
+    eprintln!("xtask: pip could not install grpcio; trying apt-get python3-grpcio");
+    status(Command::new("apt-get").args(["install", "-y", "-qq", "python3-grpcio"]))
+        .context("installing grpcio (pip, then apt-get) for tests/grpc.rs")
 }
 
 /// Workspace packages that build a `cdylib`: the plugins (first-party,
@@ -186,6 +213,7 @@ fn run() -> Result<()> {
 
 fn test(extra: &[String]) -> Result<()> {
     build_plugins()?;
+    ensure_python_grpc()?;
     status(cargo().args(["test", "--workspace"]).args(extra))
 }
 

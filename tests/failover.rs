@@ -1,10 +1,13 @@
 //! Failures of upstream targets through the real gateway: a target dying
 //! under steady traffic (retries, ejection, re-admission by the active
 //! health check), every target down (503 at once), which requests may be
-//! retried, the retry budget, and the per-route total timeout.
+//! retried, the retry budget, the per-route total timeout, and the circuit
+//! breaker (`max_requests` in flight, `max_pending` waiting to connect).
 
 #[path = "support/backends.rs"]
 mod backends;
+#[path = "support/origin.rs"]
+mod origin;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -196,4 +199,104 @@ async fn the_route_timeout_bounds_the_whole_exchange() {
         response.json()["type"],
         "urn:portico:problem:upstream-timeout"
     );
+}
+
+/// An upstream that answers every request after `delay`.
+async fn slow_origin(delay: Duration) -> std::net::SocketAddr {
+    origin::origin(
+        move |_request: http::Request<hyper::body::Incoming>| async move {
+            tokio::time::sleep(delay).await;
+            http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
+                b"slow",
+            )))
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_circuit_breaker_bounds_requests_in_flight_to_a_slow_upstream() {
+    let slow = slow_origin(Duration::from_secs(1)).await;
+    let fast = EchoServer::start("fast").await;
+    let gw = gateway(&format!(
+        "{}\n[upstreams.slow]\ntargets = [\"{slow}\"]\ncircuit_breaker = {{ max_requests = 3 }}\n\n\
+         [upstreams.fast]\ntargets = [\"{}\"]\n\n\
+         [[routes]]\nname = \"slow\"\npath = {{ prefix = \"/slow\" }}\nupstream = \"slow\"\n\n\
+         [[routes]]\nname = \"fast\"\npath = {{ prefix = \"/fast\" }}\nupstream = \"fast\"\n",
+        config_prelude(),
+        fast.addr
+    ))
+    .await;
+    let flood = (0..10).map(|_| async {
+        let started = Instant::now();
+        (gw.get("/slow").await, started.elapsed())
+    });
+    // While the slow upstream is full, its neighbour is served as usual.
+    let neighbour = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        gw.get("/fast").await
+    };
+    let (answers, neighbour) = tokio::join!(futures::future::join_all(flood), neighbour);
+    assert_eq!(neighbour.status, StatusCode::OK);
+    let (ok, refused): (Vec<_>, Vec<_>) = answers
+        .into_iter()
+        .partition(|(response, _)| response.status == StatusCode::OK);
+    assert_eq!(ok.len(), 3, "as many as max_requests");
+    for (response, took) in &refused {
+        let problem = response.problem(StatusCode::SERVICE_UNAVAILABLE, "upstream-overloaded");
+        assert_eq!(problem["source"], "upstream");
+        assert!(problem["detail"].as_str().unwrap_or("").contains("`slow`"));
+        assert_eq!(response.header("retry-after"), Some("1"));
+        assert!(*took < Duration::from_millis(900), "refused late: {took:?}");
+    }
+    assert_eq!(gw.get("/slow").await.status, StatusCode::OK, "open again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_circuit_breaker_bounds_requests_waiting_for_a_connection() {
+    // A target that accepts TCP but never answers the TLS ClientHello: each
+    // new connection waits until connect_timeout_ms.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let gw = gateway(&format!(
+        "{}\n[upstreams.stuck]\ntargets = [\"{addr}\"]\nconnect_timeout_ms = 1500\nretries = 0\n\
+         tls = {{ server_name = \"stuck.test\" }}\ncircuit_breaker = {{ max_pending = 2 }}\n\n\
+         [[routes]]\nname = \"r\"\nupstream = \"stuck\"\n",
+        config_prelude()
+    ))
+    .await;
+    let calls = (0..6).map(|_| async {
+        let started = Instant::now();
+        (gw.get("/").await, started.elapsed())
+    });
+    let answers = futures::future::join_all(calls).await;
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|(r, _)| r.status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    let waited: Vec<_> = answers
+        .iter()
+        .filter(|(r, _)| r.status == StatusCode::BAD_GATEWAY)
+        .collect();
+    assert_eq!(
+        waited.len(),
+        2,
+        "max_pending waited for the connect timeout"
+    );
+    assert_eq!(refused.len(), 4);
+    for (response, took) in refused {
+        let problem = response.problem(StatusCode::SERVICE_UNAVAILABLE, "upstream-overloaded");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("waiting for a connection"),
+            "{problem}"
+        );
+        assert!(
+            *took < Duration::from_millis(1000),
+            "refused late: {took:?}"
+        );
+    }
+    drop(silent);
 }

@@ -71,6 +71,17 @@ pub enum ProxyError {
         /// What went wrong.
         failure: PluginFailure,
     },
+    /// The upstream's circuit breaker refused the request: `max_requests`
+    /// in flight to it, or `max_pending` waiting for a connection.
+    #[error("upstream `{upstream}` at its circuit breaker's {bound} ({limit})")]
+    UpstreamOverloaded {
+        /// Upstream name.
+        upstream: String,
+        /// `max_requests` or `max_pending`.
+        bound: &'static str,
+        /// The bound's value.
+        limit: usize,
+    },
     /// The listener already has `limits.max_requests_in_flight` requests
     /// in flight: refused at once (load shedding), not queued.
     #[error("overloaded: {limit} requests already in flight")]
@@ -122,9 +133,9 @@ impl ProxyError {
                 StatusCode::BAD_GATEWAY
             }
             ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            ProxyError::NoHealthyTarget { .. } | ProxyError::Overloaded { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ProxyError::NoHealthyTarget { .. }
+            | ProxyError::Overloaded { .. }
+            | ProxyError::UpstreamOverloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Plugin { failure, .. } if failure.is_temporary() => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -143,7 +154,8 @@ impl ProxyError {
             | ProxyError::HeadersTooLarge(_) => ErrorSource::Client,
             ProxyError::UpstreamUnreachable { .. }
             | ProxyError::UpstreamTimeout { .. }
-            | ProxyError::NoHealthyTarget { .. } => ErrorSource::Upstream,
+            | ProxyError::NoHealthyTarget { .. }
+            | ProxyError::UpstreamOverloaded { .. } => ErrorSource::Upstream,
             ProxyError::Plugin { .. } => ErrorSource::Plugin,
             ProxyError::Internal(_)
             | ProxyError::ResponseTooLarge { .. }
@@ -157,7 +169,8 @@ impl ProxyError {
             ProxyError::UpstreamUnreachable { .. }
             | ProxyError::UpstreamTimeout { .. }
             | ProxyError::NoHealthyTarget { .. }
-            | ProxyError::Overloaded { .. } => true,
+            | ProxyError::Overloaded { .. }
+            | ProxyError::UpstreamOverloaded { .. } => true,
             ProxyError::Plugin { failure, .. } => failure.is_temporary(),
             _ => false,
         }
@@ -211,6 +224,22 @@ impl ProxyError {
                     failure.kind()
                 ),
             ),
+            ProxyError::UpstreamOverloaded {
+                upstream,
+                bound,
+                limit,
+            } => (
+                "upstream-overloaded",
+                "Service unavailable",
+                format!(
+                    "Upstream `{upstream}` has {limit} requests {}; try again shortly.",
+                    if *bound == "max_pending" {
+                        "waiting for a connection"
+                    } else {
+                        "in flight"
+                    }
+                ),
+            ),
             ProxyError::Overloaded { limit } => (
                 "overloaded",
                 "Service unavailable",
@@ -246,7 +275,7 @@ impl ProxyError {
         let mut response = Response::new(body::full(json));
         *response.status_mut() = status;
         response.extensions_mut().insert(body::GatewayMade);
-        if let ProxyError::Overloaded { .. } = self {
+        if let ProxyError::Overloaded { .. } | ProxyError::UpstreamOverloaded { .. } = self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

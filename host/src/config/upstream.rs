@@ -56,6 +56,40 @@ pub struct UpstreamConfig {
     /// HTTP version spoken to the targets.
     #[serde(default)]
     pub protocol: UpstreamProtocol,
+    /// Bounds on requests in flight to the upstream.
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
+}
+
+/// `circuit_breaker = { max_requests = 10000, max_pending = 1000 }`: past
+/// either bound a request is refused at once (503 `upstream-overloaded`).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreakerConfig {
+    /// Requests in flight to the upstream at once, from the first attempt
+    /// to the end of the response body.
+    #[serde(default = "default_breaker_requests")]
+    pub max_requests: usize,
+    /// Requests waiting at once for a new connection to a target (HTTP/1.1
+    /// upstreams).
+    #[serde(default = "default_breaker_pending")]
+    pub max_pending: usize,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        CircuitBreakerConfig {
+            max_requests: default_breaker_requests(),
+            max_pending: default_breaker_pending(),
+        }
+    }
+}
+
+fn default_breaker_requests() -> usize {
+    10_000
+}
+fn default_breaker_pending() -> usize {
+    1_000
 }
 
 fn default_connect_timeout() -> u64 {

@@ -23,6 +23,13 @@ pub fn check(upstream: &UpstreamConfig) -> Problems {
         1 => {}
         _ => add("", "give exactly one of `targets`, `file` and `dns`".into()),
     }
+    let breaker = upstream.circuit_breaker;
+    if breaker.max_requests == 0 {
+        add("circuit_breaker.max_requests", "must be at least 1".into());
+    }
+    if breaker.max_pending == 0 {
+        add("circuit_breaker.max_pending", "must be at least 1".into());
+    }
     for (i, line) in upstream.targets.iter().enumerate() {
         if let Err(error) = Target::parse(line) {
             add(&format!("targets[{i}]"), error.to_string());

@@ -18,6 +18,8 @@ use crate::upstream::Upstream;
 pub const REQUESTS: &str = "portico_requests_total";
 /// Requests refused at once by load shedding, by listener.
 pub const REQUESTS_SHED: &str = "portico_requests_shed_total";
+/// Requests an upstream's circuit breaker refused, by `upstream` and `limit`.
+pub const UPSTREAM_REFUSED: &str = "portico_upstream_requests_refused_total";
 /// Seconds from the request head to the end of the response body, by `route`.
 pub const REQUEST_DURATION: &str = "portico_request_duration_seconds";
 /// Request body bytes read from clients, by `route`.
@@ -180,6 +182,10 @@ fn describe() {
     describe_counter!(
         REQUESTS,
         "Requests answered, by route, method and status class."
+    );
+    describe_counter!(
+        UPSTREAM_REFUSED,
+        "Requests refused at once by an upstream's circuit breaker (max_requests or max_pending)."
     );
     describe_counter!(
         REQUESTS_SHED,

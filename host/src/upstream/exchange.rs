@@ -1,5 +1,6 @@
-//! One request to an upstream: choose a usable target, send, and on failure
-//! retry on a different target when that is safe and the budget allows.
+//! One request to an upstream: within its circuit breaker (see `breaker`),
+//! choose a usable target, send, and on failure retry on a different
+//! target when that is safe and the budget allows.
 //!
 //! A retry is safe when the attempt failed before the request was sent
 //! (the connection could not be opened), or when the method is idempotent;
@@ -19,6 +20,7 @@ use hyper::body::Incoming;
 
 use super::backend::{Backend, InFlight};
 use super::balance::key::request_key;
+use super::breaker::{Permit, Tripped};
 use super::client::UpstreamClient;
 use super::health::now_ms;
 use super::pool::{Http1Pool, SendFailure, error_chain};
@@ -41,6 +43,8 @@ enum Failure {
     Sent(String),
     /// No response headers within the response timeout.
     Timeout(Duration),
+    /// The circuit breaker's `max_pending` were waiting for a connection.
+    Pending,
 }
 
 impl Upstream {
@@ -57,6 +61,10 @@ impl Upstream {
             .hash_on
             .as_ref()
             .and_then(|hash_on| request_key(hash_on, &head.headers, client));
+        let permit = self
+            .breaker
+            .request()
+            .map_err(|tripped| self.overloaded(tripped))?;
         let idempotent = is_idempotent(&head.method);
         head.version = Version::HTTP_11;
         let mut body = RequestBody::new(body);
@@ -119,9 +127,13 @@ impl Upstream {
                         body::stream(Tracked {
                             body,
                             _in_flight: in_flight,
+                            _permit: permit,
                         })
                     }));
                 }
+                // Not the target's fault, and no other target would do
+                // better: refused as it is.
+                Err(Failure::Pending) => return Err(self.overloaded(Tripped::MaxPending)),
                 Err(failure) => failure,
             };
             drop(in_flight);
@@ -155,6 +167,7 @@ impl Upstream {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(SendFailure::Connect(reason))) => Err(Failure::Connect(reason)),
             Ok(Err(SendFailure::Sent(reason))) => Err(Failure::Sent(reason)),
+            Ok(Err(SendFailure::Pending)) => Err(Failure::Pending),
             Err(_) => Err(Failure::Timeout(self.response_timeout)),
         }
     }
@@ -179,6 +192,15 @@ impl Upstream {
                 ProxyError::UpstreamUnreachable { upstream, reason }
             }
             Failure::Timeout(after) => ProxyError::UpstreamTimeout { upstream, after },
+            Failure::Pending => self.overloaded(Tripped::MaxPending),
+        }
+    }
+
+    fn overloaded(&self, tripped: Tripped) -> ProxyError {
+        ProxyError::UpstreamOverloaded {
+            upstream: self.name.to_string(),
+            bound: tripped.key(),
+            limit: self.breaker.limit(tripped),
         }
     }
 }
@@ -196,6 +218,8 @@ fn is_idempotent(method: &Method) -> bool {
 struct Tracked {
     body: Body,
     _in_flight: InFlight,
+    /// The request's place under the upstream's `max_requests`.
+    _permit: Permit,
 }
 
 impl HttpBody for Tracked {

@@ -17,6 +17,7 @@
 
 pub mod backend;
 pub mod balance;
+pub mod breaker;
 pub mod budget;
 pub mod client;
 pub mod connector;
@@ -30,6 +31,7 @@ pub mod stats;
 pub mod target;
 pub mod tls;
 
+use breaker::Breaker;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,6 +101,7 @@ pub struct Upstream {
     budget: RetryBudget,
     outlier: OutlierDetector,
     stats: Arc<UpstreamStats>,
+    breaker: Arc<Breaker>,
     tasks: Vec<AbortHandle>,
 }
 
@@ -117,6 +120,7 @@ impl Upstream {
             .transpose()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let stats = Arc::new(UpstreamStats::new(&name));
+        let breaker = Breaker::new(&name, &config.circuit_breaker);
         let transport = match config.protocol {
             UpstreamProtocol::Http1 => Transport::Http1(Arc::new(Http1Pool::new(
                 Connector::new(
@@ -127,6 +131,7 @@ impl Upstream {
                 Duration::from_millis(config.idle_timeout_ms),
                 config.max_idle_per_target,
                 stats.clone(),
+                breaker.clone(),
             ))),
             UpstreamProtocol::H2 => Transport::Legacy(Box::new(client::build(
                 config,
@@ -194,6 +199,7 @@ impl Upstream {
             budget: RetryBudget::new(&config.retry_budget),
             outlier: OutlierDetector::new(&config.outlier),
             stats,
+            breaker,
             tasks,
         })
     }

@@ -29,6 +29,7 @@ use parking_lot::Mutex;
 use tower_service::Service;
 
 use super::backend::Backend;
+use super::breaker::Breaker;
 use super::connector::Connector;
 use super::stats::UpstreamStats;
 use crate::body::Body;
@@ -77,6 +78,9 @@ pub enum SendFailure {
     Connect(String),
     /// The request may have been (partly) sent.
     Sent(String),
+    /// A new connection was needed and the circuit breaker's `max_pending`
+    /// requests were already waiting for one: nothing was sent.
+    Pending,
 }
 
 /// The pool of one upstream's HTTP/1.1 connections.
@@ -85,23 +89,27 @@ pub struct Http1Pool {
     idle_timeout: Duration,
     max_idle: usize,
     stats: Arc<UpstreamStats>,
+    breaker: Arc<Breaker>,
 }
 
 impl Http1Pool {
     /// A pool opening connections with `connector`, keeping at most
     /// `max_idle` idle per target and worker, each for at most
-    /// `idle_timeout`.
+    /// `idle_timeout`; at most `breaker`'s `max_pending` requests wait for
+    /// a new connection at once.
     pub fn new(
         connector: Connector,
         idle_timeout: Duration,
         max_idle: usize,
         stats: Arc<UpstreamStats>,
+        breaker: Arc<Breaker>,
     ) -> Self {
         Http1Pool {
             connector,
             idle_timeout,
             max_idle,
             stats,
+            breaker,
         }
     }
 
@@ -128,7 +136,9 @@ impl Http1Pool {
                 },
             }
         }
+        let waiting = self.breaker.pending().map_err(|_| SendFailure::Pending)?;
         let mut sender = self.connect(backend).await?;
+        drop(waiting);
         match sender.send_request(request).await {
             Ok(response) => Ok(self.respond(backend, sender, response, false)),
             Err(error) => Err(SendFailure::Sent(error_chain(&error))),

@@ -11,7 +11,8 @@ use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
 use crate::body::{self, Body};
-use crate::runtime::PluginFailure;
+use crate::runtime::{ChainError, PluginFailure};
+use crate::upstream::ForwardError;
 
 /// A request failed at the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +120,50 @@ struct Problem<'a> {
     retryable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     plugin: Option<&'a str>,
+}
+
+impl From<ForwardError> for ProxyError {
+    fn from(error: ForwardError) -> Self {
+        match error {
+            ForwardError::Unreachable { upstream, reason } => {
+                ProxyError::UpstreamUnreachable { upstream, reason }
+            }
+            ForwardError::NoHealthyTarget { upstream } => ProxyError::NoHealthyTarget { upstream },
+            ForwardError::Timeout { upstream, after } => {
+                ProxyError::UpstreamTimeout { upstream, after }
+            }
+            ForwardError::Overloaded {
+                upstream,
+                bound,
+                limit,
+            } => ProxyError::UpstreamOverloaded {
+                upstream,
+                bound,
+                limit,
+            },
+            ForwardError::Uri(target) => {
+                ProxyError::Internal(format!("cannot build an upstream URI for `{target}`"))
+            }
+        }
+    }
+}
+
+impl From<ChainError> for ProxyError {
+    fn from(error: ChainError) -> Self {
+        match error {
+            ChainError::Plugin {
+                plugin,
+                route,
+                failure,
+            } => ProxyError::Plugin {
+                plugin,
+                route,
+                failure,
+            },
+            ChainError::PayloadTooLarge { limit } => ProxyError::PayloadTooLarge { limit },
+            ChainError::Lost(what) => ProxyError::Internal(format!("{what} lost in a plugin call")),
+        }
+    }
 }
 
 impl ProxyError {

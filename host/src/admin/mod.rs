@@ -27,7 +27,8 @@ use tokio::task::JoinHandle;
 
 use crate::monitor::Monitor;
 use crate::reload::Reloader;
-use crate::server::{ListenerError, stopping};
+use crate::server::ListenerError;
+use crate::shutdown::stopping;
 
 /// The admin listener, serving until the gateway shuts down.
 pub struct AdminServer {

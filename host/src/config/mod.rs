@@ -9,6 +9,7 @@ mod error;
 pub mod limits;
 pub mod monitor;
 pub mod observability;
+pub mod target;
 pub mod tls;
 mod types;
 mod upstream;

@@ -1,7 +1,7 @@
 //! Validation of `[upstreams.<name>]` tables beyond what their types say.
 
+use super::target::Target;
 use super::upstream::{Balance, DnsRecordKind, HashOn, UpstreamConfig};
-use crate::upstream::Target;
 
 /// Problems found: a key relative to `upstreams.<name>` and a message.
 pub type Problems = Vec<(String, String)>;

@@ -9,7 +9,6 @@
 //! computed from the buckets under the same lock, once per dashboard poll
 //! or alert evaluation, never per request.
 
-mod sample;
 mod snapshot;
 mod window;
 
@@ -19,7 +18,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
-pub use sample::{PluginSample, Recorder, RequestSample};
+/// The samples and the recorder trait live with the request path that
+/// reports them (`observe`); the live stats implement it.
+pub use crate::observe::sample::{PluginSample, Recorder, RequestSample};
 pub use snapshot::{LiveSnapshot, PluginLive, Point, RouteLive, UpstreamHealth};
 pub use window::{PluginBucket, RouteBucket};
 

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use super::sample::RequestSample;
+use super::RequestSample;
 use crate::histogram::Histogram;
 use crate::observe::request::NO_ROUTE;
 

@@ -12,8 +12,6 @@ use std::time::Duration;
 use metrics::Unit;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::upstream::Upstream;
-
 /// Requests answered, by `route`, `method` and `status_class` (`2xx`...).
 pub const REQUESTS: &str = "portico_requests_total";
 /// Requests refused at once by load shedding, by listener.
@@ -75,7 +73,14 @@ const PLUGIN_SECONDS: &[f64] = &[
 const UPKEEP: Duration = Duration::from_secs(5);
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-static UPSTREAMS: Mutex<Vec<Weak<Upstream>>> = Mutex::new(Vec::new());
+static GAUGES: Mutex<Vec<Weak<dyn ScrapeGauges>>> = Mutex::new(Vec::new());
+
+/// Something that sets its own gauges just before each scrape (an
+/// upstream: the health of its targets), registered with [`watch_gauges`].
+pub trait ScrapeGauges: Send + Sync {
+    /// Sets the gauges to the values now.
+    fn refresh_gauges(&self);
+}
 
 /// Installs the Prometheus recorder as the process's metrics recorder (once;
 /// later calls do nothing) and describes every metric. Returns `false` when
@@ -124,28 +129,25 @@ pub fn render() -> String {
     let Some(Some(handle)) = HANDLE.get() else {
         return String::new();
     };
-    collect_upstream_health();
+    refresh_gauges();
     handle.render()
 }
 
-/// Lets [`render`] report the health of `upstream`'s targets while it lives.
-pub fn watch_upstream(upstream: &Arc<Upstream>) {
-    if let Ok(mut upstreams) = UPSTREAMS.lock() {
-        upstreams.retain(|u| u.strong_count() > 0);
-        upstreams.push(Arc::downgrade(upstream));
+/// Lets [`render`] refresh `source`'s gauges while it lives.
+pub fn watch_gauges(source: Weak<dyn ScrapeGauges>) {
+    if let Ok(mut sources) = GAUGES.lock() {
+        sources.retain(|s| s.strong_count() > 0);
+        sources.push(source);
     }
 }
 
-fn collect_upstream_health() {
-    let live: Vec<Arc<Upstream>> = match UPSTREAMS.lock() {
-        Ok(upstreams) => upstreams.iter().filter_map(Weak::upgrade).collect(),
+fn refresh_gauges() {
+    let live: Vec<Arc<dyn ScrapeGauges>> = match GAUGES.lock() {
+        Ok(sources) => sources.iter().filter_map(Weak::upgrade).collect(),
         Err(_) => return,
     };
-    for upstream in live {
-        for (target, available) in upstream.target_health() {
-            metrics::gauge!(TARGET_HEALTHY, "upstream" => upstream.name().to_owned(), "target" => target)
-                .set(if available { 1.0 } else { 0.0 });
-        }
+    for source in live {
+        source.refresh_gauges();
     }
 }
 

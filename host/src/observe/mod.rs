@@ -16,7 +16,9 @@
 //! - [`otlp`]: spans exported over OTLP/HTTP JSON, batched off the request
 //!   path;
 //! - [`request`] and [`body`]: the per-request record and the body wrappers
-//!   that count bytes and finish it.
+//!   that count bytes and finish it;
+//! - [`sample`]: what a finished request reports to the [`Recorder`] the
+//!   monitor installs (live stats, alerts, analytics).
 
 pub mod access_layer;
 pub mod access_log;
@@ -29,18 +31,19 @@ pub mod plugin_stats;
 pub mod redact;
 pub mod request;
 pub mod route_metrics;
+pub mod sample;
 mod time;
 pub mod trace;
 
 use std::sync::{Arc, OnceLock};
 
 use crate::config::ObservabilityConfig;
-use crate::live::Recorder;
-use crate::proxy::Peer;
+use crate::net::Peer;
 pub use access_log::AccessLog;
 pub use otlp::OtlpExporter;
 pub use request::Observation;
 pub use route_metrics::RouteMetrics;
+use sample::Recorder;
 pub use trace::TraceContext;
 
 /// What the gateway records about requests, from `[observability]`.

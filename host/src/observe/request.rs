@@ -16,11 +16,11 @@ use super::body::{CountingBody, FinishingBody, OnFinish};
 use super::otlp::{Span, SpanKind};
 use super::plugin_stats::PluginCall;
 use super::route_metrics::{RouteMetrics, UNROUTED};
+use super::sample::{PluginSample, RequestSample};
 use super::time::{rfc3339, unix_nanos};
 use super::trace::{TraceContext, new_span_id};
 use crate::body::Body;
-use crate::live::{PluginSample, RequestSample};
-use crate::proxy::Peer;
+use crate::net::Peer;
 
 /// Label value of requests no route matched.
 pub const NO_ROUTE: &str = "(none)";

@@ -4,7 +4,9 @@
 
 use std::net::IpAddr;
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName};
+
+use crate::net::Forwarding;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [HeaderName; 8] = [
@@ -74,64 +76,6 @@ pub fn check_host(uri: &http::Uri, headers: &HeaderMap) -> Result<(), &'static s
     }
 }
 
-/// The forwarding header values of one connection (client address and
-/// scheme), computed once when it is accepted rather than per request.
-#[derive(Debug)]
-pub struct Forwarding {
-    xff: HeaderValue,
-    proto: HeaderValue,
-    /// `for=<node>;proto=<scheme>`: `Forwarded` without a host.
-    forwarded: HeaderValue,
-}
-
-impl Forwarding {
-    /// The values for a client at `client` speaking `scheme`.
-    pub fn new(client: IpAddr, scheme: &str) -> Self {
-        let client_text = client.to_string();
-        let node = match client {
-            IpAddr::V4(_) => client_text.clone(),
-            IpAddr::V6(_) => format!("\"[{client_text}]\""),
-        };
-        let value = |text: &str| {
-            HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
-        };
-        Forwarding {
-            xff: value(&client_text),
-            proto: value(scheme),
-            forwarded: value(&format!("for={node};proto={scheme}")),
-        }
-    }
-
-    /// Replaces any client-sent forwarding headers with the gateway's own;
-    /// `host` is the request's `Host`, when it has one.
-    pub fn apply(&self, headers: &mut HeaderMap, host: Option<&str>) {
-        let xfh = HeaderName::from_static("x-forwarded-host");
-        headers.remove(&xfh);
-        headers.insert(HeaderName::from_static("x-forwarded-for"), self.xff.clone());
-        headers.insert(
-            HeaderName::from_static("x-forwarded-proto"),
-            self.proto.clone(),
-        );
-        let host = host.filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
-        });
-        let forwarded = match host.and_then(|h| HeaderValue::from_str(h).ok().map(|v| (h, v))) {
-            Some((host, value)) => {
-                headers.insert(xfh, value);
-                let mut text = Vec::with_capacity(self.forwarded.len() + host.len() + 8);
-                text.extend_from_slice(self.forwarded.as_bytes());
-                text.extend_from_slice(b";host=\"");
-                text.extend_from_slice(host.as_bytes());
-                text.push(b'"');
-                HeaderValue::from_bytes(&text).unwrap_or_else(|_| self.forwarded.clone())
-            }
-            None => self.forwarded.clone(),
-        };
-        headers.insert(header::FORWARDED, forwarded);
-    }
-}
-
 /// Replaces any client-sent forwarding headers with the gateway's own.
 pub fn set_forwarded(headers: &mut HeaderMap, client: IpAddr, scheme: &str, host: Option<&str>) {
     Forwarding::new(client, scheme).apply(headers, host);
@@ -140,6 +84,7 @@ pub fn set_forwarded(headers: &mut HeaderMap, client: IpAddr, scheme: &str, host
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::HeaderValue;
 
     #[test]
     fn hop_by_hop_and_connection_named_headers_are_removed() {

@@ -5,14 +5,14 @@ mod headers;
 mod tunnel;
 pub mod upgrade;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 
-pub use headers::{Forwarding, check_host, set_forwarded, strip_hop_by_hop};
+pub use crate::net::{Forwarding, Peer};
+pub use headers::{check_host, set_forwarded, strip_hop_by_hop};
 pub use tunnel::TunnelLimits;
 
 use crate::body::{self, Body, BoxError};
@@ -28,30 +28,9 @@ use crate::runtime::{
     ChainRun, MessageBody, ProxyRequest, ProxyResponse, RequestInfo, RequestOutcome,
 };
 use crate::tls::ClientIdentity;
+use crate::upstream::ForwardError;
 use crate::upstream::exchange::AnsweredBy;
 use upgrade::UpgradeRequest;
-
-/// How the client reached the gateway: one per connection.
-#[derive(Debug, Clone)]
-pub struct Peer {
-    /// The client's socket address.
-    pub addr: SocketAddr,
-    /// `http` or `https`.
-    pub scheme: &'static str,
-    /// The forwarding headers this connection's requests get.
-    pub forwarding: Arc<Forwarding>,
-}
-
-impl Peer {
-    /// A client at `addr` speaking `scheme`.
-    pub fn new(addr: SocketAddr, scheme: &'static str) -> Self {
-        Peer {
-            addr,
-            scheme,
-            forwarding: Arc::new(Forwarding::new(addr.ip(), scheme)),
-        }
-    }
-}
 
 /// Serves one request; every failure becomes its problem+json response here.
 ///
@@ -148,7 +127,7 @@ async fn proxy(
     let (mut head, body) = request.into_parts();
     let mut context = RequestContext::new();
     if let Some(identity) = head.extensions.remove::<ClientIdentity>() {
-        identity.seed(&mut context);
+        context.extend(identity.context_entries());
     }
     let path = normalize_path(head.uri.path()).map_err(ProxyError::BadRequest)?;
     check_host(&head.uri, &head.headers).map_err(|e| ProxyError::BadRequest(e.into()))?;
@@ -246,6 +225,7 @@ async fn walk(
     let response = match run.on_request(request).await? {
         RequestOutcome::Respond(response) => response,
         RequestOutcome::Reject(error) => {
+            let error = ProxyError::from(error);
             log_error(&error);
             error_response(&error, route.max_body_bytes)
         }
@@ -260,7 +240,7 @@ async fn walk(
             }
         }
     };
-    run.on_response(response).await
+    Ok(run.on_response(response).await?)
 }
 
 /// Sends the request to a target of the route's upstream.
@@ -286,7 +266,7 @@ async fn forward(
         Some(after) => tokio::time::timeout(after, exchange)
             .await
             .unwrap_or_else(|_| {
-                Err(ProxyError::UpstreamTimeout {
+                Err(ForwardError::Timeout {
                     upstream: upstream.name().to_owned(),
                     after,
                 })

@@ -8,12 +8,12 @@
 //! - `watch`: polls the config file and the plugin directory.
 //! - [`ReloadReport`]: what one reload did, kept for the admin API.
 
-mod live;
 mod reloader;
 mod report;
 mod watch;
 
-pub use live::LiveGateway;
+/// The serving snapshot belongs to the gateway layer, below the servers.
+pub use crate::gateway::LiveGateway;
 pub use reloader::{PluginInfo, PluginVersion, Reloader, RollbackError};
 pub use report::{PluginChange, ReloadOutcome, ReloadReport, ReloadTrigger};
 pub use watch::spawn_watcher;

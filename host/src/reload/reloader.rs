@@ -8,9 +8,9 @@ use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
-use super::live::LiveGateway;
 use super::report::{PluginChange, ReloadOutcome, ReloadReport, ReloadTrigger};
 use crate::config::{self, Config, ConfigErrors};
+use crate::gateway::LiveGateway;
 use crate::gateway::{Gateway, GatewayRuntime};
 use crate::monitor::Monitor;
 use crate::runtime::{LoadedComponent, PluginCatalog};

@@ -56,7 +56,7 @@ pub fn spawn_watcher(
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
-                _ = crate::server::stopping(&mut shutdown) => return,
+                _ = crate::shutdown::stopping(&mut shutdown) => return,
             }
             let now = stamp(&config_path);
             if now != config {

@@ -13,12 +13,11 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::bindings::types::{Action, Reply};
-use super::error::PluginFailure;
+use super::error::{ChainError, PluginFailure};
 use super::instance::PluginInstance;
 use super::message::{MessageBody, ProxyRequest, ProxyResponse, headers};
 use super::slot::PluginSlot;
 use super::state::RequestContext;
-use crate::error::ProxyError;
 use crate::observe::plugin_stats::{Phase, PluginCall};
 
 /// A route's plugins, in order.
@@ -35,7 +34,7 @@ pub enum RequestOutcome {
     Respond(ProxyResponse),
     /// The gateway refuses the request (its body is too large); the error
     /// response still passes back through the response phase.
-    Reject(ProxyError),
+    Reject(ChainError),
 }
 
 impl Chain {
@@ -83,7 +82,7 @@ impl ChainRun<'_> {
     pub async fn on_request(
         &mut self,
         request: ProxyRequest,
-    ) -> Result<RequestOutcome, ProxyError> {
+    ) -> Result<RequestOutcome, ChainError> {
         let mut request = request;
         for (index, slot) in self.chain.slots.iter().enumerate() {
             let mut instance = match slot.checkout().await {
@@ -96,8 +95,7 @@ impl ChainRun<'_> {
             let start = Instant::now();
             let (back, result) = instance.on_request(request, &mut self.context).await;
             self.record(slot, Phase::Request, start, result.as_ref().err());
-            request =
-                back.ok_or_else(|| ProxyError::Internal("request lost in plugin call".into()))?;
+            request = back.ok_or(ChainError::Lost("request"))?;
             if let MessageBody::TooLarge(limit) = request.body {
                 // The body cannot be forwarded any more, whatever the plugin
                 // decided: the client sent too much. A plugin that merely
@@ -106,7 +104,7 @@ impl ChainRun<'_> {
                 if matches!(result, Ok(_) | Err(PluginFailure::Guest(_))) {
                     self.ran.push((index, instance));
                 }
-                return Ok(RequestOutcome::Reject(ProxyError::PayloadTooLarge {
+                return Ok(RequestOutcome::Reject(ChainError::PayloadTooLarge {
                     limit,
                 }));
             }
@@ -133,15 +131,14 @@ impl ChainRun<'_> {
     pub async fn on_response(
         &mut self,
         response: ProxyResponse,
-    ) -> Result<ProxyResponse, ProxyError> {
+    ) -> Result<ProxyResponse, ChainError> {
         let mut response = response;
         while let Some((index, mut instance)) = self.ran.pop() {
             let slot = &self.chain.slots[index];
             let start = Instant::now();
             let (back, result) = instance.on_response(response, &mut self.context).await;
             self.record(slot, Phase::Response, start, result.as_ref().err());
-            response =
-                back.ok_or_else(|| ProxyError::Internal("response lost in plugin call".into()))?;
+            response = back.ok_or(ChainError::Lost("response"))?;
             match result {
                 Ok(Action::Continue) => slot.checkin(instance),
                 Ok(Action::Respond(reply)) => {
@@ -200,7 +197,7 @@ impl Drop for ChainRun<'_> {
 
 /// Logs a failure; `Ok` when the plugin fails open (skip it), the request's
 /// error otherwise.
-fn fail(slot: &PluginSlot, failure: PluginFailure) -> Result<(), ProxyError> {
+fn fail(slot: &PluginSlot, failure: PluginFailure) -> Result<(), ChainError> {
     slot.stats().failed(failure.kind());
     tracing::error!(
         target: "portico::plugin",
@@ -213,7 +210,7 @@ fn fail(slot: &PluginSlot, failure: PluginFailure) -> Result<(), ProxyError> {
     if slot.fails_open() {
         Ok(())
     } else {
-        Err(ProxyError::Plugin {
+        Err(ChainError::Plugin {
             plugin: slot.name().to_owned(),
             route: slot.route().to_owned(),
             failure,

@@ -143,3 +143,28 @@ impl PluginFailure {
         )
     }
 }
+
+/// Why a route's chain could not handle a request; the proxy turns it into
+/// the client's response (see `error::ProxyError`).
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// A fail-closed plugin failed.
+    #[error("plugin `{plugin}` on route `{route}` {failure}")]
+    Plugin {
+        /// Plugin name.
+        plugin: String,
+        /// Route name.
+        route: String,
+        /// What went wrong.
+        failure: PluginFailure,
+    },
+    /// A plugin read a request body larger than the route's limit.
+    #[error("request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The route's `max_body_bytes`.
+        limit: u64,
+    },
+    /// The message handed to a plugin did not come back (a host bug).
+    #[error("{0} lost in a plugin call")]
+    Lost(&'static str),
+}

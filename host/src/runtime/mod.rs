@@ -32,7 +32,7 @@ pub mod state;
 pub use catalog::{Candidate, LoadedComponent, PluginCatalog};
 pub use chain::{Chain, ChainRun, RequestOutcome};
 pub use engine::PluginEngine;
-pub use error::{LoadError, PluginFailure};
+pub use error::{ChainError, LoadError, PluginFailure};
 pub use message::{MessageBody, ProxyRequest, ProxyResponse, RequestInfo};
 pub use services::HostServices;
 pub use slot::PluginSlot;

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::connection::{ConnectionServer, Lifecycle};
-use super::stopping;
+use crate::shutdown::stopping;
 
 /// How long closed connections get to end after the drain period.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);

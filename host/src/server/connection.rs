@@ -24,11 +24,11 @@ use super::framing::{FramingGuard, HeadLimits};
 use super::protocol::{self, Prefixed, Protocol};
 use super::service::RequestService;
 use super::shedding::Shedder;
-use super::stopping;
+use crate::gateway::LiveGateway;
 use crate::limits::Limits;
 use crate::observe::metrics::REQUESTS_SHED;
 use crate::proxy::{Peer, TunnelLimits};
-use crate::reload::LiveGateway;
+use crate::shutdown::stopping;
 use crate::tls::{ClientIdentity, TlsTerminator};
 
 /// Hyper's HTTP/1 read buffer cannot be smaller than this.

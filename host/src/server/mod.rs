@@ -71,8 +71,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::gateway::Gateway;
+use crate::gateway::LiveGateway;
 use crate::limits::Limits;
-use crate::reload::LiveGateway;
 use crate::tls::{TlsError, TlsTerminator};
 use crate::worker;
 use accept::{Admission, accept_loop};
@@ -338,9 +338,4 @@ pub fn load_tls(config: &Config) -> Result<Vec<Option<Arc<TlsTerminator>>>, List
                 })
         })
         .collect()
-}
-
-/// Resolves once `shutdown` turns true (or its sender is gone).
-pub(crate) async fn stopping(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }

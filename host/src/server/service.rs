@@ -12,9 +12,9 @@ use super::framing::Framing;
 use super::shedding::{Admitted, Shedder};
 use crate::body::Body;
 use crate::error::ProxyError;
+use crate::gateway::LiveGateway;
 use crate::limits::Limits;
 use crate::proxy::{self, Peer, TunnelLimits};
-use crate::reload::LiveGateway;
 use crate::tls::ClientIdentity;
 
 /// The per-connection request service.

@@ -25,7 +25,6 @@ use x509_parser::extensions::GeneralName;
 use super::TlsError;
 use super::resolver::read_certificates;
 use crate::config::ClientAuth;
-use crate::runtime::state::RequestContext;
 
 /// Context key of the client certificate's subject.
 pub const CONTEXT_SUBJECT: &str = "tls.client.subject";
@@ -101,15 +100,17 @@ impl ClientIdentity {
         })
     }
 
-    /// Adds the identity's context keys to `context`.
-    pub fn seed(&self, context: &mut RequestContext) {
-        context.insert(CONTEXT_SUBJECT.into(), self.subject.clone());
+    /// The identity as request-context entries (key, value), which the
+    /// proxy seeds every plugin chain's context with.
+    pub fn context_entries(&self) -> Vec<(String, String)> {
+        let mut entries = vec![(CONTEXT_SUBJECT.to_owned(), self.subject.clone())];
         if let Some(cn) = &self.common_name {
-            context.insert(CONTEXT_COMMON_NAME.into(), cn.clone());
+            entries.push((CONTEXT_COMMON_NAME.to_owned(), cn.clone()));
         }
         if !self.alt_names.is_empty() {
-            context.insert(CONTEXT_SAN.into(), self.alt_names.join(", "));
+            entries.push((CONTEXT_SAN.to_owned(), self.alt_names.join(", ")));
         }
+        entries
     }
 }
 

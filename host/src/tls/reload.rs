@@ -15,7 +15,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::TlsTerminator;
 use crate::config::TlsConfig;
-use crate::server::stopping;
+use crate::shutdown::stopping;
 
 /// What is known of one file without reading it: enough to notice a
 /// rewrite, a replacement by rename, or a symlink swap.

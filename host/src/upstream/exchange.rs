@@ -25,9 +25,8 @@ use super::client::UpstreamClient;
 use super::health::now_ms;
 use super::pool::{Http1Pool, SendFailure, error_chain};
 use super::replay::RequestBody;
-use super::{Transport, Upstream};
+use super::{ForwardError, Transport, Upstream};
 use crate::body::{self, Body};
-use crate::error::ProxyError;
 use crate::runtime::MessageBody;
 
 /// The target (`host:port`) that answered, attached to the response's
@@ -56,7 +55,7 @@ impl Upstream {
         mut head: http::request::Parts,
         body: MessageBody,
         client: IpAddr,
-    ) -> Result<Response<Body>, ProxyError> {
+    ) -> Result<Response<Body>, ForwardError> {
         let key = self
             .hash_on
             .as_ref()
@@ -71,12 +70,12 @@ impl Upstream {
         self.budget.record_request();
         let set = self.targets.load();
         let mut tried: Vec<Arc<Backend>> = Vec::new();
-        let mut last_error: Option<ProxyError> = None;
+        let mut last_error: Option<ForwardError> = None;
         loop {
             let usable =
                 |b: &Backend| b.is_available() && !tried.iter().any(|t| std::ptr::eq(&**t, b));
             let Some(backend) = set.select(key, &usable) else {
-                return Err(last_error.unwrap_or_else(|| ProxyError::NoHealthyTarget {
+                return Err(last_error.unwrap_or_else(|| ForwardError::NoHealthyTarget {
                     upstream: self.name.to_string(),
                 }));
             };
@@ -101,12 +100,7 @@ impl Upstream {
                     let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
                     parts.uri = format!("{}://{}{path}", self.scheme, backend.target.addr)
                         .parse()
-                        .map_err(|_| {
-                            ProxyError::Internal(format!(
-                                "cannot build an upstream URI for `{}`",
-                                backend.target.addr
-                            ))
-                        })?;
+                        .map_err(|_| ForwardError::Uri(backend.target.addr.clone()))?;
                     self.attempt(client, Request::from_parts(parts, attempt_body))
                         .await
                         .map(|response| {
@@ -185,19 +179,19 @@ impl Upstream {
         }
     }
 
-    fn error(&self, failure: Failure) -> ProxyError {
+    fn error(&self, failure: Failure) -> ForwardError {
         let upstream = self.name.to_string();
         match failure {
             Failure::Connect(reason) | Failure::Sent(reason) => {
-                ProxyError::UpstreamUnreachable { upstream, reason }
+                ForwardError::Unreachable { upstream, reason }
             }
-            Failure::Timeout(after) => ProxyError::UpstreamTimeout { upstream, after },
+            Failure::Timeout(after) => ForwardError::Timeout { upstream, after },
             Failure::Pending => self.overloaded(Tripped::MaxPending),
         }
     }
 
-    fn overloaded(&self, tripped: Tripped) -> ProxyError {
-        ProxyError::UpstreamOverloaded {
+    fn overloaded(&self, tripped: Tripped) -> ForwardError {
+        ForwardError::Overloaded {
             upstream: self.name.to_string(),
             bound: tripped.key(),
             limit: self.breaker.limit(tripped),

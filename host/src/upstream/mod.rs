@@ -28,7 +28,6 @@ pub mod pool;
 pub mod replay;
 pub mod set;
 pub mod stats;
-pub mod target;
 pub mod tls;
 
 use breaker::Breaker;
@@ -37,8 +36,9 @@ use std::time::Duration;
 
 use tokio::task::AbortHandle;
 
+/// Targets are parsed with the config (`config::target`).
+pub use crate::config::target::{self, Target, TargetError};
 pub use stats::{StatsSnapshot, UpstreamStats};
-pub use target::{Target, TargetError};
 
 use crate::config::{HashOn, UpstreamConfig, UpstreamProtocol};
 use budget::RetryBudget;
@@ -78,6 +78,47 @@ impl UpstreamError {
             UpstreamError::Discovery(_) => "file.path",
         }
     }
+}
+
+/// Why a request to an upstream got no response; the proxy turns it into
+/// the client's (see `error::ProxyError`).
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// No connection to a target could be made, or it failed mid-request.
+    #[error("upstream `{upstream}` unreachable: {reason}")]
+    Unreachable {
+        /// Upstream name.
+        upstream: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Every target is unhealthy or ejected (or discovery found none).
+    #[error("upstream `{upstream}` has no healthy target")]
+    NoHealthyTarget {
+        /// Upstream name.
+        upstream: String,
+    },
+    /// No response headers within the response timeout.
+    #[error("upstream `{upstream}` sent no response within {after:?}")]
+    Timeout {
+        /// Upstream name.
+        upstream: String,
+        /// The timeout that expired.
+        after: Duration,
+    },
+    /// The circuit breaker refused the request.
+    #[error("upstream `{upstream}` at its circuit breaker's {bound} ({limit})")]
+    Overloaded {
+        /// Upstream name.
+        upstream: String,
+        /// `max_requests` or `max_pending`.
+        bound: &'static str,
+        /// The bound's value.
+        limit: usize,
+    },
+    /// A target address could not be made into a request URI.
+    #[error("cannot build an upstream URI for `{0}`")]
+    Uri(String),
 }
 
 /// How an upstream's requests reach its targets.

@@ -159,3 +159,13 @@ impl UpstreamStats {
 /// has served a response.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionMarker(Arc<AtomicBool>);
+
+impl names::ScrapeGauges for super::Upstream {
+    /// `portico_upstream_target_healthy`: 1 for each available target.
+    fn refresh_gauges(&self) {
+        for (target, available) in self.target_health() {
+            metrics::gauge!(names::TARGET_HEALTHY, "upstream" => self.name().to_owned(), "target" => target)
+                .set(if available { 1.0 } else { 0.0 });
+        }
+    }
+}

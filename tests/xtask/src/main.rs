@@ -8,8 +8,9 @@
 //!   gateway on `examples/portico.toml` (port 8080).
 //! - `test`: `plugins`, Python's `grpcio` (the real gRPC client and server
 //!   of `tests/grpc.rs`) with pip when missing, then `cargo test --workspace`.
-//! - `lint`: `cargo fmt --check` and clippy with `-D warnings`, for the host
-//!   and for the wasm target.
+//! - `lint`: the host's module order (`layers`: a module imports only
+//!   lower layers), `cargo fmt --check` and clippy with `-D warnings`, for
+//!   the host and for the wasm target.
 //! - `bench`: `plugins`, then the criterion benchmarks.
 //! - `load`: `plugins`, release binaries, then `tests/load/run.sh` (wrk
 //!   against the demo upstream directly and through the gateway) and
@@ -19,6 +20,8 @@
 //!   builds the release binaries and the plugins, and prints the table of
 //!   Portico side by side with nginx, HAProxy and nginx+Lua (see README
 //!   "Performance"). `ROWS`, `ROUNDS` and `DURATION` select and size it.
+
+mod layers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -219,6 +222,7 @@ fn test(extra: &[String]) -> Result<()> {
 
 fn lint() -> Result<()> {
     ensure_wasm_target()?;
+    layers::check(&root().join("host/src"))?;
     status(cargo().args(["fmt", "--all", "--check"]))?;
     status(cargo().args([
         "clippy",

@@ -5,7 +5,7 @@ use std::sync::{Arc, Weak};
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
-use crate::gateway::Gateway;
+use super::Gateway;
 
 /// The snapshot new requests use. A request takes it once, when it starts,
 /// and holds it to the end: it never sees half of one snapshot and half of

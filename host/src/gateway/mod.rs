@@ -8,6 +8,10 @@
 //! keeps its warm instances. Everything else is built and checked anew
 //! (each plugin's `init` runs with its route's config) before the swap.
 
+mod live;
+
+pub use live::LiveGateway;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -134,7 +138,8 @@ impl Gateway {
             match Upstream::build(name, upstream).await {
                 Ok(built) => {
                     let built = Arc::new(built);
-                    observe::metrics::watch_upstream(&built);
+                    let weak: std::sync::Weak<Upstream> = Arc::downgrade(&built);
+                    observe::metrics::watch_gauges(weak);
                     upstreams.insert(name.clone(), (upstream.clone(), built));
                 }
                 Err(e) => errors.push(error(

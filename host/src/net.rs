@@ -29,6 +29,10 @@ impl Peer {
     }
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// The forwarding header values of one connection (client address and
 /// scheme), computed once when it is accepted rather than per request.
 #[derive(Debug)]
@@ -60,20 +64,16 @@ impl Forwarding {
     /// Replaces any client-sent forwarding headers with the gateway's own;
     /// `host` is the request's `Host`, when it has one.
     pub fn apply(&self, headers: &mut HeaderMap, host: Option<&str>) {
-        let xfh = HeaderName::from_static("x-forwarded-host");
-        headers.remove(&xfh);
-        headers.insert(HeaderName::from_static("x-forwarded-for"), self.xff.clone());
-        headers.insert(
-            HeaderName::from_static("x-forwarded-proto"),
-            self.proto.clone(),
-        );
+        headers.remove(X_FORWARDED_HOST);
+        headers.insert(X_FORWARDED_FOR, self.xff.clone());
+        headers.insert(X_FORWARDED_PROTO, self.proto.clone());
         let host = host.filter(|h| {
             h.bytes()
                 .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
         });
         let forwarded = match host.and_then(|h| HeaderValue::from_str(h).ok().map(|v| (h, v))) {
             Some((host, value)) => {
-                headers.insert(xfh, value);
+                headers.insert(X_FORWARDED_HOST, value);
                 let mut text = Vec::with_capacity(self.forwarded.len() + host.len() + 8);
                 text.extend_from_slice(self.forwarded.as_bytes());
                 text.extend_from_slice(b";host=\"");

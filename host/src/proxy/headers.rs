@@ -23,20 +23,25 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Removes hop-by-hop headers, including those named in `Connection` and
 /// every `Proxy-*` header.
 /// `Transfer-Encoding` is left to hyper, which re-frames every message.
+///
+/// One pass over the names; nothing is allocated when there is nothing to
+/// remove (the common case on the request path).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    let proxy_prefixed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with("proxy-"))
-        .cloned()
-        .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()).chain(&proxy_prefixed) {
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for name in value.split(',') {
+            if let Ok(name) = HeaderName::from_bytes(name.trim().as_bytes()) {
+                doomed.push(name);
+            }
+        }
+    }
+    for name in headers.keys() {
+        if HOP_BY_HOP.contains(name) || name.as_str().starts_with("proxy-") {
+            doomed.push(name.clone());
+        }
+    }
+    for name in &doomed {
         headers.remove(name);
     }
 }

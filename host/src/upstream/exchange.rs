@@ -88,7 +88,13 @@ impl Upstream {
                 tracing::debug!(upstream = %self.name, target = %backend.target.addr, %error, "retrying");
             }
             tried.push(backend.clone());
-            let mut parts = head.clone();
+            // The last attempt allowed takes the head; an earlier one a copy
+            // (without the extensions, which upstreams never see).
+            let mut parts = if tried.len() > self.retries as usize {
+                std::mem::replace(&mut head, Request::new(()).into_parts().0)
+            } else {
+                copy_head(&head)
+            };
             let (attempt_body, loan) = body.lend();
             let in_flight = backend.begin();
             let attempt = match &self.transport {
@@ -200,6 +206,16 @@ impl Upstream {
 }
 
 /// Methods whose repetition has the effect of one request (RFC 9110 9.2.2).
+/// The method, target, version and headers of `head`, for one attempt.
+fn copy_head(head: &http::request::Parts) -> http::request::Parts {
+    let mut request = Request::new(());
+    *request.method_mut() = head.method.clone();
+    *request.uri_mut() = head.uri.clone();
+    *request.version_mut() = head.version;
+    *request.headers_mut() = head.headers.clone();
+    request.into_parts().0
+}
+
 fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,

@@ -79,6 +79,8 @@ use accept::{Admission, accept_loop};
 use connection::ConnectionServer;
 
 pub use accept::ConnectionStats;
+#[doc(hidden)]
+pub use framing::probe as framing_probe;
 
 /// A listener could not be started.
 #[derive(Debug, thiserror::Error)]

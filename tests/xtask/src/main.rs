@@ -7,7 +7,13 @@
 //! - `run`: `plugins`, then start the demo upstream on 127.0.0.1:9000 and the
 //!   gateway on `examples/portico.toml` (port 8080).
 //! - `test`: `plugins`, Python's `grpcio` (the real gRPC client and server
-//!   of `tests/grpc.rs`) with pip when missing, then `cargo test --workspace`.
+//!   of `tests/grpc.rs`) with pip when missing, then `cargo test --workspace`,
+//!   then `fuzz` (each target for `FUZZ_SECONDS`, 60 by default; 0 skips).
+//! - `fuzz [target...]`: builds the libFuzzer targets of `tests/fuzz` with
+//!   coverage instrumentation (stable toolchain: `-Cpasses=sancov-module`)
+//!   into `target/fuzz` and runs each for `FUZZ_SECONDS`, from a copy of
+//!   its committed corpus; fails on the first crash, whose input is saved
+//!   under `target/fuzz/artifacts/<target>/`.
 //! - `lint`: the host's module order (`layers`: a module imports only
 //!   lower layers), `cargo fmt --check` and clippy with `-D warnings`, for
 //!   the host and for the wasm target.
@@ -41,8 +47,9 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("load") => load(),
         Some("peers") => peers(),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <plugins|run|test|lint|bench|load|peers> [args]");
+            eprintln!("usage: cargo xtask <plugins|run|test|lint|bench|load|peers|fuzz> [args]");
             return ExitCode::from(2);
         }
     };
@@ -217,7 +224,128 @@ fn run() -> Result<()> {
 fn test(extra: &[String]) -> Result<()> {
     build_plugins()?;
     ensure_python_grpc()?;
-    status(cargo().args(["test", "--workspace"]).args(extra))
+    status(cargo().args(["test", "--workspace"]).args(extra))?;
+    fuzz(&[])
+}
+
+/// The fuzz targets of `tests/fuzz` (its `[[bin]]`s).
+const FUZZ_TARGETS: [&str; 6] = [
+    "http1_head",
+    "chunked_body",
+    "request_path",
+    "config_toml",
+    "jwt_token",
+    "cache_control",
+];
+
+/// libFuzzer's coverage instrumentation, with flags stable rustc takes.
+const FUZZ_RUSTFLAGS: &str = "-Cpasses=sancov-module \
+    -Cllvm-args=-sanitizer-coverage-level=4 \
+    -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
+    -Cllvm-args=-sanitizer-coverage-pc-table \
+    -Cllvm-args=-sanitizer-coverage-trace-compares";
+
+fn fuzz(targets: &[String]) -> Result<()> {
+    let seconds: u64 = match std::env::var("FUZZ_SECONDS") {
+        Ok(text) => text
+            .parse()
+            .with_context(|| format!("FUZZ_SECONDS={text} is not a number of seconds"))?,
+        Err(_) => 60,
+    };
+    if seconds == 0 {
+        eprintln!("xtask: fuzzing skipped (FUZZ_SECONDS=0)");
+        return Ok(());
+    }
+    let targets: Vec<&str> = if targets.is_empty() {
+        FUZZ_TARGETS.to_vec()
+    } else {
+        for target in targets {
+            if !FUZZ_TARGETS.contains(&target.as_str()) {
+                bail!(
+                    "no fuzz target `{target}` (there are {})",
+                    FUZZ_TARGETS.join(", ")
+                );
+            }
+        }
+        targets.iter().map(String::as_str).collect()
+    };
+    let host = host_triple()?;
+    let dir = target_dir().join("fuzz");
+    // An explicit --target keeps the instrumentation off build scripts and
+    // proc macros.
+    let rustflags: String = FUZZ_RUSTFLAGS
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    status(
+        cargo()
+            .args(["build", "--profile", "fuzz", "-p", "portico-fuzz", "--bins"])
+            .args(["--target", &host, "--target-dir"])
+            .arg(&dir)
+            .env("RUSTFLAGS", rustflags),
+    )?;
+    for target in targets {
+        let seeds = root().join("tests/fuzz/corpus").join(target);
+        let work = dir.join("corpus").join(target);
+        let artifacts = dir.join("artifacts").join(target);
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).with_context(|| format!("create {}", work.display()))?;
+        std::fs::create_dir_all(&artifacts)
+            .with_context(|| format!("create {}", artifacts.display()))?;
+        eprintln!("xtask: fuzzing {target} for {seconds} s");
+        // libFuzzer reports every new input: into a log, summed up below.
+        let log_path = dir.join(format!("{target}.log"));
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("create {}", log_path.display()))?;
+        let run = Command::new(dir.join(&host).join("fuzz").join(target))
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-timeout=10")
+            .arg("-rss_limit_mb=2048")
+            .arg("-max_len=8192")
+            .arg("-print_final_stats=1")
+            .arg(format!("-artifact_prefix={}/", artifacts.display()))
+            .arg(&work)
+            .arg(&seeds)
+            .stdout(log.try_clone().context("the fuzz log")?)
+            .stderr(log)
+            .status()
+            .with_context(|| format!("cannot start the fuzz target {target}"))?;
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let shown: Vec<&str> = if run.success() {
+            lines
+                .iter()
+                .copied()
+                .filter(|l| l.starts_with("Done") || l.starts_with("stat::"))
+                .collect()
+        } else {
+            lines[lines.len().saturating_sub(60)..].to_vec()
+        };
+        for line in shown {
+            eprintln!("  {line}");
+        }
+        if !run.success() {
+            bail!(
+                "fuzz target {target} failed ({run}); its input is in {}: once fixed, add it to {} so the replay test keeps it",
+                artifacts.display(),
+                seeds.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The triple rustc builds for by default (`host:` of `rustc -vV`).
+fn host_triple() -> Result<String> {
+    let output = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .context("cannot run rustc -vV")?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(str::to_owned)
+        .context("rustc -vV names no host")
 }
 
 fn lint() -> Result<()> {

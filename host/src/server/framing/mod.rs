@@ -25,6 +25,7 @@
 
 mod chunked;
 mod head;
+pub mod probe;
 
 use std::collections::VecDeque;
 use std::future::Future;

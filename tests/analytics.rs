@@ -176,7 +176,11 @@ async fn rollups_match_the_traffic_and_survive_a_restart() {
         .json();
     assert_eq!(empty["top"], serde_json::json!([]));
     let bad = gw.admin_get("/analytics/errors?from=soon").await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // The monitor's errors have the traffic path's problem+json shape.
+    let problem = bad.problem(StatusCode::BAD_REQUEST, "bad-request");
+    assert_eq!(problem["detail"], "`from` must be a whole number");
+    assert_eq!(problem["source"], "client");
+    assert_eq!(problem["retryable"], false);
     gw.shutdown().await;
 }
 

@@ -373,10 +373,23 @@ config = { value = "world" }
         .admin_call(Method::POST, "/plugins/hello-header/rollback")
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem:#}");
-    let (status, _) = live
+    let (status, problem) = live
         .admin_call(Method::POST, "/plugins/nope/rollback")
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // The admin API's errors have the traffic path's problem+json shape.
+    assert_eq!(
+        problem["type"], "urn:portico:problem:not-found",
+        "{problem:#}"
+    );
+    assert_eq!(problem["status"], 404);
+    assert_eq!(problem["source"], "client");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("nope")),
+        "{problem:#}"
+    );
     let (status, _) = live.admin_call(Method::GET, "/reload").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 

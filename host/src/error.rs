@@ -3,7 +3,8 @@
 //! Every failure a client can see is a [`ProxyError`]; [`ProxyError::to_response`]
 //! renders it as `application/problem+json` (RFC 9457) with a stable `type`,
 //! the status, and a detail that names the route, upstream or plugin but no
-//! internals.
+//! internals. [`Problem`] is that one shape; the admin API and the monitor
+//! endpoints answer their errors in it too ([`control_problem`]).
 
 use std::time::Duration;
 
@@ -107,19 +108,6 @@ pub enum ErrorSource {
     Plugin,
     /// The gateway failed.
     Gateway,
-}
-
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: String,
-    source: ErrorSource,
-    retryable: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    plugin: Option<&'a str>,
 }
 
 impl From<ForwardError> for ProxyError {
@@ -300,35 +288,126 @@ impl ProxyError {
 
     /// The response the client gets: `application/problem+json`.
     pub fn to_response(&self) -> Response<Body> {
-        let status = self.status();
         let (kind, title, detail) = self.problem();
-        let kind = format!("urn:portico:problem:{kind}");
         let plugin = match self {
             ProxyError::Plugin { plugin, .. } => Some(plugin.as_str()),
             _ => None,
         };
-        let problem = Problem {
-            kind: &kind,
+        let mut response = Problem {
+            status: self.status(),
+            kind,
             title,
-            status: status.as_u16(),
             detail,
             source: self.source(),
             retryable: self.retryable(),
             plugin,
-        };
-        let json = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut response = Response::new(body::full(json));
-        *response.status_mut() = status;
-        response.extensions_mut().insert(body::GatewayMade);
+        }
+        .to_response();
         if let ProxyError::Overloaded { .. } | ProxyError::UpstreamOverloaded { .. } = self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        response
+    }
+}
+
+/// One `application/problem+json` answer (RFC 9457). Every response the
+/// gateway makes itself is rendered here: the traffic path's errors
+/// ([`ProxyError::to_response`]), the admin API's and the monitor
+/// endpoints' ([`control_problem`]), so all have one shape: `type`
+/// (`urn:portico:problem:<kind>`), `title`, `status`, `detail`, `source`,
+/// `retryable`, and `plugin` when a plugin failed.
+#[derive(Debug, Clone)]
+pub struct Problem<'a> {
+    /// The response status.
+    pub status: StatusCode,
+    /// The stable kind, the last part of `type`.
+    pub kind: &'a str,
+    /// A short, fixed summary of the kind.
+    pub title: &'a str,
+    /// What happened to this request.
+    pub detail: String,
+    /// Whose fault it was.
+    pub source: ErrorSource,
+    /// Whether the same request may succeed if sent again.
+    pub retryable: bool,
+    /// The plugin that failed, when one did.
+    pub plugin: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ProblemJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    source: ErrorSource,
+    retryable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plugin: Option<&'a str>,
+}
+
+impl Problem<'_> {
+    /// The problem as a response, marked as made by the gateway.
+    pub fn to_response(&self) -> Response<Body> {
+        let kind = format!("urn:portico:problem:{}", self.kind);
+        let json = serde_json::to_vec(&ProblemJson {
+            kind: &kind,
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            source: self.source,
+            retryable: self.retryable,
+            plugin: self.plugin,
+        })
+        .unwrap_or_default();
+        let mut response = Response::new(body::full(json));
+        *response.status_mut() = self.status;
+        response.extensions_mut().insert(body::GatewayMade);
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
         response
     }
+}
+
+/// An admin API or monitor endpoint error, in the traffic path's shape:
+/// the kind follows from the status (`bad-request`, `not-found`,
+/// `method-not-allowed`, `conflict`, `payload-too-large`, `unavailable`,
+/// `internal`); 4xx are the client's, the rest the gateway's, and a 503
+/// may be retried (with `Retry-After`).
+pub fn control_problem(status: StatusCode, detail: impl Into<String>) -> Response<Body> {
+    let kind = match status {
+        StatusCode::BAD_REQUEST => "bad-request",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ => "internal",
+    };
+    let retryable = status == StatusCode::SERVICE_UNAVAILABLE;
+    let mut response = Problem {
+        status,
+        kind,
+        title: status.canonical_reason().unwrap_or("Error"),
+        detail: detail.into(),
+        source: if status.is_client_error() {
+            ErrorSource::Client
+        } else {
+            ErrorSource::Gateway
+        },
+        retryable,
+        plugin: None,
+    }
+    .to_response();
+    if retryable {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }

@@ -139,19 +139,9 @@ fn text(status: StatusCode, text: &'static str) -> Response<Body> {
     )
 }
 
-/// An admin error as problem+json, like the traffic path's errors.
+/// An admin error as problem+json, in the traffic path's shape.
 fn problem(status: StatusCode, detail: &str) -> Response<Body> {
-    let body = serde_json::json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("error"),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    respond(
-        status,
-        "application/problem+json",
-        Bytes::from(body.to_string()),
-    )
+    crate::error::control_problem(status, detail)
 }
 
 fn respond(status: StatusCode, content_type: &str, bytes: Bytes) -> Response<Body> {

@@ -176,9 +176,7 @@ fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     response
 }
 
+/// A monitor endpoint's error as problem+json, in the traffic path's shape.
 fn problem(status: StatusCode, detail: &str) -> Response<Body> {
-    json_response(
-        status,
-        &json!({ "status": status.as_u16(), "error": detail }),
-    )
+    crate::error::control_problem(status, detail)
 }

@@ -160,10 +160,15 @@ async fn forwarding_headers_are_set_by_the_gateway_and_hop_by_hop_dropped() {
                 ("x-hop", "secret"),
                 ("proxy-authorization", "Basic Zm9vOmJhcg=="),
                 ("x-end-to-end", "kept"),
+                ("te", "trailers, deflate"),
             ],
             "",
         )
         .await;
+    // `TE` keeps only `trailers`, and an HTTP/1.1 hop names it in
+    // `Connection` (RFC 9110 §10.1.4); the client's `Connection` is gone.
+    assert_eq!(response.upstream_saw("te"), ["trailers"]);
+    assert_eq!(response.upstream_saw("connection"), ["te"]);
     assert_eq!(response.upstream_saw("x-forwarded-for"), ["127.0.0.1"]);
     assert_eq!(response.upstream_saw("x-forwarded-proto"), ["http"]);
     assert_eq!(

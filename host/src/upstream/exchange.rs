@@ -99,6 +99,7 @@ impl Upstream {
             let in_flight = backend.begin();
             let attempt = match &self.transport {
                 Transport::Http1(pool) => {
+                    name_te_in_connection(&mut parts.headers);
                     self.attempt_pooled(pool, &backend, Request::from_parts(parts, attempt_body))
                         .await
                 }
@@ -206,6 +207,19 @@ impl Upstream {
 }
 
 /// Methods whose repetition has the effect of one request (RFC 9110 9.2.2).
+/// RFC 9110 §10.1.4: `TE` (the proxy keeps `te: trailers` for gRPC) is
+/// hop-by-hop, so an HTTP/1.1 request carrying it also names it in
+/// `Connection`. (HTTP/2 has no `Connection`; there `te: trailers` alone
+/// is allowed.)
+fn name_te_in_connection(headers: &mut http::HeaderMap) {
+    if headers.contains_key(http::header::TE) {
+        headers.append(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("te"),
+        );
+    }
+}
+
 /// The method, target, version and headers of `head`, for one attempt.
 fn copy_head(head: &http::request::Parts) -> http::request::Parts {
     let mut request = Request::new(());

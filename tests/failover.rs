@@ -249,6 +249,21 @@ async fn the_circuit_breaker_bounds_requests_in_flight_to_a_slow_upstream() {
         assert_eq!(response.header("retry-after"), Some("1"));
         assert!(*took < Duration::from_millis(900), "refused late: {took:?}");
     }
+    // The dashboard's data shows the refusals and the bound.
+    let live = gw.admin_get("/api/live").await.json();
+    let upstreams = live["live"]["upstreams"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let slow_state = upstreams
+        .iter()
+        .find(|u| u["upstream"] == "slow")
+        .unwrap_or_else(|| panic!("no `slow` upstream in {live:#}"));
+    assert_eq!(
+        slow_state["breaker"]["refused_requests"], 7,
+        "{slow_state:#}"
+    );
+    assert_eq!(slow_state["breaker"]["max_requests"], 3);
     assert_eq!(gw.get("/slow").await.status, StatusCode::OK, "open again");
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::window::{PluginBucket, RouteBucket, Second};
 use crate::histogram::Histogram;
 use crate::upstream::Upstream;
+use crate::upstream::breaker::BreakerState;
 use crate::upstream::health::TargetHealth;
 
 /// Everything the dashboard polls for, at one moment.
@@ -92,6 +93,9 @@ pub struct UpstreamHealth {
     pub available: usize,
     /// Each target.
     pub targets: Vec<TargetHealth>,
+    /// The circuit breaker: requests in flight and waiting, the bounds,
+    /// and the requests it refused.
+    pub breaker: BreakerState,
 }
 
 impl UpstreamHealth {
@@ -102,6 +106,7 @@ impl UpstreamHealth {
             upstream: upstream.name().to_owned(),
             available: targets.iter().filter(|t| t.available).count(),
             targets,
+            breaker: upstream.breaker_state(),
         }
     }
 }

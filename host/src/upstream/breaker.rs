@@ -8,9 +8,10 @@
 //! requests, connections and sockets, and its neighbours keep theirs.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use metrics::Counter;
+use serde::Serialize;
 
 use crate::config::CircuitBreakerConfig;
 use crate::observe::metrics as names;
@@ -43,6 +44,25 @@ pub struct Breaker {
     pending: AtomicUsize,
     refused_requests: Counter,
     refused_pending: Counter,
+    /// The same refusals, readable for the dashboard.
+    refused: [AtomicU64; 2],
+}
+
+/// A breaker's counts now, as the dashboard shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BreakerState {
+    /// Requests in flight to the upstream.
+    pub requests: usize,
+    /// `circuit_breaker.max_requests`.
+    pub max_requests: usize,
+    /// Requests waiting for a new connection.
+    pub pending: usize,
+    /// `circuit_breaker.max_pending`.
+    pub max_pending: usize,
+    /// Requests refused at `max_requests` since the upstream was built.
+    pub refused_requests: u64,
+    /// Requests refused at `max_pending` since the upstream was built.
+    pub refused_pending: u64,
 }
 
 /// A place among the counted requests (or pending ones); left when dropped.
@@ -74,7 +94,20 @@ impl Breaker {
             pending: AtomicUsize::new(0),
             refused_requests: refused(Tripped::MaxRequests.key()),
             refused_pending: refused(Tripped::MaxPending.key()),
+            refused: [AtomicU64::new(0), AtomicU64::new(0)],
         })
+    }
+
+    /// The counts now.
+    pub fn state(&self) -> BreakerState {
+        BreakerState {
+            requests: self.requests.load(Ordering::Relaxed),
+            max_requests: self.max_requests,
+            pending: self.pending.load(Ordering::Relaxed),
+            max_pending: self.max_pending,
+            refused_requests: self.refused[0].load(Ordering::Relaxed),
+            refused_pending: self.refused[1].load(Ordering::Relaxed),
+        }
     }
 
     /// A place for one more request, unless `max_requests` are in flight.
@@ -119,6 +152,7 @@ impl Breaker {
         }
         count.fetch_sub(1, Ordering::Relaxed);
         refused.increment(1);
+        self.refused[usize::from(pending)].fetch_add(1, Ordering::Relaxed);
         Err(tripped)
     }
 }
@@ -141,6 +175,9 @@ mod tests {
         assert_eq!(breaker.request().unwrap_err(), Tripped::MaxRequests);
         let waiting = breaker.pending().expect("one may wait");
         assert_eq!(breaker.pending().unwrap_err(), Tripped::MaxPending);
+        let state = breaker.state();
+        assert_eq!((state.requests, state.pending), (2, 1));
+        assert_eq!((state.refused_requests, state.refused_pending), (1, 1));
         drop(a);
         drop(waiting);
         assert!(breaker.request().is_ok());

@@ -259,6 +259,11 @@ impl Upstream {
             .collect()
     }
 
+    /// The circuit breaker's counts now.
+    pub fn breaker_state(&self) -> breaker::BreakerState {
+        self.breaker.state()
+    }
+
     /// Every current target with its health, lowest priority first.
     pub fn target_states(&self) -> Vec<health::TargetHealth> {
         let now = health::now_ms();

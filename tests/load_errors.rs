@@ -115,8 +115,26 @@ fn gateway_config_errors_name_file_key_and_reason() {
     ));
     let errors = result.expect_err("unknown key refused").to_string();
     assert!(errors.contains("portico.toml"), "{errors}");
-    assert!(errors.contains("routes[0]"), "{errors}");
+    assert!(
+        errors.contains("`routes[0].timeout`"),
+        "at its own key: {errors}"
+    );
     assert!(errors.contains("unknown field `timeout`"), "{errors}");
+
+    // Every broken section is reported, not only the first.
+    let (_dir, result) = parse_config(&format!(
+        "{}\n[upstreams.o]\ntargets = [\"127.0.0.1:1\"]\nbogus = 1\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\npath = {{ prefix = \"/\", extra = 2 }}\n",
+        config_prelude()
+    ));
+    let errors = result.expect_err("two type errors refused").to_string();
+    assert!(
+        errors.contains("`upstreams.o.bogus`: unknown field `bogus`"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("`routes[0].path.extra`: unknown key"),
+        "{errors}"
+    );
 
     let (_dir, result) = parse_config(&format!(
         "{}\n[upstreams.o]\ntargets = [\"nohost\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"missing\"\npath = {{ regex = \"(\" }}\n",

@@ -9,6 +9,7 @@ mod error;
 pub mod limits;
 pub mod monitor;
 pub mod observability;
+mod sections;
 pub mod target;
 pub mod tls;
 mod types;
@@ -46,12 +47,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let deserializer = toml::Deserializer::parse(text)
         .map_err(|e| ConfigErrors::one(syntax_error(path, text, &e)))?;
-    let mut config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let key = e.path().to_string();
-        let key = if key == "." { String::new() } else { key };
-        let inner = e.into_inner();
-        ConfigErrors::one(ConfigError::new(path, key, clean_message(&inner)))
-    })?;
+    let mut config: Config = match serde_path_to_error::deserialize(deserializer) {
+        Ok(config) => config,
+        Err(first) => {
+            let first = shape_error(path, "", first);
+            let mut every = sections::problems(path, text);
+            if every.is_empty() {
+                every.push(first);
+            }
+            return Err(ConfigErrors(every));
+        }
+    };
     config.source = path.to_path_buf();
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     config.plugin_dir = resolve(&base, &config.plugin_dir);
@@ -106,6 +112,38 @@ fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError
 
 /// toml's messages end with a newline and sometimes repeat the input; keep the
 /// first line, which says what is wrong.
+/// A type error at `prefix` + the error's own path. serde reports an
+/// unknown key at the table that holds it; the key's own path is clearer
+/// (`routes[0].timeout`, not `routes[0]`).
+fn shape_error(
+    path: &Path,
+    prefix: &str,
+    error: serde_path_to_error::Error<toml::de::Error>,
+) -> ConfigError {
+    let inner_path = error.path().to_string();
+    let mut key = match (prefix, inner_path.as_str()) {
+        (prefix, ".") => prefix.to_owned(),
+        ("", inner) => inner.to_owned(),
+        (prefix, inner) if inner.starts_with('[') => format!("{prefix}{inner}"),
+        (prefix, inner) => format!("{prefix}.{inner}"),
+    };
+    let message = clean_message(&error.into_inner());
+    if let Some(unknown) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name)
+        && !key.ends_with(&format!(".{unknown}"))
+        && key != unknown
+    {
+        key = if key.is_empty() {
+            unknown.to_owned()
+        } else {
+            format!("{key}.{unknown}")
+        };
+    }
+    ConfigError::new(path, key, message)
+}
+
 fn clean_message(error: &toml::de::Error) -> String {
     error
         .message()

@@ -186,9 +186,9 @@ fn default_max_body() -> u64 {
     1024 * 1024
 }
 
-/// How a route matches the request path.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+/// How a route matches the request path: a table with exactly one of
+/// `exact`, `prefix` or `regex`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathMatchConfig {
     /// The whole path equals this.
     Exact(String),
@@ -197,6 +197,56 @@ pub enum PathMatchConfig {
     Prefix(String),
     /// The whole path matches this regex; named groups become route params.
     Regex(String),
+}
+
+impl<'de> Deserialize<'de> for PathMatchConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
+
+        const ONE_OF: &str = "set exactly one of `exact`, `prefix` or `regex`";
+
+        /// An unknown key's value: refused inside the value, so the error's
+        /// path names the key itself.
+        struct UnknownKey;
+        impl<'de> Deserialize<'de> for UnknownKey {
+            fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+                Err(de::Error::custom(
+                    "unknown key: a path matches by `exact`, `prefix` or `regex`",
+                ))
+            }
+        }
+
+        struct Table;
+        impl<'de> Visitor<'de> for Table {
+            type Value = PathMatchConfig;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table with one of `exact`, `prefix` or `regex`")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut found = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    let kind: fn(String) -> PathMatchConfig = match key.as_str() {
+                        "exact" => PathMatchConfig::Exact,
+                        "prefix" => PathMatchConfig::Prefix,
+                        "regex" => PathMatchConfig::Regex,
+                        _ => {
+                            map.next_value::<UnknownKey>()?;
+                            continue;
+                        }
+                    };
+                    let value: String = map.next_value()?;
+                    if found.replace(kind(value)).is_some() {
+                        return Err(de::Error::custom(ONE_OF));
+                    }
+                }
+                found.ok_or_else(|| de::Error::custom(ONE_OF))
+            }
+        }
+
+        deserializer.deserialize_map(Table)
+    }
 }
 
 impl Default for PathMatchConfig {

@@ -215,3 +215,62 @@ fn connection_limits_are_checked_with_their_key() {
     }
     assert!(errors.contains("portico.toml"), "{errors}");
 }
+
+#[tokio::test]
+async fn the_admin_listener_caps_its_connections_and_times_out_slow_heads() {
+    let upstream = upstream().await;
+    let prelude = config_prelude().replace(
+        "[admin]\naddr = \"127.0.0.1:0\"",
+        "[admin]\naddr = \"127.0.0.1:0\"\nmax_connections = 2",
+    );
+    let gw = gateway(&format!(
+        "{prelude}\n[limits]\nheader_read_timeout_ms = 300\n\n[upstreams.o]\ntargets = [\"{upstream}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n"
+    ))
+    .await;
+    let admin = gw.admin.expect("the prelude has [admin]");
+    let request = b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n";
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(admin).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut seen = vec![0u8; 12];
+        stream.read_exact(&mut seen).await.unwrap();
+        assert_eq!(&seen, b"HTTP/1.1 200");
+        open.push(stream);
+    }
+    // A third connection is closed without an answer.
+    let mut third = TcpStream::connect(admin).await.unwrap();
+    let _ = third.write_all(request).await;
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), third.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the admin connection over the cap stays open");
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    drop(open);
+
+    // A head that never ends is cut off after header_read_timeout_ms.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut slow = loop {
+        let mut stream = TcpStream::connect(admin).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "a slow admin head is never cut off");
+        // (Right after the capped connections close, the cap may still
+        // count one of them: then this one was refused at once; try again.)
+        if started.elapsed() >= Duration::from_millis(250) || Instant::now() > deadline {
+            break (started.elapsed(), rest);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        slow.0 >= Duration::from_millis(250),
+        "closed after {:?}",
+        slow.0
+    );
+    assert!(!String::from_utf8_lossy(&std::mem::take(&mut slow.1)).contains("200"));
+}

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin::AdminServer;
 use crate::config::{self, Config, ConfigErrors};
+use crate::limits::Limits;
 use crate::monitor::{Monitor, MonitorError, ReloadSource};
 use crate::reload::{Reloader, spawn_watcher};
 use crate::server::{ListenerError, RunningGateway};
@@ -59,8 +60,15 @@ impl App {
             Some(admin) => {
                 let monitor = Some(monitor.clone());
                 Some(
-                    AdminServer::start(admin.addr, reloader.clone(), monitor, stop.subscribe())
-                        .await?,
+                    AdminServer::start(
+                        admin.addr,
+                        admin.max_connections,
+                        &Limits::resolve(&config.limits, None),
+                        reloader.clone(),
+                        monitor,
+                        stop.subscribe(),
+                    )
+                    .await?,
                 )
             }
             None => None,

@@ -6,8 +6,6 @@
 //! internals. [`Problem`] is that one shape; the admin API and the monitor
 //! endpoints answer their errors in it too ([`control_problem`]).
 
-use std::time::Duration;
-
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
@@ -40,29 +38,10 @@ pub enum ProxyError {
         /// The route's `max_body_bytes`.
         limit: u64,
     },
-    /// No connection to the upstream could be made, or it failed mid-request.
-    #[error("upstream `{upstream}` unreachable: {reason}")]
-    UpstreamUnreachable {
-        /// Upstream name.
-        upstream: String,
-        /// What failed.
-        reason: String,
-    },
-    /// Every target of the upstream is unhealthy or ejected (or discovery
-    /// found none): answered at once, without trying one.
-    #[error("upstream `{upstream}` has no healthy target")]
-    NoHealthyTarget {
-        /// Upstream name.
-        upstream: String,
-    },
-    /// The upstream did not answer in time.
-    #[error("upstream `{upstream}` sent no response within {after:?}")]
-    UpstreamTimeout {
-        /// Upstream name.
-        upstream: String,
-        /// The timeout that expired.
-        after: Duration,
-    },
+    /// The upstream gave no response: unreachable, no healthy target, too
+    /// slow, or its circuit breaker refused (see [`ForwardError`]).
+    #[error(transparent)]
+    Upstream(#[from] ForwardError),
     /// A plugin failed and is configured fail-closed.
     #[error("plugin `{plugin}` on route `{route}` {failure}")]
     Plugin {
@@ -72,17 +51,6 @@ pub enum ProxyError {
         route: String,
         /// What went wrong.
         failure: PluginFailure,
-    },
-    /// The upstream's circuit breaker refused the request: `max_requests`
-    /// in flight to it, or `max_pending` waiting for a connection.
-    #[error("upstream `{upstream}` at its circuit breaker's {bound} ({limit})")]
-    UpstreamOverloaded {
-        /// Upstream name.
-        upstream: String,
-        /// `max_requests` or `max_pending`.
-        bound: &'static str,
-        /// The bound's value.
-        limit: usize,
     },
     /// The listener already has `limits.max_requests_in_flight` requests
     /// in flight: refused at once (load shedding), not queued.
@@ -108,32 +76,6 @@ pub enum ErrorSource {
     Plugin,
     /// The gateway failed.
     Gateway,
-}
-
-impl From<ForwardError> for ProxyError {
-    fn from(error: ForwardError) -> Self {
-        match error {
-            ForwardError::Unreachable { upstream, reason } => {
-                ProxyError::UpstreamUnreachable { upstream, reason }
-            }
-            ForwardError::NoHealthyTarget { upstream } => ProxyError::NoHealthyTarget { upstream },
-            ForwardError::Timeout { upstream, after } => {
-                ProxyError::UpstreamTimeout { upstream, after }
-            }
-            ForwardError::Overloaded {
-                upstream,
-                bound,
-                limit,
-            } => ProxyError::UpstreamOverloaded {
-                upstream,
-                bound,
-                limit,
-            },
-            ForwardError::Uri(target) => {
-                ProxyError::Internal(format!("cannot build an upstream URI for `{target}`"))
-            }
-        }
-    }
 }
 
 impl From<ChainError> for ProxyError {
@@ -162,13 +104,16 @@ impl ProxyError {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ProxyError::UpstreamUnreachable { .. } | ProxyError::ResponseTooLarge { .. } => {
-                StatusCode::BAD_GATEWAY
-            }
-            ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            ProxyError::NoHealthyTarget { .. }
-            | ProxyError::Overloaded { .. }
-            | ProxyError::UpstreamOverloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::ResponseTooLarge { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::Upstream(error) => match error {
+                ForwardError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
+                ForwardError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                ForwardError::NoHealthyTarget { .. } | ForwardError::Overloaded { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                ForwardError::Uri(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ProxyError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Plugin { failure, .. } if failure.is_temporary() => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -185,10 +130,8 @@ impl ProxyError {
             | ProxyError::BadRequest(_)
             | ProxyError::PayloadTooLarge { .. }
             | ProxyError::HeadersTooLarge(_) => ErrorSource::Client,
-            ProxyError::UpstreamUnreachable { .. }
-            | ProxyError::UpstreamTimeout { .. }
-            | ProxyError::NoHealthyTarget { .. }
-            | ProxyError::UpstreamOverloaded { .. } => ErrorSource::Upstream,
+            ProxyError::Upstream(ForwardError::Uri(_)) => ErrorSource::Gateway,
+            ProxyError::Upstream(_) => ErrorSource::Upstream,
             ProxyError::Plugin { .. } => ErrorSource::Plugin,
             ProxyError::Internal(_)
             | ProxyError::ResponseTooLarge { .. }
@@ -199,11 +142,8 @@ impl ProxyError {
     /// Whether the same request may succeed if sent again.
     pub fn retryable(&self) -> bool {
         match self {
-            ProxyError::UpstreamUnreachable { .. }
-            | ProxyError::UpstreamTimeout { .. }
-            | ProxyError::NoHealthyTarget { .. }
-            | ProxyError::Overloaded { .. }
-            | ProxyError::UpstreamOverloaded { .. } => true,
+            ProxyError::Upstream(ForwardError::Uri(_)) => false,
+            ProxyError::Upstream(_) | ProxyError::Overloaded { .. } => true,
             ProxyError::Plugin { failure, .. } => failure.is_temporary(),
             _ => false,
         }
@@ -232,21 +172,7 @@ impl ProxyError {
                 "Bad gateway",
                 format!("The response body exceeds the {limit} bytes a plugin may read."),
             ),
-            ProxyError::UpstreamUnreachable { upstream, .. } => (
-                "upstream-unreachable",
-                "Bad gateway",
-                format!("Upstream `{upstream}` could not be reached."),
-            ),
-            ProxyError::NoHealthyTarget { upstream } => (
-                "no-healthy-upstream",
-                "Service unavailable",
-                format!("Upstream `{upstream}` has no healthy target."),
-            ),
-            ProxyError::UpstreamTimeout { upstream, .. } => (
-                "upstream-timeout",
-                "Gateway timeout",
-                format!("Upstream `{upstream}` did not respond in time."),
-            ),
+            ProxyError::Upstream(error) => upstream_problem(error),
             ProxyError::Plugin {
                 plugin, failure, ..
             } => (
@@ -255,22 +181,6 @@ impl ProxyError {
                 format!(
                     "Plugin `{plugin}` failed to handle the request ({}).",
                     failure.kind()
-                ),
-            ),
-            ProxyError::UpstreamOverloaded {
-                upstream,
-                bound,
-                limit,
-            } => (
-                "upstream-overloaded",
-                "Service unavailable",
-                format!(
-                    "Upstream `{upstream}` has {limit} requests {}; try again shortly.",
-                    if *bound == "max_pending" {
-                        "waiting for a connection"
-                    } else {
-                        "in flight"
-                    }
                 ),
             ),
             ProxyError::Overloaded { limit } => (
@@ -303,12 +213,56 @@ impl ProxyError {
             plugin,
         }
         .to_response();
-        if let ProxyError::Overloaded { .. } | ProxyError::UpstreamOverloaded { .. } = self {
+        if let ProxyError::Overloaded { .. }
+        | ProxyError::Upstream(ForwardError::Overloaded { .. }) = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+/// The kind, title and detail of an upstream's failure.
+fn upstream_problem(error: &ForwardError) -> (&'static str, &'static str, String) {
+    match error {
+        ForwardError::Unreachable { upstream, .. } => (
+            "upstream-unreachable",
+            "Bad gateway",
+            format!("Upstream `{upstream}` could not be reached."),
+        ),
+        ForwardError::NoHealthyTarget { upstream } => (
+            "no-healthy-upstream",
+            "Service unavailable",
+            format!("Upstream `{upstream}` has no healthy target."),
+        ),
+        ForwardError::Timeout { upstream, .. } => (
+            "upstream-timeout",
+            "Gateway timeout",
+            format!("Upstream `{upstream}` did not respond in time."),
+        ),
+        ForwardError::Overloaded {
+            upstream,
+            bound,
+            limit,
+        } => (
+            "upstream-overloaded",
+            "Service unavailable",
+            format!(
+                "Upstream `{upstream}` has {limit} requests {}; try again shortly.",
+                if *bound == "max_pending" {
+                    "waiting for a connection"
+                } else {
+                    "in flight"
+                }
+            ),
+        ),
+        ForwardError::Uri(_) => (
+            "internal",
+            "Internal error",
+            "The gateway failed to handle the request.".into(),
+        ),
     }
 }
 

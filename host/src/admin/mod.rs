@@ -17,29 +17,38 @@ mod api;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::limits::Limits;
 use crate::monitor::Monitor;
 use crate::reload::Reloader;
-use crate::server::ListenerError;
+use crate::server::{Admission, Lifecycle, ListenerError, Serve, accept_loop};
 use crate::shutdown::stopping;
 
 /// The admin listener, serving until the gateway shuts down.
 pub struct AdminServer {
     addr: SocketAddr,
+    admission: Arc<Admission>,
     task: JoinHandle<()>,
 }
 
 impl AdminServer {
-    /// Binds `addr` and serves the admin API for `reloader`'s gateway.
+    /// Binds `addr` and serves the admin API for `reloader`'s gateway, with
+    /// the traffic listeners' accept loop: at most `max_connections` open
+    /// (more are closed at once), heads read within the gateway's
+    /// `[limits] header_read_timeout_ms` and no larger than its
+    /// `max_header_bytes`, and the same drain on shutdown.
     pub async fn start(
         addr: SocketAddr,
+        max_connections: usize,
+        limits: &Limits,
         reloader: Arc<Reloader>,
         monitor: Option<Arc<Monitor>>,
         shutdown: watch::Receiver<bool>,
@@ -51,14 +60,35 @@ impl AdminServer {
         };
         let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        tracing::info!(%addr, "admin listening");
-        let task = tokio::spawn(accept_loop(listener, reloader, monitor, shutdown));
-        Ok(AdminServer { addr, task })
+        tracing::info!(%addr, max_connections, "admin listening");
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.max(8192));
+        let server = Arc::new(AdminConnections {
+            reloader,
+            monitor,
+            http1,
+            drain_timeout: limits.drain_timeout,
+        });
+        let admission = Admission::new(max_connections);
+        let task = tokio::spawn(accept_loop(listener, server, admission.clone(), shutdown));
+        Ok(AdminServer {
+            addr,
+            admission,
+            task,
+        })
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Connections open now and those closed at the cap.
+    pub fn connections(&self) -> crate::server::ConnectionStats {
+        self.admission.stats()
     }
 
     /// Waits for the listener to stop (after shutdown was signalled).
@@ -67,48 +97,39 @@ impl AdminServer {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
+/// The admin API on one HTTP/1.1 connection.
+struct AdminConnections {
     reloader: Arc<Reloader>,
     monitor: Option<Arc<Monitor>>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    tracing::warn!(%error, "admin accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-            _ = stopping(&mut shutdown) => return,
-        };
-        let reloader = reloader.clone();
-        let monitor = monitor.clone();
-        let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let reloader = reloader.clone();
-                let monitor = monitor.clone();
-                async move {
-                    let response = api::handle(&reloader, monitor.as_deref(), request).await;
-                    Ok::<_, Infallible>(response)
-                }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                _ = stopping(&mut shutdown) => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
+    http1: http1::Builder,
+    drain_timeout: Duration,
+}
+
+impl Serve for AdminConnections {
+    async fn serve(&self, stream: TcpStream, _addr: SocketAddr, mut life: Lifecycle) {
+        let reloader = self.reloader.clone();
+        let monitor = self.monitor.clone();
+        let service = service_fn(move |request| {
+            let reloader = reloader.clone();
+            let monitor = monitor.clone();
+            async move {
+                let response = api::handle(&reloader, monitor.as_deref(), request).await;
+                Ok::<_, Infallible>(response)
             }
         });
+        let connection = self.http1.serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = stopping(&mut life.shutdown) => connection.as_mut().graceful_shutdown(),
+        }
+        tokio::select! {
+            _ = connection => {}
+            _ = stopping(&mut life.closing) => {}
+        }
+    }
+
+    fn drain_timeout(&self) -> Duration {
+        self.drain_timeout
     }
 }

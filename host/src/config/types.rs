@@ -76,6 +76,14 @@ pub struct AdminConfig {
     /// the admin listener can reload the gateway and roll plugins back.
     #[serde(default)]
     pub allow_non_loopback: bool,
+    /// Most admin connections open at once; more are closed as soon as
+    /// they are accepted.
+    #[serde(default = "default_admin_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_admin_max_connections() -> usize {
+    64
 }
 
 fn default_admin_addr() -> SocketAddr {

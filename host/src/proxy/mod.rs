@@ -201,10 +201,10 @@ async fn proxy(
     match response.body.failure() {
         Some(BodyError::TooLarge(limit)) => return Err(ProxyError::ResponseTooLarge { limit }),
         Some(BodyError::ReadFailed(reason)) => {
-            return Err(ProxyError::UpstreamUnreachable {
+            return Err(ProxyError::Upstream(ForwardError::Unreachable {
                 upstream: route.upstream.name().to_owned(),
                 reason: format!("response body: {reason}"),
-            });
+            }));
         }
         None => {}
     }

@@ -15,6 +15,7 @@ use super::headers::strip_hop_by_hop;
 use super::tunnel::{self, TunnelLimits};
 use crate::body::Body;
 use crate::error::ProxyError;
+use crate::upstream::ForwardError;
 
 /// A client's request to switch protocols, held until the upstream answers.
 pub struct UpgradeRequest {
@@ -83,10 +84,10 @@ pub fn finish(
             tokio::spawn(tunnel::run(upgrade.client, upstream_side, upgrade.limits));
             Ok(())
         }
-        _ => Err(ProxyError::UpstreamUnreachable {
+        _ => Err(ProxyError::Upstream(ForwardError::Unreachable {
             upstream: upstream.to_owned(),
             reason: "101 Switching Protocols without an upgrade to complete".into(),
-        }),
+        })),
     }
 }
 

@@ -3,15 +3,36 @@
 //! the drain: stop accepting, let in-flight requests and tunnels finish for
 //! up to `drain_timeout`, then close what is left.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-use super::connection::{ConnectionServer, Lifecycle};
+use super::connection::Lifecycle;
 use crate::shutdown::stopping;
+
+/// What a listener does with each connection it admitted: the traffic
+/// listeners' proxy (`ConnectionServer`) and the admin listener share the
+/// accept loop, its connection cap and its drain.
+pub trait Serve: Send + Sync + 'static {
+    /// Serves one connection until it ends, shutdown finishes it
+    /// (`life.shutdown`: finish what is in flight) or the drain period is
+    /// over (`life.closing`: close now). `life.hold` must live as long as
+    /// the connection does.
+    fn serve(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        life: Lifecycle,
+    ) -> impl Future<Output = ()> + Send;
+
+    /// How long shutdown waits for open connections before closing them.
+    fn drain_timeout(&self) -> Duration;
+}
 
 /// How long closed connections get to end after the drain period.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -27,7 +48,7 @@ pub struct ConnectionStats {
 
 /// Admission of a listener's connections.
 #[derive(Debug)]
-pub(super) struct Admission {
+pub struct Admission {
     permits: Arc<Semaphore>,
     max: usize,
     refused: AtomicU64,
@@ -35,7 +56,7 @@ pub(super) struct Admission {
 
 impl Admission {
     /// Admits up to `max` connections at once.
-    pub(super) fn new(max: usize) -> Arc<Self> {
+    pub fn new(max: usize) -> Arc<Self> {
         Arc::new(Admission {
             permits: Arc::new(Semaphore::new(max)),
             max,
@@ -44,7 +65,7 @@ impl Admission {
     }
 
     /// The current counts.
-    pub(super) fn stats(&self) -> ConnectionStats {
+    pub fn stats(&self) -> ConnectionStats {
         ConnectionStats {
             open: self.max - self.permits.available_permits(),
             refused: self.refused.load(Ordering::Relaxed),
@@ -67,9 +88,9 @@ struct Hold {
 }
 
 /// Accepts and serves connections until shutdown, then drains.
-pub(super) async fn accept_loop(
+pub async fn accept_loop<S: Serve>(
     listener: TcpListener,
-    server: Arc<ConnectionServer>,
+    server: Arc<S>,
     admission: Arc<Admission>,
     mut shutdown: watch::Receiver<bool>,
 ) {

@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::accept::Serve;
 use super::activity::Activity;
 use super::framing::{FramingGuard, HeadLimits};
 use super::protocol::{self, Prefixed, Protocol};
@@ -45,12 +46,22 @@ pub(super) struct ConnectionServer {
     shed_counter: metrics::Counter,
 }
 
-impl ConnectionServer {
-    /// How long shutdown waits for this listener's connections.
-    pub(super) fn drain_timeout(&self) -> Duration {
-        self.limits.drain_timeout
+impl Serve for ConnectionServer {
+    fn serve(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        life: Lifecycle,
+    ) -> impl Future<Output = ()> + Send {
+        self.serve_connection(stream, addr, life)
     }
 
+    fn drain_timeout(&self) -> Duration {
+        self.limits.drain_timeout
+    }
+}
+
+impl ConnectionServer {
     /// Configures hyper's servers from `limits`.
     pub(super) fn new(
         listener: &str,
@@ -92,7 +103,7 @@ impl ConnectionServer {
 
     /// Serves one accepted connection until it closes, goes idle, or
     /// shutdown's drain period ends.
-    pub(super) async fn serve(&self, stream: TcpStream, addr: SocketAddr, life: Lifecycle) {
+    async fn serve_connection(&self, stream: TcpStream, addr: SocketAddr, life: Lifecycle) {
         let _ = stream.set_nodelay(true);
         match &self.tls {
             None => {
@@ -258,8 +269,8 @@ where
     }
 }
 
-/// What ties a connection to its listener.
-pub(super) struct Lifecycle {
+/// What ties a connection to its listener (see [`super::Serve`]).
+pub struct Lifecycle {
     /// Turns `true` when shutdown starts: finish in-flight requests.
     pub shutdown: watch::Receiver<bool>,
     /// Turns `true` when the drain period is over: close now.

@@ -75,10 +75,10 @@ use crate::gateway::LiveGateway;
 use crate::limits::Limits;
 use crate::tls::{TlsError, TlsTerminator};
 use crate::worker;
-use accept::{Admission, accept_loop};
 use connection::ConnectionServer;
 
-pub use accept::ConnectionStats;
+pub use accept::{Admission, ConnectionStats, Serve, accept_loop};
+pub use connection::Lifecycle;
 #[doc(hidden)]
 pub use framing::probe as framing_probe;
 

@@ -15,7 +15,8 @@
 //!   its committed corpus; fails on the first crash, whose input is saved
 //!   under `target/fuzz/artifacts/<target>/`.
 //! - `lint`: the host's module order (`layers`: a module imports only
-//!   lower layers), `cargo fmt --check` and clippy with `-D warnings`, for
+//!   lower layers), the README's layout table naming every plugin and test
+//!   (`layout`), `cargo fmt --check` and clippy with `-D warnings`, for
 //!   the host and for the wasm target.
 //! - `bench`: `plugins`, then the criterion benchmarks.
 //! - `load`: `plugins`, release binaries, then `tests/load/run.sh` (wrk
@@ -28,6 +29,7 @@
 //!   "Performance"). `ROWS`, `ROUNDS` and `DURATION` select and size it.
 
 mod layers;
+mod layout;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -351,6 +353,7 @@ fn host_triple() -> Result<String> {
 fn lint() -> Result<()> {
     ensure_wasm_target()?;
     layers::check(&root().join("host/src"))?;
+    layout::check(&root())?;
     status(cargo().args(["fmt", "--all", "--check"]))?;
     status(cargo().args([
         "clippy",

@@ -4,29 +4,30 @@
 mod support;
 
 use http::{Method, StatusCode};
-use support::{config_prelude, gateway, single_route_gateway, upstream};
+use support::builder::{Cap, Gateway, PluginBuilder, RouteBuilder, plugin};
 
-const ALL_CAPS: &str = r#"["log", "clock", "kv", "cache", "context"]"#;
+/// The probe's capabilities in these tests.
+const PROBE_CAPS: [Cap; 5] = [Cap::Log, Cap::Clock, Cap::Kv, Cap::Cache, Cap::Context];
 
-fn probe(tag: &str, extra: &str) -> String {
-    format!(
-        r#"
-[[routes.plugins]]
-name = "probe"
-capabilities = {ALL_CAPS}
-config = {{ tag = "{tag}"{extra} }}
-"#
-    )
+/// The test plugin `probe`, tagging requests and responses with `tag`.
+fn probe(tag: &str) -> PluginBuilder {
+    plugin("probe").grant(PROBE_CAPS).config("tag", tag)
 }
 
-async fn chain_gateway(plugins: &str) -> support::TestGateway {
-    single_route_gateway(&config_prelude(), r#"name = "chained""#, plugins).await
+/// One route, `chained`, to an echo upstream, with these plugins.
+async fn chain_gateway(plugins: impl IntoIterator<Item = PluginBuilder>) -> support::TestGateway {
+    Gateway::builder()
+        .echo("origin")
+        .route("chained", |route| {
+            plugins.into_iter().fold(route, RouteBuilder::plugin)
+        })
+        .start()
+        .await
 }
 
 #[tokio::test]
 async fn plugins_run_in_config_order_and_back_in_reverse() {
-    let plugins = [probe("a", ""), probe("b", ""), probe("c", "")].concat();
-    let gw = chain_gateway(&plugins).await;
+    let gw = chain_gateway([probe("a"), probe("b"), probe("c")]).await;
     let response = gw.get("/anything").await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.upstream_saw("x-chain"), ["a", "b", "c"]);
@@ -45,13 +46,12 @@ async fn plugins_run_in_config_order_and_back_in_reverse() {
 
 #[tokio::test]
 async fn respond_short_circuits_later_plugins_and_the_upstream() {
-    let plugins = [
-        probe("a", ""),
-        probe("guard", r#", respond_if_header = "x-stop""#),
-        probe("c", ""),
-    ]
-    .concat();
-    let gw = chain_gateway(&plugins).await;
+    let gw = chain_gateway([
+        probe("a"),
+        probe("guard").config("respond_if_header", "x-stop"),
+        probe("c"),
+    ])
+    .await;
 
     let stopped = gw.send(Method::GET, "/x", &[("x-stop", "1")], "").await;
     assert_eq!(stopped.status, StatusCode::FORBIDDEN);
@@ -81,18 +81,11 @@ async fn respond_short_circuits_later_plugins_and_the_upstream() {
 
 #[tokio::test]
 async fn context_set_by_one_plugin_is_read_by_the_next() {
-    let plugins = [
-        probe(
-            "auth",
-            r#", context_set = { consumer = "from-header:x-user" }"#,
-        ),
-        probe(
-            "limit",
-            r#", context_to_header = { consumer = "x-consumer" }"#,
-        ),
-    ]
-    .concat();
-    let gw = chain_gateway(&plugins).await;
+    let gw = chain_gateway([
+        probe("auth").config_toml("context_set", r#"{ consumer = "from-header:x-user" }"#),
+        probe("limit").config_toml("context_to_header", r#"{ consumer = "x-consumer" }"#),
+    ])
+    .await;
     let alice = gw.send(Method::GET, "/", &[("x-user", "alice")], "").await;
     assert_eq!(alice.upstream_saw("x-consumer"), ["alice"]);
     let bob = gw.send(Method::GET, "/", &[("x-user", "bob")], "").await;
@@ -107,7 +100,7 @@ async fn context_set_by_one_plugin_is_read_by_the_next() {
 
 #[tokio::test]
 async fn kv_counts_across_requests_and_instances() {
-    let gw = chain_gateway(&probe("count", r#", count_key = "hits""#)).await;
+    let gw = chain_gateway([probe("count").config("count_key", "hits")]).await;
     let mut seen = Vec::new();
     for _ in 0..5 {
         let response = gw.get("/").await;
@@ -133,7 +126,7 @@ async fn futures_join(gw: &support::TestGateway, n: usize) -> Vec<support::TestR
 
 #[tokio::test]
 async fn a_plugin_reads_the_body_and_it_still_reaches_the_upstream() {
-    let gw = chain_gateway(&probe("body", ", body_to_header = true")).await;
+    let gw = chain_gateway([probe("body").config_toml("body_to_header", "true")]).await;
     let response = gw.send(Method::POST, "/upload", &[], "hello body").await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.upstream_saw("x-body-len"), ["10"]);
@@ -142,22 +135,14 @@ async fn a_plugin_reads_the_body_and_it_still_reaches_the_upstream() {
 
 #[tokio::test]
 async fn a_body_over_the_route_limit_is_refused_with_413() {
-    let origin = upstream("origin").await;
-    let gw = gateway(&format!(
-        r#"{}
-[upstreams.origin]
-targets = ["{origin}"]
-
-[[routes]]
-name = "small"
-upstream = "origin"
-max_body_bytes = 16
-{}
-"#,
-        config_prelude(),
-        probe("body", ", body_to_header = true")
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .echo("origin")
+        .route("small", |r| {
+            r.key("max_body_bytes = 16")
+                .plugin(probe("body").config_toml("body_to_header", "true"))
+        })
+        .start()
+        .await;
     // Declared too large: refused from Content-Length.
     let declared = gw.send(Method::POST, "/", &[], &"x".repeat(100)).await;
     assert_eq!(declared.status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -187,30 +172,23 @@ max_body_bytes = 16
 
 #[tokio::test]
 async fn fresh_and_pooled_instances_behave_the_same() {
-    let origin = upstream("origin").await;
-    let route = |name: &str, mode: &str| {
-        format!(
-            r#"
-[[routes]]
-name = "{name}"
-path = {{ prefix = "/{name}" }}
-upstream = "origin"
-
-[[routes.plugins]]
-name = "probe"
-instance = "{mode}"
-capabilities = {ALL_CAPS}
-config = {{ tag = "{name}", count_key = "{name}-hits", context_set = {{ user = "from-header:x-user" }}, context_to_header = {{ user = "x-user-seen" }} }}
-"#
-        )
+    let route = |name: &'static str, mode: &'static str| {
+        move |r: RouteBuilder| {
+            r.prefix(&format!("/{name}")).plugin(
+                probe(name)
+                    .instance(mode)
+                    .config("count_key", &format!("{name}-hits"))
+                    .config_toml("context_set", r#"{ user = "from-header:x-user" }"#)
+                    .config_toml("context_to_header", r#"{ user = "x-user-seen" }"#),
+            )
+        }
     };
-    let gw = gateway(&format!(
-        "{}\n[upstreams.origin]\ntargets = [\"{origin}\"]\n{}{}",
-        config_prelude(),
-        route("pooled", "pooled"),
-        route("fresh", "fresh")
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .echo("origin")
+        .route("pooled", route("pooled", "pooled"))
+        .route("fresh", route("fresh", "fresh"))
+        .start()
+        .await;
     for expected in 1..=3 {
         for name in ["pooled", "fresh"] {
             let user = format!("user-{expected}");
@@ -231,35 +209,32 @@ config = {{ tag = "{name}", count_key = "{name}-hits", context_set = {{ user = "
 
 #[tokio::test]
 async fn the_example_plugin_and_transform_work_together() {
-    let origin = upstream("origin").await;
-    let gw = gateway(&format!(
-        r#"{}
-[upstreams.origin]
-targets = ["{origin}"]
-
-[[routes]]
-name = "profiles"
-path = {{ regex = '/users/(?P<id>\d+)/profile' }}
-upstream = "origin"
-
-[[routes.plugins]]
-name = "hello-header"
-capabilities = ["log"]
-config = {{ name = "x-hello", value = "world" }}
-
-[[routes.plugins]]
-name = "transform"
-capabilities = ["context"]
-config.request.path = "/v2/profiles/{{id}}"
-config.request.headers.set = {{ "x-user-id" = "{{id}}" }}
-config.request.headers.remove = ["x-remove-me"]
-config.response.headers.set = {{ "cache-control" = "no-store" }}
-config.response.headers.add = {{ "x-served-by" = "portico" }}
-config.response.headers.remove = ["x-upstream"]
-"#,
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .echo("origin")
+        .route("profiles", |r| {
+            r.regex(r"/users/(?P<id>\d+)/profile")
+                .plugin(
+                    plugin("hello-header")
+                        .grant([Cap::Log])
+                        .config("name", "x-hello")
+                        .config("value", "world"),
+                )
+                .plugin(
+                    plugin("transform")
+                        .grant([Cap::Context])
+                        .config("request.path", "/v2/profiles/{id}")
+                        .config_toml("request.headers.set", r#"{ "x-user-id" = "{id}" }"#)
+                        .config_toml("request.headers.remove", r#"["x-remove-me"]"#)
+                        .config_toml(
+                            "response.headers.set",
+                            r#"{ "cache-control" = "no-store" }"#,
+                        )
+                        .config_toml("response.headers.add", r#"{ "x-served-by" = "portico" }"#)
+                        .config_toml("response.headers.remove", r#"["x-upstream"]"#),
+                )
+        })
+        .start()
+        .await;
     let response = gw
         .send(
             Method::GET,

@@ -8,35 +8,31 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::{config_prelude, gateway, upstream};
+use support::builder::{Gateway, RouteBuilder};
+use support::upstream;
 
 /// One upstream per route, so the upstream that answers names the route.
 async fn routed_gateway() -> support::TestGateway {
-    let mut toml = config_prelude();
-    let routes = [
-        ("catch-all", r#"path = { prefix = "/" }"#),
-        ("api", r#"path = { prefix = "/api" }"#),
-        ("api-v1", r#"path = { prefix = "/api/v1" }"#),
-        ("user", r#"path = { regex = '/api/v1/users/(?P<id>\d+)' }"#),
-        ("user-zero", r#"path = { exact = "/api/v1/users/0" }"#),
-        (
-            "post-api",
-            "path = { prefix = \"/api\" }\nmethods = [\"POST\"]",
-        ),
-        (
-            "beta",
-            "path = { prefix = \"/api\" }\nheaders = { \"x-beta\" = \"1\" }",
-        ),
-        ("wild", r#"hosts = ["*.example.com"]"#),
-        ("exact-host", r#"hosts = ["api.example.com"]"#),
+    type Matcher = fn(RouteBuilder) -> RouteBuilder;
+    let routes: [(&str, Matcher); 9] = [
+        ("catch-all", |r| r.prefix("/")),
+        ("api", |r| r.prefix("/api")),
+        ("api-v1", |r| r.prefix("/api/v1")),
+        ("user", |r| r.regex(r"/api/v1/users/(?P<id>\d+)")),
+        ("user-zero", |r| r.exact("/api/v1/users/0")),
+        ("post-api", |r| r.prefix("/api").methods(&["POST"])),
+        ("beta", |r| r.prefix("/api").headers(&[("x-beta", "1")])),
+        ("wild", |r| r.hosts(&["*.example.com"])),
+        ("exact-host", |r| r.hosts(&["api.example.com"])),
     ];
+    let mut builder = Gateway::builder();
     for (name, matcher) in routes {
         let addr = upstream(name).await;
-        toml.push_str(&format!(
-            "\n[upstreams.{name}]\ntargets = [\"{addr}\"]\n\n[[routes]]\nname = \"{name}\"\nupstream = \"{name}\"\n{matcher}\n"
-        ));
+        builder = builder
+            .upstream(name, &[addr])
+            .route(name, |r| matcher(r.upstream(name)));
     }
-    gateway(&toml).await
+    builder.start().await
 }
 
 /// Method, path, headers, and the route expected to answer.
@@ -83,12 +79,11 @@ async fn the_most_specific_route_wins() {
 
 #[tokio::test]
 async fn no_route_is_a_404_problem() {
-    let origin = upstream("origin").await;
-    let gw = gateway(&format!(
-        "{}\n[upstreams.o]\ntargets = [\"{origin}\"]\n\n[[routes]]\nname = \"only\"\nupstream = \"o\"\npath = {{ exact = \"/only\" }}\n",
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .echo("origin")
+        .route("only", |r| r.exact("/only"))
+        .start()
+        .await;
     let problem = gw
         .get("/elsewhere")
         .await
@@ -103,11 +98,11 @@ async fn unreachable_upstream_is_a_502_problem() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let gw = gateway(&format!(
-        "{}\n[upstreams.dead]\ntargets = [\"{dead}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"dead\"\n",
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .upstream("dead", &[dead])
+        .route("r", |r| r)
+        .start()
+        .await;
     let response = gw.get("/").await;
     assert_eq!(response.status, StatusCode::BAD_GATEWAY);
     let problem = response.json();
@@ -126,11 +121,11 @@ async fn slow_upstream_is_a_504_problem() {
             held.push(stream);
         }
     });
-    let gw = gateway(&format!(
-        "{}\n[upstreams.slow]\ntargets = [\"{addr}\"]\nresponse_timeout_ms = 200\n\n[[routes]]\nname = \"r\"\nupstream = \"slow\"\n",
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .upstream_with("slow", &[addr], "response_timeout_ms = 200")
+        .route("r", |r| r)
+        .start()
+        .await;
     let response = gw.get("/").await;
     assert_eq!(response.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(
@@ -142,12 +137,11 @@ async fn slow_upstream_is_a_504_problem() {
 
 #[tokio::test]
 async fn forwarding_headers_are_set_by_the_gateway_and_hop_by_hop_dropped() {
-    let origin = upstream("origin").await;
-    let gw = gateway(&format!(
-        "{}\n[upstreams.o]\ntargets = [\"{origin}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n",
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .echo("origin")
+        .route("r", |r| r)
+        .start()
+        .await;
     let response = gw
         .send(
             Method::GET,
@@ -187,12 +181,11 @@ async fn forwarding_headers_are_set_by_the_gateway_and_hop_by_hop_dropped() {
 
 #[tokio::test]
 async fn http2_prior_knowledge_clients_are_served() {
-    let origin = upstream("origin").await;
-    let gw = gateway(&format!(
-        "{}\n[upstreams.o]\ntargets = [\"{origin}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n",
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .echo("origin")
+        .route("r", |r| r)
+        .start()
+        .await;
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .http2_only(true)
         .build_http();
@@ -211,32 +204,16 @@ async fn http2_prior_knowledge_clients_are_served() {
 
 #[tokio::test]
 async fn paths_are_normalized_and_the_authority_decides_the_host() {
-    let origin = upstream("origin").await;
-    let admin = upstream("admin").await;
-    let gw = gateway(&format!(
-        r#"{}
-[upstreams.o]
-targets = ["{origin}"]
-[upstreams.admin]
-targets = ["{admin}"]
-
-[[routes]]
-name = "public"
-upstream = "o"
-
-[[routes]]
-name = "admin"
-path = {{ prefix = "/admin" }}
-upstream = "admin"
-
-[[routes]]
-name = "shop"
-hosts = ["shop.example.com"]
-upstream = "o"
-"#,
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .echo("origin")
+        .echo("admin")
+        .route("public", |r| r.upstream("origin"))
+        .route("admin", |r| r.prefix("/admin").upstream("admin"))
+        .route("shop", |r| {
+            r.hosts(&["shop.example.com"]).upstream("origin")
+        })
+        .start()
+        .await;
     for sneaky in ["/public/../admin/x", "//admin/x", "/%61dmin/x"] {
         let response = gw.get(sneaky).await;
         assert_eq!(response.header("x-upstream"), Some("admin"), "{sneaky}");

@@ -9,6 +9,8 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod builder;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -1,0 +1,330 @@
+//! A typed config builder for tests: the gateway a test needs, said in
+//! Rust rather than spliced TOML.
+//!
+//! ```ignore
+//! let gw = Gateway::builder()
+//!     .echo("origin")
+//!     .route("r", |r| r.prefix("/x").upstream("origin").plugin(probe("a").grant([Kv])))
+//!     .start()
+//!     .await;
+//! ```
+//!
+//! It renders the same TOML a user would write (see [`GatewayBuilder::toml`])
+//! on top of [`super::config_prelude`], so the gateway under test is built
+//! exactly as `portico run` builds it.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use super::{TestGateway, config_prelude_with, gateway, try_gateway, upstream};
+
+/// The capabilities a route can grant a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    /// `log`.
+    Log,
+    /// `clock`.
+    Clock,
+    /// `kv`.
+    Kv,
+    /// `cache`.
+    Cache,
+    /// `context`.
+    Context,
+    /// `metrics`.
+    Metrics,
+}
+
+impl Cap {
+    /// Every capability.
+    pub const ALL: [Cap; 6] = [
+        Cap::Log,
+        Cap::Clock,
+        Cap::Kv,
+        Cap::Cache,
+        Cap::Context,
+        Cap::Metrics,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Cap::Log => "log",
+            Cap::Clock => "clock",
+            Cap::Kv => "kv",
+            Cap::Cache => "cache",
+            Cap::Context => "context",
+            Cap::Metrics => "metrics",
+        }
+    }
+}
+
+/// Entry point: `Gateway::builder()`.
+pub struct Gateway;
+
+impl Gateway {
+    /// A gateway with the test prelude (plugin dir, compile cache, an admin
+    /// listener and one traffic listener on ephemeral ports).
+    pub fn builder() -> GatewayBuilder {
+        GatewayBuilder::default()
+    }
+}
+
+/// A gateway config under construction.
+#[derive(Default)]
+pub struct GatewayBuilder {
+    runtime: String,
+    tables: String,
+    echoes: Vec<String>,
+    upstreams: Vec<(String, String)>,
+    routes: Vec<RouteBuilder>,
+}
+
+impl GatewayBuilder {
+    /// An echo upstream (`demo-upstream`, naming itself `name` in
+    /// `x-upstream`) started with the gateway, as upstream `name`.
+    pub fn echo(mut self, name: &str) -> Self {
+        self.echoes.push(name.to_owned());
+        self
+    }
+
+    /// Upstream `name` with these targets.
+    pub fn upstream(self, name: &str, targets: &[SocketAddr]) -> Self {
+        self.upstream_with(name, targets, "")
+    }
+
+    /// Upstream `name` with these targets and more keys of its table
+    /// (`retries = 0`, ...).
+    pub fn upstream_with(mut self, name: &str, targets: &[SocketAddr], keys: &str) -> Self {
+        let targets: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
+        self.upstreams.push((
+            name.to_owned(),
+            format!("targets = [{}]\n{keys}", targets.join(", ")),
+        ));
+        self
+    }
+
+    /// A route named `name`, shaped by `build`; without `.upstream(..)`
+    /// it goes to the first upstream (or echo) declared.
+    pub fn route(mut self, name: &str, build: impl FnOnce(RouteBuilder) -> RouteBuilder) -> Self {
+        self.routes.push(build(RouteBuilder::new(name)));
+        self
+    }
+
+    /// More keys for `[runtime]` (`deadline_ms = 200`, ...).
+    pub fn runtime(mut self, keys: &str) -> Self {
+        self.runtime.push_str(keys);
+        self.runtime.push('\n');
+        self
+    }
+
+    /// A top-level table as TOML (`[limits]` with its keys, `[analytics]`,
+    /// ...), for what has no method of its own yet.
+    pub fn table(mut self, toml: &str) -> Self {
+        self.tables.push_str(toml);
+        self.tables.push('\n');
+        self
+    }
+
+    /// The config text, with echo upstreams at `echo_addrs` (in the order
+    /// they were declared).
+    pub fn toml(&self, echo_addrs: &[SocketAddr]) -> String {
+        let mut text = config_prelude_with(&self.runtime);
+        text.push('\n');
+        text.push_str(&self.tables);
+        let mut upstream_names = Vec::new();
+        for (name, addr) in self.echoes.iter().zip(echo_addrs) {
+            let _ = write!(text, "\n[upstreams.{name}]\ntargets = [\"{addr}\"]\n");
+            upstream_names.push(name.clone());
+        }
+        for (name, body) in &self.upstreams {
+            let _ = write!(text, "\n[upstreams.{name}]\n{body}\n");
+            upstream_names.push(name.clone());
+        }
+        for route in &self.routes {
+            route.render(&mut text, upstream_names.first().map(String::as_str));
+        }
+        text
+    }
+
+    async fn echo_addrs(&self) -> Vec<SocketAddr> {
+        let mut addrs = Vec::new();
+        for name in &self.echoes {
+            addrs.push(upstream(name).await);
+        }
+        addrs
+    }
+
+    /// Starts the echo upstreams and the gateway; panics with the config
+    /// errors if it refuses the config.
+    pub async fn start(self) -> TestGateway {
+        let addrs = self.echo_addrs().await;
+        gateway(&self.toml(&addrs)).await
+    }
+
+    /// Starts the echo upstreams and tries the gateway: its config errors
+    /// when it refuses.
+    pub async fn try_start(self) -> Result<TestGateway, String> {
+        let addrs = self.echo_addrs().await;
+        try_gateway(&self.toml(&addrs)).await
+    }
+}
+
+/// One route under construction.
+pub struct RouteBuilder {
+    name: String,
+    upstream: Option<String>,
+    keys: Vec<String>,
+    plugins: Vec<PluginBuilder>,
+}
+
+impl RouteBuilder {
+    fn new(name: &str) -> Self {
+        RouteBuilder {
+            name: name.to_owned(),
+            upstream: None,
+            keys: Vec::new(),
+            plugins: Vec::new(),
+        }
+    }
+
+    /// The route's upstream.
+    pub fn upstream(mut self, name: &str) -> Self {
+        self.upstream = Some(name.to_owned());
+        self
+    }
+
+    /// `path = { prefix = .. }`.
+    pub fn prefix(self, prefix: &str) -> Self {
+        self.key(&format!("path = {{ prefix = {} }}", quote(prefix)))
+    }
+
+    /// `path = { exact = .. }`.
+    pub fn exact(self, path: &str) -> Self {
+        self.key(&format!("path = {{ exact = {} }}", quote(path)))
+    }
+
+    /// `path = { regex = .. }`.
+    pub fn regex(self, regex: &str) -> Self {
+        self.key(&format!("path = {{ regex = {} }}", quote(regex)))
+    }
+
+    /// `methods = [..]`.
+    pub fn methods(self, methods: &[&str]) -> Self {
+        let list: Vec<String> = methods.iter().map(|m| quote(m)).collect();
+        self.key(&format!("methods = [{}]", list.join(", ")))
+    }
+
+    /// `hosts = [..]`.
+    pub fn hosts(self, hosts: &[&str]) -> Self {
+        let list: Vec<String> = hosts.iter().map(|h| quote(h)).collect();
+        self.key(&format!("hosts = [{}]", list.join(", ")))
+    }
+
+    /// `headers = { name = value, .. }`: every one must match.
+    pub fn headers(self, headers: &[(&str, &str)]) -> Self {
+        let list: Vec<String> = headers
+            .iter()
+            .map(|(name, value)| format!("{} = {}", quote(name), quote(value)))
+            .collect();
+        self.key(&format!("headers = {{ {} }}", list.join(", ")))
+    }
+
+    /// Any other key of the route, as TOML (`timeout_ms = 100`).
+    pub fn key(mut self, toml: &str) -> Self {
+        self.keys.push(toml.to_owned());
+        self
+    }
+
+    /// The next plugin in the chain.
+    pub fn plugin(mut self, plugin: PluginBuilder) -> Self {
+        self.plugins.push(plugin);
+        self
+    }
+
+    fn render(&self, text: &mut String, default_upstream: Option<&str>) {
+        let _ = write!(text, "\n[[routes]]\nname = {}\n", quote(&self.name));
+        if let Some(upstream) = self.upstream.as_deref().or(default_upstream) {
+            let _ = writeln!(text, "upstream = {}", quote(upstream));
+        }
+        for key in &self.keys {
+            let _ = writeln!(text, "{key}");
+        }
+        for plugin in &self.plugins {
+            plugin.render(text);
+        }
+    }
+}
+
+/// A plugin of a route's chain: `plugin("probe").grant([Cap::Kv]).config("tag", "a")`.
+pub fn plugin(name: &str) -> PluginBuilder {
+    PluginBuilder {
+        name: name.to_owned(),
+        keys: Vec::new(),
+        grants: Vec::new(),
+        config: Vec::new(),
+    }
+}
+
+/// One plugin under construction.
+pub struct PluginBuilder {
+    name: String,
+    keys: Vec<String>,
+    grants: Vec<Cap>,
+    config: Vec<(String, String)>,
+}
+
+impl PluginBuilder {
+    /// `instance = "pooled" | "fresh"`.
+    pub fn instance(mut self, mode: &str) -> Self {
+        self.keys.push(format!("instance = {}", quote(mode)));
+        self
+    }
+
+    /// Grants these capabilities.
+    pub fn grant(mut self, caps: impl IntoIterator<Item = Cap>) -> Self {
+        self.grants.extend(caps);
+        self
+    }
+
+    /// A string config key: `config.<key> = "<value>"`.
+    pub fn config(self, key: &str, value: &str) -> Self {
+        self.config_toml(key, &quote(value))
+    }
+
+    /// A config key with a TOML value as written (`3`, `true`, `["a"]`,
+    /// `{ limit = 1, window = "1s" }`).
+    pub fn config_toml(mut self, key: &str, toml: &str) -> Self {
+        self.config.push((key.to_owned(), toml.to_owned()));
+        self
+    }
+
+    fn render(&self, text: &mut String) {
+        let _ = write!(text, "\n[[routes.plugins]]\nname = {}\n", quote(&self.name));
+        for key in &self.keys {
+            let _ = writeln!(text, "{key}");
+        }
+        if !self.grants.is_empty() {
+            let caps: Vec<String> = self.grants.iter().map(|c| quote(c.name())).collect();
+            let _ = writeln!(text, "capabilities = [{}]", caps.join(", "));
+        }
+        for (key, value) in &self.config {
+            let _ = writeln!(text, "config.{key} = {value}");
+        }
+    }
+}
+
+/// A TOML basic string.
+fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -14,14 +14,19 @@ use std::time::{Duration, Instant};
 
 use backends::{EchoServer, dead_addr, hangup};
 use http::{Method, StatusCode};
-use support::{TestGateway, config_prelude, gateway};
+use std::net::SocketAddr;
 
-async fn routed(upstream: &str, route: &str) -> TestGateway {
-    gateway(&format!(
-        "{}\n[upstreams.pool]\n{upstream}\n\n[[routes]]\nname = \"r\"\nupstream = \"pool\"\n{route}\n",
-        config_prelude()
-    ))
-    .await
+use support::TestGateway;
+use support::builder::Gateway;
+
+/// Upstream `pool` with `targets` and more `upstream` keys, and route `r`
+/// to it with more `route` keys.
+async fn routed(targets: &[SocketAddr], upstream: &str, route: &str) -> TestGateway {
+    Gateway::builder()
+        .upstream_with("pool", targets, upstream)
+        .route("r", |r| r.key(route))
+        .start()
+        .await
 }
 
 #[tokio::test]
@@ -30,13 +35,10 @@ async fn a_target_dying_under_steady_traffic_fails_no_request_and_comes_back() {
     let mut b = EchoServer::start("b").await;
     let c = EchoServer::start("c").await;
     let gw = routed(
-        &format!(
-            r#"targets = ["{}", "{}", "{}"]
-retries = 2
-outlier = {{ consecutive_failures = 1, ejection_ms = 60000 }}
-health = {{ path = "/healthz", interval_ms = 100, timeout_ms = 500, healthy_threshold = 2, unhealthy_threshold = 2 }}"#,
-            a.addr, b.addr, c.addr
-        ),
+        &[a.addr, b.addr, c.addr],
+        r#"retries = 2
+outlier = { consecutive_failures = 1, ejection_ms = 60000 }
+health = { path = "/healthz", interval_ms = 100, timeout_ms = 500, healthy_threshold = 2, unhealthy_threshold = 2 }"#,
         "",
     )
     .await;
@@ -80,11 +82,8 @@ health = {{ path = "/healthz", interval_ms = 100, timeout_ms = 500, healthy_thre
 async fn every_target_down_is_a_503_problem_at_once() {
     // Passive: one failure ejects; the next request tries no target.
     let gw = routed(
-        &format!(
-            "targets = [\"{}\", \"{}\"]\noutlier = {{ consecutive_failures = 1 }}",
-            dead_addr(),
-            dead_addr()
-        ),
+        &[dead_addr(), dead_addr()],
+        "outlier = { consecutive_failures = 1 }",
         "",
     )
     .await;
@@ -97,11 +96,8 @@ async fn every_target_down_is_a_503_problem_at_once() {
 
     // Active: the checks mark both down without any client traffic.
     let gw = routed(
-        &format!(
-            "targets = [\"{}\", \"{}\"]\nhealth = {{ interval_ms = 50, unhealthy_threshold = 1 }}",
-            dead_addr(),
-            dead_addr()
-        ),
+        &[dead_addr(), dead_addr()],
+        "health = { interval_ms = 50, unhealthy_threshold = 1 }",
         "",
     )
     .await;
@@ -120,11 +116,8 @@ async fn only_safe_requests_are_retried_on_another_target() {
     // Connection refused: nothing was sent, so even a POST is retried.
     let live = EchoServer::start("live").await;
     let gw = routed(
-        &format!(
-            "targets = [\"{}\", \"{}\"]\noutlier = {{ consecutive_failures = 0 }}",
-            dead_addr(),
-            live.addr
-        ),
+        &[dead_addr(), live.addr],
+        "outlier = { consecutive_failures = 0 }",
         "",
     )
     .await;
@@ -143,10 +136,8 @@ async fn only_safe_requests_are_retried_on_another_target() {
     // is not (it may have taken effect).
     let (hangup, _task) = hangup().await;
     let gw = routed(
-        &format!(
-            "targets = [\"{hangup}\", \"{}\"]\noutlier = {{ consecutive_failures = 0 }}",
-            live.addr
-        ),
+        &[hangup, live.addr],
+        "outlier = { consecutive_failures = 0 }",
         "",
     )
     .await;
@@ -165,11 +156,8 @@ async fn only_safe_requests_are_retried_on_another_target() {
 async fn the_retry_budget_bounds_retries() {
     let live = EchoServer::start("live").await;
     let gw = routed(
-        &format!(
-            "targets = [\"{}\", \"{}\"]\noutlier = {{ consecutive_failures = 0 }}\nretry_budget = {{ ratio = 0.0, min_per_sec = 0 }}",
-            dead_addr(),
-            live.addr
-        ),
+        &[dead_addr(), live.addr],
+        "outlier = { consecutive_failures = 0 }\nretry_budget = { ratio = 0.0, min_per_sec = 0 }",
         "",
     )
     .await;
@@ -188,11 +176,7 @@ async fn the_retry_budget_bounds_retries() {
 #[tokio::test]
 async fn the_route_timeout_bounds_the_whole_exchange() {
     let slow = EchoServer::slow("slow", Duration::from_secs(5)).await;
-    let gw = routed(
-        &format!("targets = [\"{}\"]", slow.addr),
-        "timeout_ms = 200",
-    )
-    .await;
+    let gw = routed(&[slow.addr], "", "timeout_ms = 200").await;
     let response = gw.get("/").await;
     assert_eq!(response.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(
@@ -218,15 +202,13 @@ async fn slow_origin(delay: Duration) -> std::net::SocketAddr {
 async fn the_circuit_breaker_bounds_requests_in_flight_to_a_slow_upstream() {
     let slow = slow_origin(Duration::from_secs(1)).await;
     let fast = EchoServer::start("fast").await;
-    let gw = gateway(&format!(
-        "{}\n[upstreams.slow]\ntargets = [\"{slow}\"]\ncircuit_breaker = {{ max_requests = 3 }}\n\n\
-         [upstreams.fast]\ntargets = [\"{}\"]\n\n\
-         [[routes]]\nname = \"slow\"\npath = {{ prefix = \"/slow\" }}\nupstream = \"slow\"\n\n\
-         [[routes]]\nname = \"fast\"\npath = {{ prefix = \"/fast\" }}\nupstream = \"fast\"\n",
-        config_prelude(),
-        fast.addr
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .upstream_with("slow", &[slow], "circuit_breaker = { max_requests = 3 }")
+        .upstream("fast", &[fast.addr])
+        .route("slow", |r| r.prefix("/slow").upstream("slow"))
+        .route("fast", |r| r.prefix("/fast").upstream("fast"))
+        .start()
+        .await;
     let flood = (0..10).map(|_| async {
         let started = Instant::now();
         (gw.get("/slow").await, started.elapsed())
@@ -273,13 +255,16 @@ async fn the_circuit_breaker_bounds_requests_waiting_for_a_connection() {
     // new connection waits until connect_timeout_ms.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap();
-    let gw = gateway(&format!(
-        "{}\n[upstreams.stuck]\ntargets = [\"{addr}\"]\nconnect_timeout_ms = 1500\nretries = 0\n\
-         tls = {{ server_name = \"stuck.test\" }}\ncircuit_breaker = {{ max_pending = 2 }}\n\n\
-         [[routes]]\nname = \"r\"\nupstream = \"stuck\"\n",
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .upstream_with(
+            "stuck",
+            &[addr],
+            "connect_timeout_ms = 1500\nretries = 0\n\
+             tls = { server_name = \"stuck.test\" }\ncircuit_breaker = { max_pending = 2 }",
+        )
+        .route("r", |r| r)
+        .start()
+        .await;
     let calls = (0..6).map(|_| async {
         let started = Instant::now();
         (gw.get("/").await, started.elapsed())

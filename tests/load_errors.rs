@@ -155,43 +155,57 @@ fn gateway_config_errors_name_file_key_and_reason() {
     );
 }
 
+/// Writes `toml` to `path` and runs `portico check` on it.
+fn portico_check(path: &std::path::Path, toml: &str) -> std::process::Output {
+    std::fs::write(path, toml).expect("write config");
+    Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(["check", "--config"])
+        .arg(path)
+        .output()
+        .expect("run portico check")
+}
+
 #[test]
 fn portico_check_reports_errors_and_exits_non_zero() {
     let (dir, _) = parse_config("");
-    let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        format!(
+    let output = portico_check(
+        &dir.path().join("bad.toml"),
+        &format!(
             "{}\n[upstreams.o]\ntargets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n\n[[routes.plugins]]\nname = \"transform\"\ncapabilities = [\"context\"]\nconfig = {{ request = {{ nope = 1 }} }}\n",
             config_prelude()
         ),
-    )
-    .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run portico check");
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("bad.toml"), "{stderr}");
     assert!(stderr.contains("routes[0].plugins[0].config"), "{stderr}");
     assert!(stderr.contains("nope"), "{stderr}");
 
-    let good = dir.path().join("good.toml");
-    std::fs::write(
-        &good,
-        format!(
+    // A config error elsewhere does not hide a plugin's `init` error: the
+    // plugins of the routes without errors still run `init`.
+    let output = portico_check(
+        &dir.path().join("both.toml"),
+        &format!(
+            "{}\n[upstreams.o]\ntargets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"typo\"\nupstream = \"o\"\ntimeout = 5\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n\n[[routes.plugins]]\nname = \"transform\"\ncapabilities = [\"context\"]\nconfig = {{ request = {{ nope = 1 }} }}\n",
+            config_prelude()
+        ),
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`routes[0].timeout`"), "{stderr}");
+    assert!(
+        stderr.contains("routes[1].plugins[0].config"),
+        "renumbered to the file's route: {stderr}"
+    );
+    assert!(stderr.contains("nope"), "{stderr}");
+
+    let output = portico_check(
+        &dir.path().join("good.toml"),
+        &format!(
             "{}\n[upstreams.o]\ntargets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n\n[[routes.plugins]]\nname = \"hello-header\"\ncapabilities = [\"log\"]\nconfig = {{ value = \"v\" }}\n",
             config_prelude()
         ),
-    )
-    .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["check", "--config"])
-        .arg(&good)
-        .output()
-        .expect("run portico check");
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

@@ -11,12 +11,14 @@ mod origin;
 mod support;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
-use support::{config_prelude, gateway, upstream};
+use support::builder::{Cap, Gateway, plugin};
+use support::upstream;
 
 /// The current exposition text, scraped from the admin listener.
 async fn scrape(gw: &support::TestGateway) -> String {
@@ -102,26 +104,14 @@ async fn eventually(
 #[tokio::test]
 async fn requests_are_counted_by_route_method_and_status_class() {
     let origin = upstream("m-origin").await;
-    let gw = gateway(&format!(
-        r#"{}
-[upstreams.m-up]
-targets = ["{origin}"]
-
-[upstreams.m-closed]
-targets = ["127.0.0.1:1"]
-
-[[routes]]
-name = "m-counted"
-upstream = "m-up"
-
-[[routes]]
-name = "m-down"
-path = {{ prefix = "/down" }}
-upstream = "m-closed"
-"#,
-        config_prelude()
-    ))
-    .await;
+    let closed: SocketAddr = "127.0.0.1:1".parse().expect("an address");
+    let gw = Gateway::builder()
+        .upstream("m-up", &[origin])
+        .upstream("m-closed", &[closed])
+        .route("m-counted", |r| r)
+        .route("m-down", |r| r.prefix("/down").upstream("m-closed"))
+        .start()
+        .await;
     for _ in 0..5 {
         assert_eq!(gw.get("/a").await.status, StatusCode::OK);
     }
@@ -176,39 +166,28 @@ upstream = "m-closed"
 #[tokio::test]
 async fn plugin_calls_failures_and_instances_are_counted_per_plugin_and_version() {
     let origin = upstream("p-origin").await;
-    let gw = gateway(&format!(
-        r#"{}
-[upstreams.p-up]
-targets = ["{origin}"]
-
-[[routes]]
-name = "p-probe"
-path = {{ prefix = "/probe" }}
-upstream = "p-up"
-[[routes.plugins]]
-name = "probe"
-capabilities = ["log", "clock", "kv", "cache", "context"]
-config = {{ tag = "p" }}
-
-[[routes]]
-name = "p-panic"
-path = {{ prefix = "/panic" }}
-upstream = "p-up"
-[[routes.plugins]]
-name = "hostile"
-config = {{ mode = "panic", only_with_header = "x-boom" }}
-
-[[routes]]
-name = "p-spin"
-path = {{ prefix = "/spin" }}
-upstream = "p-up"
-[[routes.plugins]]
-name = "hostile"
-config = {{ mode = "spin" }}
-"#,
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .upstream("p-up", &[origin])
+        .route("p-probe", |r| {
+            r.prefix("/probe").plugin(
+                plugin("probe")
+                    .grant([Cap::Log, Cap::Clock, Cap::Kv, Cap::Cache, Cap::Context])
+                    .config("tag", "p"),
+            )
+        })
+        .route("p-panic", |r| {
+            r.prefix("/panic").plugin(
+                plugin("hostile")
+                    .config("mode", "panic")
+                    .config("only_with_header", "x-boom"),
+            )
+        })
+        .route("p-spin", |r| {
+            r.prefix("/spin")
+                .plugin(plugin("hostile").config("mode", "spin"))
+        })
+        .start()
+        .await;
     for _ in 0..4 {
         assert_eq!(gw.get("/probe").await.status, StatusCode::OK);
     }
@@ -298,31 +277,28 @@ async fn plugins_report_their_own_counters_through_the_metrics_capability() {
             .unwrap()
     })
     .await;
-    let gw = gateway(&format!(
-        r#"{}
-[upstreams.c-up]
-targets = ["{origin}"]
-
-[[routes]]
-name = "c-limited"
-path = {{ prefix = "/limited" }}
-upstream = "c-up"
-[[routes.plugins]]
-name = "rate-limit"
-capabilities = ["kv", "clock", "context", "metrics"]
-config = {{ key = "route", policies = [{{ limit = 2, window = "1h", name = "hourly" }}] }}
-
-[[routes]]
-name = "c-cached"
-path = {{ prefix = "/cached" }}
-upstream = "c-up"
-[[routes.plugins]]
-name = "cache"
-capabilities = ["cache", "clock", "metrics"]
-"#,
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .upstream("c-up", &[origin])
+        .route("c-limited", |r| {
+            r.prefix("/limited").plugin(
+                plugin("rate-limit")
+                    .grant([Cap::Kv, Cap::Clock, Cap::Context, Cap::Metrics])
+                    .config("key", "route")
+                    .config_toml(
+                        "policies",
+                        r#"[{ limit = 2, window = "1h", name = "hourly" }]"#,
+                    ),
+            )
+        })
+        .route("c-cached", |r| {
+            r.prefix("/cached").plugin(plugin("cache").grant([
+                Cap::Cache,
+                Cap::Clock,
+                Cap::Metrics,
+            ]))
+        })
+        .start()
+        .await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
         statuses.push(gw.get("/limited").await.status.as_u16());
@@ -343,24 +319,19 @@ capabilities = ["cache", "clock", "metrics"]
 #[tokio::test]
 async fn a_plugin_without_the_metrics_grant_is_refused_at_load() {
     let origin = upstream("g-origin").await;
-    let error = support::try_gateway(&format!(
-        r#"{}
-[upstreams.g-up]
-targets = ["{origin}"]
-
-[[routes]]
-name = "g-route"
-upstream = "g-up"
-[[routes.plugins]]
-name = "rate-limit"
-capabilities = ["kv", "clock", "context"]
-config = {{ policies = [{{ limit = 2, window = "1h" }}] }}
-"#,
-        config_prelude()
-    ))
-    .await
-    .err()
-    .expect("refused");
+    let error = Gateway::builder()
+        .upstream("g-up", &[origin])
+        .route("g-route", |r| {
+            r.plugin(
+                plugin("rate-limit")
+                    .grant([Cap::Kv, Cap::Clock, Cap::Context])
+                    .config_toml("policies", r#"[{ limit = 2, window = "1h" }]"#),
+            )
+        })
+        .try_start()
+        .await
+        .err()
+        .expect("refused");
     assert!(error.contains("capability `metrics`"), "{error}");
     assert!(
         error.contains("routes[0].plugins[0].capabilities"),
@@ -371,22 +342,18 @@ config = {{ policies = [{{ limit = 2, window = "1h" }}] }}
 #[tokio::test]
 async fn the_exposition_passes_promtool() {
     let origin = upstream("t-origin").await;
-    let gw = gateway(&format!(
-        r#"{}
-[upstreams.t-up]
-targets = ["{origin}"]
-
-[[routes]]
-name = "t-route"
-upstream = "t-up"
-[[routes.plugins]]
-name = "rate-limit"
-capabilities = ["kv", "clock", "context", "metrics"]
-config = {{ key = "route", policies = [{{ limit = 1, window = "1h" }}] }}
-"#,
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .upstream("t-up", &[origin])
+        .route("t-route", |r| {
+            r.plugin(
+                plugin("rate-limit")
+                    .grant([Cap::Kv, Cap::Clock, Cap::Context, Cap::Metrics])
+                    .config("key", "route")
+                    .config_toml("policies", r#"[{ limit = 1, window = "1h" }]"#),
+            )
+        })
+        .start()
+        .await;
     gw.get("/").await;
     gw.get("/").await;
     let text = eventually(

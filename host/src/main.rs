@@ -89,7 +89,10 @@ fn init_logging(json: bool) {
 }
 
 async fn check(path: PathBuf) -> anyhow::Result<()> {
-    let config = portico::config::load(&path)?;
+    let config = match portico::config::load(&path) {
+        Ok(config) => config,
+        Err(errors) => return Err(with_plugin_errors(&path, errors).await.into()),
+    };
     let gateway = Gateway::build(&config).await?;
     // Certificates, keys and client CAs load as they would when serving.
     portico::server::load_tls(&config)?;
@@ -101,6 +104,24 @@ async fn check(path: PathBuf) -> anyhow::Result<()> {
         plugins
     );
     Ok(())
+}
+
+/// A refused config's errors, and the plugin `init` errors of what is left
+/// of it once the broken parts are set aside, so one `portico check` shows
+/// both.
+async fn with_plugin_errors(
+    path: &std::path::Path,
+    mut errors: portico::config::ConfigErrors,
+) -> portico::config::ConfigErrors {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return errors;
+    };
+    if let Some(salvaged) = portico::config::salvage(path, &text, &errors)
+        && let Err(more) = Gateway::build(&salvaged.config).await
+    {
+        errors.0.extend(salvaged.renumber(more.0));
+    }
+    errors
 }
 
 async fn run(path: PathBuf) -> anyhow::Result<()> {

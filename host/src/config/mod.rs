@@ -9,6 +9,7 @@ mod error;
 pub mod limits;
 pub mod monitor;
 pub mod observability;
+mod salvage;
 mod sections;
 pub mod target;
 pub mod tls;
@@ -26,6 +27,7 @@ pub use observability::{
     AccessField, AccessLogConfig, MetricsConfig, ObservabilityConfig, OtlpConfig, QueryMode,
     TracingConfig,
 };
+pub use salvage::{Salvaged, salvage};
 pub use tls::{CertificateConfig, ClientAuth, TlsConfig};
 pub use types::*;
 pub use upstream::*;
@@ -45,6 +47,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 /// Parses and validates config text as if it were read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let config = deserialize(path, text)?;
+    validate::validate(&config)?;
+    Ok(config)
+}
+
+/// Parses config text into its types, with relative paths resolved, but
+/// does not validate it.
+fn deserialize(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let deserializer = toml::Deserializer::parse(text)
         .map_err(|e| ConfigErrors::one(syntax_error(path, text, &e)))?;
     let mut config: Config = match serde_path_to_error::deserialize(deserializer) {
@@ -85,7 +95,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         }
         tls.client_ca = tls.client_ca.as_ref().map(|ca| resolve(&base, ca));
     }
-    validate::validate(&config)?;
     Ok(config)
 }
 

@@ -1,16 +1,21 @@
 //! Portico: a programmable API gateway whose policy runs as WebAssembly
 //! components.
 //!
-//! The host owns the data path — listeners ([`server`], with [`tls`]
-//! termination and edge [`limits`]), routing
-//! ([`router`]), upstreams ([`upstream`]) and the proxy itself ([`proxy`]) —
+//! The host owns the data path — listeners ([`server`], with `tls`
+//! termination and edge `limits`), routing
+//! ([`router`]), upstreams (`upstream`) and the proxy itself (`proxy`) —
 //! and runs each route's chain of plugins through the [`runtime`]. A
 //! [`gateway::Gateway`] is one consistent snapshot built from a
 //! [`config::Config`]; [`reload`] swaps in a new one, checked first, when the
-//! config or a plugin changes; [`admin`] serves operators on a separate
-//! listener; [`app::App`] runs all of it. Every error a client can see is a
-//! [`error::ProxyError`].
-//! [`observe`] records each request: access log, metrics, traces.
+//! config or a plugin changes; the admin listener (`admin`) serves operators
+//! apart from traffic; [`app::App`] runs all of it. Every error a client can
+//! see is an `error::ProxyError`. [`observe`] records each request: access
+//! log, metrics, traces.
+//!
+//! The public modules are what the `portico` binary, the tests, the benches
+//! and the fuzz targets use; the others (`admin`, `alerts`, `analytics`,
+//! `error`, `histogram`, `limits`, `live`, `net`, `proxy`, `shutdown`,
+//! `tls`, `upstream`, `worker`) are crate-private.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -21,26 +26,26 @@
 //! # Ok(()) }
 //! ```
 
-pub mod admin;
-pub mod alerts;
-pub mod analytics;
+pub(crate) mod admin;
+pub(crate) mod alerts;
+pub(crate) mod analytics;
 pub mod app;
 pub mod body;
 pub mod config;
-pub mod error;
+pub(crate) mod error;
 pub mod gateway;
-pub mod histogram;
-pub mod limits;
-pub mod live;
+pub(crate) mod histogram;
+pub(crate) mod limits;
+pub(crate) mod live;
 pub mod monitor;
-pub mod net;
+pub(crate) mod net;
 pub mod observe;
-pub mod proxy;
+pub(crate) mod proxy;
 pub mod reload;
 pub mod router;
 pub mod runtime;
 pub mod server;
-pub mod shutdown;
-pub mod tls;
-pub mod upstream;
-pub mod worker;
+pub(crate) mod shutdown;
+pub(crate) mod tls;
+pub(crate) mod upstream;
+pub(crate) mod worker;

@@ -35,7 +35,6 @@ use crate::shutdown::stopping;
 /// The admin listener, serving until the gateway shuts down.
 pub struct AdminServer {
     addr: SocketAddr,
-    admission: Arc<Admission>,
     task: JoinHandle<()>,
 }
 
@@ -73,22 +72,13 @@ impl AdminServer {
             drain_timeout: limits.drain_timeout,
         });
         let admission = Admission::new(max_connections);
-        let task = tokio::spawn(accept_loop(listener, server, admission.clone(), shutdown));
-        Ok(AdminServer {
-            addr,
-            admission,
-            task,
-        })
+        let task = tokio::spawn(accept_loop(listener, server, admission, shutdown));
+        Ok(AdminServer { addr, task })
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    /// Connections open now and those closed at the cap.
-    pub fn connections(&self) -> crate::server::ConnectionStats {
-        self.admission.stats()
     }
 
     /// Waits for the listener to stop (after shutdown was signalled).

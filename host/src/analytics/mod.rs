@@ -22,7 +22,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde::Serialize;
 
-pub use rollup::{Event, Rollup, RollupKey};
+pub use rollup::Event;
 pub use store::{GroupBy, MinuteClasses, Store, StoreError, TopEntry};
 
 use crate::config::AnalyticsConfig;

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use http::{Request, header};
 
-pub use body::{BodyGuard, BodyTooLarge, LimitedBody};
+pub use body::{BodyGuard, LimitedBody};
 
 use crate::config::LimitsConfig;
 use crate::error::ProxyError;

@@ -20,9 +20,9 @@ use parking_lot::{Mutex, RwLock};
 
 /// The samples and the recorder trait live with the request path that
 /// reports them (`observe`); the live stats implement it.
-pub use crate::observe::sample::{PluginSample, Recorder, RequestSample};
-pub use snapshot::{LiveSnapshot, PluginLive, Point, RouteLive, UpstreamHealth};
-pub use window::{PluginBucket, RouteBucket};
+pub use crate::observe::sample::{Recorder, RequestSample};
+pub use snapshot::{LiveSnapshot, UpstreamHealth};
+pub use window::RouteBucket;
 
 use crate::gateway::Gateway;
 use crate::upstream::Upstream;
@@ -159,6 +159,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::observe::sample::PluginSample;
 
     fn sample(route: &str, status: u16, ms: u64, trapped: bool) -> RequestSample {
         RequestSample {

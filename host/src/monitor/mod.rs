@@ -1,9 +1,9 @@
 //! The monitor ties the second half of "analytics and monitoring" together:
 //! it receives every finished request (it is the gateway's
-//! [`Recorder`]), feeds the [`LiveStats`] and the [`Analytics`] store, runs
-//! the [`Alerts`] evaluation, and answers the dashboard's and admin API's
+//! [`Recorder`]), feeds the `LiveStats` and the `Analytics` store, runs
+//! the `Alerts` evaluation, and answers the dashboard's and admin API's
 //! endpoints ([`http`]). One monitor lives as long as the process; each
-//! gateway built (first and on reload) is [`attach`](Monitor::attach)ed.
+//! gateway built (first and on reload) is [`watch`](Monitor::watch)ed.
 
 pub mod http;
 

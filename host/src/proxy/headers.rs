@@ -2,11 +2,7 @@
 //! directions, and the `X-Forwarded-*` / `Forwarded` headers are set by the
 //! gateway from what it saw, never trusted from the client.
 
-use std::net::IpAddr;
-
 use http::header::{self, HeaderMap, HeaderName};
-
-use crate::net::Forwarding;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [HeaderName; 8] = [
@@ -81,14 +77,10 @@ pub fn check_host(uri: &http::Uri, headers: &HeaderMap) -> Result<(), &'static s
     }
 }
 
-/// Replaces any client-sent forwarding headers with the gateway's own.
-pub fn set_forwarded(headers: &mut HeaderMap, client: IpAddr, scheme: &str, host: Option<&str>) {
-    Forwarding::new(client, scheme).apply(headers, host);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Forwarding;
     use http::header::HeaderValue;
 
     #[test]
@@ -132,7 +124,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
         h.insert(header::FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
-        set_forwarded(&mut h, "::1".parse().unwrap(), "http", Some("example.com"));
+        Forwarding::new("::1".parse().unwrap(), "http").apply(&mut h, Some("example.com"));
         assert_eq!(h["x-forwarded-for"], "::1");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "example.com");

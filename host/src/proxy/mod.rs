@@ -11,8 +11,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 
-pub use crate::net::{Forwarding, Peer};
-pub use headers::{check_host, set_forwarded, strip_hop_by_hop};
+pub use crate::net::Peer;
+pub use headers::{check_host, strip_hop_by_hop};
 pub use tunnel::TunnelLimits;
 
 use crate::body::{self, Body, BoxError};
@@ -32,22 +32,13 @@ use crate::upstream::ForwardError;
 use crate::upstream::exchange::AnsweredBy;
 use upgrade::UpgradeRequest;
 
-/// Serves one request; every failure becomes its problem+json response here.
+/// Serves one request whose record the listener already began (so a
+/// request it refuses is recorded too); every failure becomes its
+/// problem+json response here.
 ///
 /// The listener may attach, as request extensions, a [`BodyGuard`] (the
 /// edge body limit: a request that failed because its body did is answered
 /// 413 or 400) and a [`ClientIdentity`] (seeded into the chain's context).
-pub async fn handle<B>(gateway: &Gateway, request: Request<B>, peer: &Peer) -> Response<Body>
-where
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
-{
-    let observation = gateway.observer.begin(&request, peer);
-    serve(gateway, request, peer, observation).await
-}
-
-/// [`handle`] for a request whose record the listener already began (so a
-/// request it refuses is recorded too).
 pub async fn serve<B>(
     gateway: &Gateway,
     request: Request<B>,

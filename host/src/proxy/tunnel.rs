@@ -30,7 +30,7 @@ pub struct TunnelLimits {
     pub closing: watch::Receiver<bool>,
     /// Held while the tunnel runs: it counts as the listener's connection
     /// (for `max_connections`, and shutdown waits for it).
-    pub hold: Arc<dyn Any + Send + Sync>,
+    pub _hold: Arc<dyn Any + Send + Sync>,
 }
 
 impl std::fmt::Debug for TunnelLimits {

@@ -183,7 +183,7 @@ impl ConnectionServer {
                 service.tunnel = Some(TunnelLimits {
                     idle_timeout: self.limits.tunnel_idle_timeout,
                     closing: life.closing.clone(),
-                    hold: life.hold.clone(),
+                    _hold: life.hold.clone(),
                 });
                 let service = service_fn(move |request| boxed_call(&service, request));
                 let connection = self

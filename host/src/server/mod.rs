@@ -133,7 +133,7 @@ impl RunningGateway {
     /// holds when each request starts.
     ///
     /// Traffic is served by `[runtime] workers` threads (see
-    /// [`crate::worker`]), each with its own socket per listener; the
+    /// `crate::worker`), each with its own socket per listener; the
     /// caller's runtime keeps the control plane (TLS certificate reloads
     /// here, discovery, health checks, admin and monitor elsewhere).
     pub async fn start_live(

@@ -53,13 +53,6 @@ impl Backend {
 #[derive(Debug)]
 pub struct InFlight(Arc<Backend>);
 
-impl InFlight {
-    /// The backend the request went to.
-    pub fn backend(&self) -> &Arc<Backend> {
-        &self.0
-    }
-}
-
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);

@@ -37,7 +37,7 @@ use std::time::Duration;
 use tokio::task::AbortHandle;
 
 /// Targets are parsed with the config (`config::target`).
-pub use crate::config::target::{self, Target, TargetError};
+pub use crate::config::target::{self, Target};
 pub use stats::{StatsSnapshot, UpstreamStats};
 
 use crate::config::{HashOn, UpstreamConfig, UpstreamProtocol};

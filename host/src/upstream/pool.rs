@@ -60,16 +60,6 @@ impl IdleConnections {
     fn shard(&self) -> &Mutex<Vec<IdleConnection>> {
         &self.shards[worker::current() % self.shards.len()]
     }
-
-    /// Idle connections held now, all shards.
-    pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
-    }
-
-    /// Whether no connection is idle.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Why sending failed.

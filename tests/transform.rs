@@ -5,41 +5,43 @@ mod support;
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{config_prelude, gateway, upstream};
+use support::builder::{Cap, Gateway, plugin};
 
-async fn transform_gateway(config: &str) -> support::TestGateway {
-    let origin = upstream("origin").await;
-    gateway(&format!(
-        r#"{}
-[upstreams.origin]
-targets = ["{origin}"]
-
-[[routes]]
-name = "users"
-path = {{ regex = '/users/(?P<id>\d+)' }}
-upstream = "origin"
-
-[[routes.plugins]]
-name = "probe"
-capabilities = ["log", "clock", "kv", "cache", "context"]
-config = {{ context_set = {{ consumer = "from-header:x-user" }} }}
-
-[[routes.plugins]]
-name = "transform"
-capabilities = ["context"]
-{config}
-"#,
-        config_prelude()
-    ))
-    .await
+/// Route `users` (`/users/<id>`): `probe` puts the `x-user` header in the
+/// context as `consumer`, then `transform` with `config` (each a key under
+/// `config.` and its TOML value).
+async fn transform_gateway(config: &[(&str, &str)]) -> support::TestGateway {
+    let transform = config.iter().fold(
+        plugin("transform").grant([Cap::Context]),
+        |plugin, (key, value)| plugin.config_toml(key, value),
+    );
+    Gateway::builder()
+        .echo("origin")
+        .route("users", |r| {
+            r.regex(r"/users/(?P<id>\d+)")
+                .plugin(
+                    plugin("probe")
+                        .grant([Cap::Log, Cap::Clock, Cap::Kv, Cap::Cache, Cap::Context])
+                        .config_toml("context_set", r#"{ consumer = "from-header:x-user" }"#),
+                )
+                .plugin(transform)
+        })
+        .start()
+        .await
 }
 
 #[tokio::test]
 async fn query_and_json_request_body_are_rewritten_from_captures_context_and_headers() {
-    let gw = transform_gateway(
-        r#"config.request.query = { remove = ["debug"], rename = { q = "search" }, set = { consumer = "{ctx.consumer}" } }
-config.request.body = { remove = ["/password"], rename = { "/user/name" = "/username" }, set = { "/meta/id" = "{id}", "/meta/agent" = "{header.x-agent}", "/meta/v" = 2 } }"#,
-    )
+    let gw = transform_gateway(&[
+        (
+            "request.query",
+            r#"{ remove = ["debug"], rename = { q = "search" }, set = { consumer = "{ctx.consumer}" } }"#,
+        ),
+        (
+            "request.body",
+            r#"{ remove = ["/password"], rename = { "/user/name" = "/username" }, set = { "/meta/id" = "{id}", "/meta/agent" = "{header.x-agent}", "/meta/v" = 2 } }"#,
+        ),
+    ])
     .await;
     let response = gw
         .send(
@@ -72,7 +74,7 @@ config.request.body = { remove = ["/password"], rename = { "/user/name" = "/user
 
 #[tokio::test]
 async fn an_invalid_json_request_body_gets_400_problem_json() {
-    let gw = transform_gateway(r#"config.request.body = { remove = ["/a"] }"#).await;
+    let gw = transform_gateway(&[("request.body", r#"{ remove = ["/a"] }"#)]).await;
     let response = gw
         .send(
             Method::POST,
@@ -110,11 +112,14 @@ async fn an_invalid_json_request_body_gets_400_problem_json() {
 
 #[tokio::test]
 async fn response_status_is_mapped_and_its_json_body_rewritten() {
-    let gw = transform_gateway(
-        r#"config.response.status_map = { "200" = 203 }
-config.response.headers.set = { "x-consumer" = "{ctx.consumer}" }
-config.response.body = { remove = ["/headers", "/body"], rename = { "/upstream" = "/served_by" }, set = { "/user_id" = "{id}" } }"#,
-    )
+    let gw = transform_gateway(&[
+        ("response.status_map", r#"{ "200" = 203 }"#),
+        ("response.headers.set", r#"{ "x-consumer" = "{ctx.consumer}" }"#),
+        (
+            "response.body",
+            r#"{ remove = ["/headers", "/body"], rename = { "/upstream" = "/served_by" }, set = { "/user_id" = "{id}" } }"#,
+        ),
+    ])
     .await;
     let response = gw
         .send(Method::GET, "/users/7", &[("x-user", "carol")], "")

@@ -3,42 +3,46 @@
 //! requests) and `ip-rules` (the connection's address and a trusted proxy's
 //! header).
 
-mod support;
+use crate::support;
 
 use http::{Method, StatusCode};
-use support::{TestGateway, config_prelude, single_route_gateway, upstream};
+use support::TestGateway;
+use support::builder::{Cap, Gateway, PluginBuilder, RouteBuilder, plugin};
 
 /// `printf %s s3cret-alice | sha256sum`
 const ALICE_SHA256: &str = "9788c3e78b4a24850f34cd3df989e95c0d0df9e9b3c59f192d821047557e75ea";
 
-/// A gateway with one route through `plugins` (TOML `[[routes.plugins]]`
-/// tables) to an echo upstream.
-async fn route_with(plugins: &str) -> TestGateway {
-    single_route_gateway(&config_prelude(), r#"name = "guarded""#, plugins).await
+/// A gateway with one route, `guarded` (every path), through `chain` to an
+/// echo upstream.
+async fn route_with(chain: impl IntoIterator<Item = PluginBuilder>) -> TestGateway {
+    Gateway::builder()
+        .echo("origin")
+        .route("guarded", |r| {
+            chain.into_iter().fold(r, RouteBuilder::plugin)
+        })
+        .start()
+        .await
 }
 
-fn api_key(extra: &str) -> String {
-    format!(
-        r#"
-[[routes.plugins]]
-name = "api-key"
-capabilities = ["context"]
-config = {{ realm = "orders", keys = [{{ sha256 = "{ALICE_SHA256}", consumer = "alice", groups = ["admin", "beta"] }}]{extra} }}
-"#
+/// `api-key` for realm `orders` knowing alice's key (groups `admin`,
+/// `beta`), with `extra` config keys (`, query = "api_key"`).
+fn api_key(extra: &str) -> PluginBuilder {
+    plugin("api-key").grant([Cap::Context]).config_table(&format!(
+        r#"realm = "orders", keys = [{{ sha256 = "{ALICE_SHA256}", consumer = "alice", groups = ["admin", "beta"] }}]{extra}"#
+    ))
+}
+
+/// `probe` sending the consumer and its groups upstream as headers.
+fn probe_consumer() -> PluginBuilder {
+    plugin("probe").grant([Cap::Kv, Cap::Context]).config_toml(
+        "context_to_header",
+        r#"{ consumer = "x-consumer", "consumer.groups" = "x-consumer-groups" }"#,
     )
 }
 
-const PROBE_CONSUMER: &str = r#"
-[[routes.plugins]]
-name = "probe"
-capabilities = ["kv", "context"]
-config = { context_to_header = { consumer = "x-consumer", "consumer.groups" = "x-consumer-groups" } }
-"#;
-
 #[tokio::test]
 async fn api_key_admits_good_keys_and_hands_the_consumer_on() {
-    let gw =
-        route_with(&[api_key(r#", query = "api_key""#), PROBE_CONSUMER.to_owned()].concat()).await;
+    let gw = route_with([api_key(r#", query = "api_key""#), probe_consumer()]).await;
 
     let ok = gw
         .send(Method::GET, "/orders", &[("x-api-key", "s3cret-alice")], "")
@@ -67,7 +71,7 @@ async fn api_key_admits_good_keys_and_hands_the_consumer_on() {
 
 #[tokio::test]
 async fn api_key_refuses_missing_and_wrong_keys_with_401() {
-    let gw = route_with(&[api_key(""), PROBE_CONSUMER.to_owned()].concat()).await;
+    let gw = route_with([api_key(""), probe_consumer()]).await;
     let cases = [
         (vec![], r#"ApiKey realm="orders""#),
         (
@@ -104,24 +108,15 @@ async fn api_key_refuses_missing_and_wrong_keys_with_401() {
 
 #[tokio::test]
 async fn api_key_config_with_a_plain_key_is_refused_at_load() {
-    let origin = upstream("origin").await;
-    let config = format!(
-        r#"{}
-[upstreams.origin]
-targets = ["{origin}"]
-
-[[routes]]
-name = "guarded"
-upstream = "origin"
-
-[[routes.plugins]]
-name = "api-key"
-capabilities = ["context"]
-config = {{ keys = [{{ sha256 = "s3cret-alice", consumer = "alice" }}] }}
-"#,
-        config_prelude()
-    );
-    let errors = support::try_gateway(&config)
+    let errors = Gateway::builder()
+        .echo("origin")
+        .route("guarded", |r| {
+            r.plugin(plugin("api-key").grant([Cap::Context]).config_toml(
+                "keys",
+                r#"[{ sha256 = "s3cret-alice", consumer = "alice" }]"#,
+            ))
+        })
+        .try_start()
         .await
         .err()
         .unwrap_or_default();
@@ -132,11 +127,11 @@ config = {{ keys = [{{ sha256 = "s3cret-alice", consumer = "alice" }}] }}
     );
 }
 
-const CORS: &str = r#"
-[[routes.plugins]]
-name = "cors"
-config = { allow_origins = ["https://app.example.com", "https://*.example.org"], allow_methods = ["GET", "POST"], allow_headers = ["content-type", "x-api-key"], expose_headers = ["x-upstream"], allow_credentials = true, max_age = 600 }
-"#;
+fn cors() -> PluginBuilder {
+    plugin("cors").config_table(
+        r#"allow_origins = ["https://app.example.com", "https://*.example.org"], allow_methods = ["GET", "POST"], allow_headers = ["content-type", "x-api-key"], expose_headers = ["x-upstream"], allow_credentials = true, max_age = 600"#,
+    )
+}
 
 fn preflight(origin: &str) -> Vec<(&str, &str)> {
     vec![
@@ -149,7 +144,7 @@ fn preflight(origin: &str) -> Vec<(&str, &str)> {
 #[tokio::test]
 async fn cors_answers_preflights_at_the_gateway() {
     // cors first, so preflights (which carry no key) are answered before api-key.
-    let gw = route_with(&[CORS.to_owned(), api_key("")].concat()).await;
+    let gw = route_with([cors(), api_key("")]).await;
 
     let answer = gw
         .send(
@@ -207,7 +202,7 @@ async fn cors_answers_preflights_at_the_gateway() {
 
 #[tokio::test]
 async fn cors_headers_on_actual_requests_only_for_allowed_origins() {
-    let gw = route_with(&[CORS.to_owned(), api_key("")].concat()).await;
+    let gw = route_with([cors(), api_key("")]).await;
     let key = ("x-api-key", "s3cret-alice");
 
     let allowed = gw
@@ -269,25 +264,19 @@ async fn cors_headers_on_actual_requests_only_for_allowed_origins() {
     );
 }
 
-fn ip_rules(config: &str) -> String {
-    format!(
-        r#"
-[[routes.plugins]]
-name = "ip-rules"
-config = {{ {config} }}
-"#
-    )
+fn ip_rules(config: &str) -> [PluginBuilder; 1] {
+    [plugin("ip-rules").config_table(config)]
 }
 
 #[tokio::test]
 async fn ip_rules_judge_the_connection_address() {
-    let allowed = route_with(&ip_rules(
+    let allowed = route_with(ip_rules(
         r#"allow = ["127.0.0.0/8", "::1"], deny = ["127.0.0.2"]"#,
     ))
     .await;
     assert_eq!(allowed.get("/").await.status, StatusCode::OK);
 
-    let denied = route_with(&ip_rules(r#"allow = ["0.0.0.0/0"], deny = ["127.0.0.1"]"#)).await;
+    let denied = route_with(ip_rules(r#"allow = ["0.0.0.0/0"], deny = ["127.0.0.1"]"#)).await;
     let refused = denied.get("/").await;
     assert_eq!(
         refused.status,
@@ -301,13 +290,13 @@ async fn ip_rules_judge_the_connection_address() {
     assert_eq!(refused.json()["type"], "urn:portico:problem:forbidden");
     assert_eq!(refused.header("x-upstream"), None);
 
-    let not_listed = route_with(&ip_rules(r#"allow = ["10.0.0.0/8"]"#)).await;
+    let not_listed = route_with(ip_rules(r#"allow = ["10.0.0.0/8"]"#)).await;
     assert_eq!(not_listed.get("/").await.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn ip_rules_believe_a_trusted_proxys_header_only() {
-    let trusted = route_with(&ip_rules(
+    let trusted = route_with(ip_rules(
         r#"deny = ["203.0.113.0/24"], client_address = { header = "x-real-ip", trusted_proxies = ["127.0.0.1", "10.0.0.0/8"] }"#,
     ))
     .await;
@@ -344,7 +333,7 @@ async fn ip_rules_believe_a_trusted_proxys_header_only() {
     assert_eq!(spoofed.status, StatusCode::OK);
     assert_eq!(spoofed.upstream_saw("x-forwarded-for"), ["127.0.0.1"]);
 
-    let untrusted = route_with(&ip_rules(
+    let untrusted = route_with(ip_rules(
         r#"deny = ["127.0.0.1"], client_address = { header = "x-real-ip", trusted_proxies = ["10.0.0.0/8"] }"#,
     ))
     .await;

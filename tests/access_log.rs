@@ -2,7 +2,7 @@
 //! the configured file, read back and checked field by field, with secrets
 //! redacted, control characters escaped, sampling and field selection.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

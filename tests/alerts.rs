@@ -2,9 +2,8 @@
 //! resolves after it recovers, each transition POSTed as JSON to a webhook
 //! (retried when the webhook fails) and listed by `GET /api/alerts`.
 
-#[path = "support/monitor.rs"]
-mod monitor;
-mod support;
+use crate::support;
+use crate::support::monitor;
 
 use std::time::Duration;
 

@@ -3,9 +3,8 @@
 //! keep accumulating after it; an unwritable data directory leaves traffic
 //! untouched and says so once in the log.
 
-#[path = "support/monitor.rs"]
-mod monitor;
-mod support;
+use crate::support;
+use crate::support::monitor;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -18,7 +17,8 @@ use monitor::{Monitored, monitored};
 use serde_json::Value;
 use support::config_prelude;
 
-/// Everything logged by this test binary.
+/// Everything logged by the test binary (every gateway in it) once a test
+/// has called [`logs`].
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<u8>>>);
 
@@ -212,10 +212,13 @@ async fn an_unwritable_data_dir_degrades_analytics_not_traffic() {
     let query = gw.admin_get("/analytics/top-routes").await;
     assert_eq!(query.status, StatusCode::SERVICE_UNAVAILABLE);
 
+    // The log is the whole test binary's: this gateway's lines name its
+    // own (unique) data directory.
     let logged = logged();
+    let this_dir = base.path().display().to_string();
     let degraded: Vec<_> = logged
         .lines()
-        .filter(|l| l.contains("analytics degraded"))
+        .filter(|l| l.contains("analytics degraded") && l.contains(&this_dir))
         .collect();
     assert_eq!(degraded.len(), 1, "one line per state change:\n{logged}");
     assert!(degraded[0].contains("ERROR") && degraded[0].contains("not-a-dir"));

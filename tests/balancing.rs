@@ -2,9 +2,8 @@
 //! over many requests, and consistent hashing's stability when a target
 //! leaves.
 
-#[path = "support/backends.rs"]
-mod backends;
-mod support;
+use crate::support;
+use crate::support::backends;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

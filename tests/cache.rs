@@ -2,9 +2,8 @@
 //! test controls: it answers by path with the caching headers each case
 //! needs, counts the requests it serves and records their validators.
 
-#[path = "support/origin.rs"]
-mod origin;
-mod support;
+use crate::support;
+use crate::support::origin;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

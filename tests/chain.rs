@@ -1,7 +1,7 @@
 //! Plugin chains through the real gateway: order, short-circuit, the
 //! response phase, the shared context, kv and body access.
 
-mod support;
+use crate::support;
 
 use http::{Method, StatusCode};
 use support::builder::{Cap, Gateway, PluginBuilder, RouteBuilder, plugin};

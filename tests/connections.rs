@@ -3,9 +3,8 @@
 //! `idle_timeout_ms`, but never while a request is in flight; a listener
 //! keeps at most `max_connections` open and closes (and counts) the rest.
 
-#[path = "support/origin.rs"]
-mod origin;
-mod support;
+use crate::support;
+use crate::support::origin;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

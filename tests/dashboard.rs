@@ -5,9 +5,8 @@
 //! Needs `chromium` (Debian package; `.ci/run` installs it). Without it the
 //! test is skipped with a message, except under `CI=true`, where it fails.
 
-#[path = "support/monitor.rs"]
-mod monitor;
-mod support;
+use crate::support;
+use crate::support::monitor;
 
 use std::path::PathBuf;
 use std::time::Duration;

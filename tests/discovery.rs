@@ -3,11 +3,9 @@
 //! test (re-resolved on an interval, or when their TTL runs out), and a
 //! watched targets file that gains a target.
 
-#[path = "support/backends.rs"]
-mod backends;
-#[path = "support/dns.rs"]
-mod dns;
-mod support;
+use crate::support;
+use crate::support::backends;
+use crate::support::dns;
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};

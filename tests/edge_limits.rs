@@ -5,9 +5,8 @@
 //! `max_requests_in_flight`. Request smuggling is in
 //! `smuggling.rs`; idle timeouts and connection limits in `connections.rs`.
 
-#[path = "support/origin.rs"]
-mod origin;
-mod support;
+use crate::support;
+use crate::support::origin;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

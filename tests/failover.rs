@@ -4,11 +4,9 @@
 //! retried, the retry budget, the per-route total timeout, and the circuit
 //! breaker (`max_requests` in flight, `max_pending` waiting to connect).
 
-#[path = "support/backends.rs"]
-mod backends;
-#[path = "support/origin.rs"]
-mod origin;
-mod support;
+use crate::support;
+use crate::support::backends;
+use crate::support::origin;
 
 use std::time::{Duration, Instant};
 

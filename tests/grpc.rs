@@ -6,10 +6,9 @@
 //! way gRPC clients expect (HTTP 200, `grpc-status` and `grpc-message`).
 
 // Only the CA and its server certificates are used here.
+use crate::support;
 #[allow(dead_code)]
-#[path = "support/pki.rs"]
-mod pki;
-mod support;
+use crate::support::pki;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};

@@ -3,12 +3,10 @@
 //! send requests continuously. No request may fail, and every response must
 //! come from exactly one version of the chain.
 
-mod support;
+use crate::support;
 
-#[path = "support/live.rs"]
-mod live;
-#[path = "support/origin.rs"]
-mod origin;
+use crate::support::live;
+use crate::support::origin;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

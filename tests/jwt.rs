@@ -5,7 +5,7 @@
 
 #[path = "../plugins/jwt/src/tests/mint.rs"]
 mod mint;
-mod support;
+use crate::support;
 
 use http::{Method, StatusCode};
 use mint::{ALGS, attacker, b64, issuer, mint_with};

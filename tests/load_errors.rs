@@ -1,7 +1,7 @@
 //! Configs and plugins that must be refused before any traffic, with errors
 //! that name the file, the key and the problem.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

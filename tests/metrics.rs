@@ -6,9 +6,8 @@
 //! The recorder is per process, so every test uses its own route, upstream
 //! and plugin-route names.
 
-#[path = "support/origin.rs"]
-mod origin;
-mod support;
+use crate::support;
+use crate::support::origin;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

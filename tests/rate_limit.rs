@@ -2,7 +2,7 @@
 //! 50 concurrent clients, the 429 reply and its fields, and limits per
 //! consumer in a chain `auth → rate-limit → transform`.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
@@ -11,27 +11,36 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::{config_prelude, single_route_gateway};
+use support::builder::{Cap, Gateway, PluginBuilder, RouteBuilder, plugin};
 
-/// The shared prelude with a phase deadline that survives a loaded 2-core
-/// machine (50 ms is tight when 50 clients, the upstream and the gateway
-/// share it with compilers); the test is about counting, not speed.
-fn prelude() -> String {
-    config_prelude().replace("deadline_ms = 50", "deadline_ms = 2000")
+/// Route `limited` (every path) to an echo upstream through `chain`. The
+/// phase deadline is 2 s, not the harness's 50 ms, so that it survives a
+/// loaded 2-core machine (50 clients, the upstream and the gateway share it
+/// with compilers); the tests are about counting, not speed.
+async fn limited_gateway(chain: Vec<PluginBuilder>) -> support::TestGateway {
+    Gateway::builder()
+        .runtime("deadline_ms = 2000")
+        .echo("origin")
+        .route("limited", |r| {
+            chain.into_iter().fold(r, RouteBuilder::plugin)
+        })
+        .start()
+        .await
 }
 
-async fn limited_gateway(plugins: &str) -> support::TestGateway {
-    single_route_gateway(&prelude(), r#"name = "limited""#, plugins).await
+/// `rate-limit` keyed by `key` with these `policies` (a TOML array).
+fn rate_limit(key: &str, policies: &str) -> PluginBuilder {
+    plugin("rate-limit")
+        .grant([Cap::Kv, Cap::Clock, Cap::Context, Cap::Metrics])
+        .config("key", key)
+        .config_toml("policies", policies)
 }
 
-fn rate_limit(config: &str) -> String {
-    format!(
-        r#"
-[[routes.plugins]]
-name = "rate-limit"
-capabilities = ["kv", "clock", "context", "metrics"]
-config = {{ {config} }}
-"#
+/// `transform` sending the context's consumer upstream as `x-consumer`.
+fn consumer_header() -> PluginBuilder {
+    plugin("transform").grant([Cap::Context]).config_toml(
+        "request.headers.set",
+        r#"{ "x-consumer" = "{ctx.consumer}" }"#,
     )
 }
 
@@ -44,9 +53,10 @@ async fn fifty_concurrent_clients_are_not_over_admitted() {
     const LIMIT: usize = 200;
     const CLIENTS: usize = 50;
     const PER_CLIENT: usize = 8;
-    let gw = limited_gateway(&rate_limit(&format!(
-        r#"key = "route", policies = [{{ limit = {LIMIT}, window = "1h" }}]"#
-    )))
+    let gw = limited_gateway(vec![rate_limit(
+        "route",
+        &format!(r#"[{{ limit = {LIMIT}, window = "1h" }}]"#),
+    )])
     .await;
     let url = format!("http://{}/hammer", gw.addr);
     let start = Arc::new(tokio::sync::Barrier::new(CLIENTS));
@@ -102,9 +112,10 @@ async fn fifty_concurrent_clients_are_not_over_admitted() {
 
 #[tokio::test]
 async fn the_429_is_problem_json_with_retry_after_and_ratelimit_fields() {
-    let gw = limited_gateway(&rate_limit(
-        r#"key = "client_addr", policies = [{ limit = 2, window = "1m", name = "per-minute" }, { limit = 100, window = "1h" }]"#,
-    ))
+    let gw = limited_gateway(vec![rate_limit(
+        "client_addr",
+        r#"[{ limit = 2, window = "1m", name = "per-minute" }, { limit = 100, window = "1h" }]"#,
+    )])
     .await;
     for remaining in ["1", "0"] {
         let ok = gw.get("/x").await;
@@ -159,21 +170,15 @@ async fn the_429_is_problem_json_with_retry_after_and_ratelimit_fields() {
 async fn limits_are_per_consumer_in_an_auth_rate_limit_transform_chain() {
     // `probe` stands in for an auth plugin: it sets the context's
     // `consumer` from `x-user`, as api-key or jwt do.
-    let chain = format!(
-        r#"
-[[routes.plugins]]
-name = "probe"
-capabilities = ["log", "clock", "kv", "cache", "context"]
-config = {{ tag = "auth", context_set = {{ consumer = "from-header:x-user" }} }}
-{}
-[[routes.plugins]]
-name = "transform"
-capabilities = ["context"]
-config.request.headers.set = {{ "x-consumer" = "{{ctx.consumer}}" }}
-"#,
-        rate_limit(r#"key = "consumer", policies = [{ limit = 2, window = "1m" }]"#)
-    );
-    let gw = limited_gateway(&chain).await;
+    let chain = vec![
+        plugin("probe")
+            .grant([Cap::Log, Cap::Clock, Cap::Kv, Cap::Cache, Cap::Context])
+            .config("tag", "auth")
+            .config_toml("context_set", r#"{ consumer = "from-header:x-user" }"#),
+        rate_limit("consumer", r#"[{ limit = 2, window = "1m" }]"#),
+        consumer_header(),
+    ];
+    let gw = limited_gateway(chain).await;
     let send = |user: &'static str| {
         let gw = &gw;
         async move {
@@ -212,21 +217,17 @@ const BOB_KEY_SHA256: &str = "f031fc74d10cf0c1284dc15f679c18b1e8e05f9d1966adefba
 
 #[tokio::test]
 async fn api_key_rate_limit_transform_chain_limits_each_consumer() {
-    let chain = format!(
-        r#"
-[[routes.plugins]]
-name = "api-key"
-capabilities = ["context"]
-config = {{ keys = [{{ sha256 = "{ALICE_KEY_SHA256}", consumer = "alice" }}, {{ sha256 = "{BOB_KEY_SHA256}", consumer = "bob" }}] }}
-{}
-[[routes.plugins]]
-name = "transform"
-capabilities = ["context"]
-config.request.headers.set = {{ "x-consumer" = "{{ctx.consumer}}" }}
-"#,
-        rate_limit(r#"key = "consumer", policies = [{ limit = 3, window = "1h" }]"#)
-    );
-    let gw = limited_gateway(&chain).await;
+    let chain = vec![
+        plugin("api-key").grant([Cap::Context]).config_toml(
+            "keys",
+            &format!(
+                r#"[{{ sha256 = "{ALICE_KEY_SHA256}", consumer = "alice" }}, {{ sha256 = "{BOB_KEY_SHA256}", consumer = "bob" }}]"#
+            ),
+        ),
+        rate_limit("consumer", r#"[{ limit = 3, window = "1h" }]"#),
+        consumer_header(),
+    ];
+    let gw = limited_gateway(chain).await;
     let send = |key: &'static str| {
         let gw = &gw;
         async move {

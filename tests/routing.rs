@@ -1,7 +1,7 @@
 //! Routing and the proxy path through the real gateway: precedence, route
 //! params, forwarding headers, errors as problem+json, HTTP/2.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};

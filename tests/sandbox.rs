@@ -1,7 +1,7 @@
 //! Hostile plugins: each fails only its own request, with a clear
 //! problem+json response, while the gateway and other routes keep serving.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -2,10 +2,8 @@
 //! once, lets an in-flight request finish, then exits cleanly; on SIGHUP it
 //! reloads its config.
 
-#[path = "support/origin.rs"]
-mod origin;
-#[path = "support/process.rs"]
-mod process;
+use crate::support::origin;
+use crate::support::process;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

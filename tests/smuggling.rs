@@ -6,9 +6,8 @@
 //! and the connection closed, and nothing after it reaches an upstream.
 //! Well-framed bodies keep the connection usable.
 
-#[path = "support/origin.rs"]
-mod origin;
-mod support;
+use crate::support;
+use crate::support::origin;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -5,9 +5,8 @@
 //! identity handed to plugins. Clients: rustls (tokio-rustls), a hand-built
 //! TLS 1.1 ClientHello, and `curl` / `openssl s_client` when installed.
 
-#[path = "support/pki.rs"]
-mod pki;
-mod support;
+use crate::support;
+use crate::support::pki;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! W3C trace context through the real gateway, as the echo upstream saw it,
 //! and spans exported over OTLP/HTTP JSON to an in-process collector.
 
-mod support;
+use crate::support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,7 +14,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use support::{config_prelude, single_route_gateway};
+use support::TestGateway;
+use support::builder::{Cap, Gateway, plugin};
 use tokio::sync::mpsc;
 
 const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -41,9 +42,31 @@ fn parts(traceparent: &str) -> (String, String, String) {
     (fields[1].into(), fields[2].into(), fields[3].into())
 }
 
+/// Route `route` (every path) to an echo upstream, with these top-level
+/// tables (`[observability.tracing]`, ...) and, with `probe`, one `probe`
+/// plugin tagged `p` in its chain.
+async fn traced_gateway(route: &str, tables: &str, probe: bool) -> TestGateway {
+    Gateway::builder()
+        .table(tables)
+        .echo("origin")
+        .route(route, |r| {
+            if probe {
+                r.plugin(
+                    plugin("probe")
+                        .grant([Cap::Log, Cap::Clock, Cap::Kv, Cap::Cache, Cap::Context])
+                        .config("tag", "p"),
+                )
+            } else {
+                r
+            }
+        })
+        .start()
+        .await
+}
+
 #[tokio::test]
 async fn a_valid_traceparent_continues_upstream_with_the_gateways_span() {
-    let gw = single_route_gateway(&config_prelude(), r#"name = "traced""#, "").await;
+    let gw = traced_gateway("traced", "", false).await;
     let headers = [
         ("traceparent", &*client_traceparent("00")),
         ("tracestate", "vendor=opaque"),
@@ -61,7 +84,7 @@ async fn a_valid_traceparent_continues_upstream_with_the_gateways_span() {
 
 #[tokio::test]
 async fn a_missing_or_invalid_traceparent_starts_a_new_trace() {
-    let gw = single_route_gateway(&config_prelude(), r#"name = "traced""#, "").await;
+    let gw = traced_gateway("traced", "", false).await;
     let absent = gw.get("/").await.upstream_saw("traceparent");
     let (first, _, flags) = parts(&absent[0]);
     assert_eq!(flags, "01");
@@ -89,11 +112,12 @@ async fn a_missing_or_invalid_traceparent_starts_a_new_trace() {
 
 #[tokio::test]
 async fn propagation_can_be_turned_off() {
-    let prelude = format!(
-        "{}\n[observability.tracing]\npropagate = false\n",
-        config_prelude()
-    );
-    let gw = single_route_gateway(&prelude, r#"name = "untraced""#, "").await;
+    let gw = traced_gateway(
+        "untraced",
+        "[observability.tracing]\npropagate = false",
+        false,
+    )
+    .await;
     let sent = client_traceparent("01");
     let response = gw
         .send(Method::GET, "/", &[("traceparent", &sent)], "")
@@ -170,22 +194,13 @@ fn attribute<'a>(span: &'a Value, key: &str) -> &'a Value {
 #[tokio::test]
 async fn spans_for_the_request_and_each_plugin_call_reach_the_collector() {
     let (collector, mut bodies) = collector().await;
-    let prelude = format!(
-        r#"{}
-[observability.tracing.otlp]
+    let otlp = format!(
+        r#"[observability.tracing.otlp]
 endpoint = "http://{collector}/v1/traces"
 service_name = "edge"
-flush_interval_ms = 50
-"#,
-        config_prelude()
+flush_interval_ms = 50"#
     );
-    let plugins = r#"
-[[routes.plugins]]
-name = "probe"
-capabilities = ["log", "clock", "kv", "cache", "context"]
-config = { tag = "p" }
-"#;
-    let gw = single_route_gateway(&prelude, r#"name = "exported""#, plugins).await;
+    let gw = traced_gateway("exported", &otlp, true).await;
     let traceparent = client_traceparent("01");
     let response = gw
         .send(Method::GET, "/x", &[("traceparent", &traceparent)], "")
@@ -242,11 +257,10 @@ config = { tag = "p" }
 #[tokio::test]
 async fn unsampled_traces_are_not_exported() {
     let (collector, mut bodies) = collector().await;
-    let prelude = format!(
-        "{}\n[observability.tracing.otlp]\nendpoint = \"http://{collector}/v1/traces\"\nservice_name = \"edge\"\nflush_interval_ms = 20\n",
-        config_prelude()
+    let otlp = format!(
+        "[observability.tracing.otlp]\nendpoint = \"http://{collector}/v1/traces\"\nservice_name = \"edge\"\nflush_interval_ms = 20"
     );
-    let gw = single_route_gateway(&prelude, r#"name = "quiet""#, "").await;
+    let gw = traced_gateway("quiet", &otlp, false).await;
     gw.send(
         Method::GET,
         "/",
@@ -266,17 +280,10 @@ async fn unsampled_traces_are_not_exported() {
 #[tokio::test]
 async fn a_full_export_queue_drops_spans_and_counts_them() {
     let (collector, mut bodies) = collector().await;
-    let prelude = format!(
-        "{}\n[observability.tracing.otlp]\nendpoint = \"http://{collector}/v1/traces\"\nservice_name = \"edge\"\nqueue_size = 1\nflush_interval_ms = 20\n",
-        config_prelude()
+    let otlp = format!(
+        "[observability.tracing.otlp]\nendpoint = \"http://{collector}/v1/traces\"\nservice_name = \"edge\"\nqueue_size = 1\nflush_interval_ms = 20"
     );
-    let plugins = r#"
-[[routes.plugins]]
-name = "probe"
-capabilities = ["log", "clock", "kv", "cache", "context"]
-config = { tag = "p" }
-"#;
-    let gw = single_route_gateway(&prelude, r#"name = "flooded""#, plugins).await;
+    let gw = traced_gateway("flooded", &otlp, true).await;
     // On this single-threaded test runtime the exporter cannot run while a
     // request's three spans are queued: two of them find the queue full.
     assert_eq!(gw.get("/").await.status, StatusCode::OK);
@@ -297,10 +304,13 @@ fn an_otlp_endpoint_that_is_not_http_is_refused() {
         ("https://collector:4318/v1/traces", "not supported"),
         ("collector:4318", "scheme"),
     ] {
-        let (_dir, config) = support::parse_config(&format!(
-            "{}\n[observability.tracing.otlp]\nendpoint = \"{endpoint}\"\n",
-            config_prelude()
-        ));
+        let (_dir, config) = support::parse_config(
+            &Gateway::builder()
+                .table(&format!(
+                    "[observability.tracing.otlp]\nendpoint = \"{endpoint}\""
+                ))
+                .toml(&[]),
+        );
         let errors = config.expect_err(endpoint).to_string();
         assert!(
             errors.contains("`observability.tracing.otlp.endpoint`"),

@@ -1,7 +1,7 @@
 //! The `transform` plugin's query, JSON body, status and template rules
 //! through the real gateway.
 
-mod support;
+use crate::support;
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -5,9 +5,8 @@
 //! `tunnel_idle_timeout_ms` without a byte either way, and at shutdown once
 //! the drain period is over.
 
-#[path = "support/origin.rs"]
-mod origin;
-mod support;
+use crate::support;
+use crate::support::origin;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

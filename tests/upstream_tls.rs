@@ -2,9 +2,8 @@
 //! in-process TLS echo upstream; verification, SNI, client certificates,
 //! HTTP/2 by ALPN; and connection reuse counted in the upstream's stats.
 
-#[path = "support/backends.rs"]
-mod backends;
-mod support;
+use crate::support;
+use crate::support::backends;
 
 use std::sync::Arc;
 

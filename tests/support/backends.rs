@@ -2,7 +2,6 @@
 //! and brought back on the same address, slowed down, or served over TLS.
 //! Each answers every path `200` with `x-upstream: <name>`, `x-version`
 //! (the HTTP version it received) and a JSON echo of method, path and body.
-#![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -36,16 +36,6 @@ pub enum Cap {
 }
 
 impl Cap {
-    /// Every capability.
-    pub const ALL: [Cap; 6] = [
-        Cap::Log,
-        Cap::Clock,
-        Cap::Kv,
-        Cap::Cache,
-        Cap::Context,
-        Cap::Metrics,
-    ];
-
     fn name(self) -> &'static str {
         match self {
             Cap::Log => "log",
@@ -262,6 +252,7 @@ pub fn plugin(name: &str) -> PluginBuilder {
         keys: Vec::new(),
         grants: Vec::new(),
         config: Vec::new(),
+        table: None,
     }
 }
 
@@ -271,6 +262,7 @@ pub struct PluginBuilder {
     keys: Vec<String>,
     grants: Vec<Cap>,
     config: Vec<(String, String)>,
+    table: Option<String>,
 }
 
 impl PluginBuilder {
@@ -298,7 +290,21 @@ impl PluginBuilder {
         self
     }
 
+    /// The whole config as the body of a TOML inline table, as a user
+    /// would write it on one line (`realm = "orders", keys = [..]`); not
+    /// combined with [`config`](Self::config) or
+    /// [`config_toml`](Self::config_toml).
+    pub fn config_table(mut self, body: &str) -> Self {
+        self.table = Some(body.to_owned());
+        self
+    }
+
     fn render(&self, text: &mut String) {
+        assert!(
+            self.table.is_none() || self.config.is_empty(),
+            "plugin {}: config_table and config keys do not mix",
+            self.name
+        );
         let _ = write!(text, "\n[[routes.plugins]]\nname = {}\n", quote(&self.name));
         for key in &self.keys {
             let _ = writeln!(text, "{key}");
@@ -306,6 +312,9 @@ impl PluginBuilder {
         if !self.grants.is_empty() {
             let caps: Vec<String> = self.grants.iter().map(|c| quote(c.name())).collect();
             let _ = writeln!(text, "capabilities = [{}]", caps.join(", "));
+        }
+        if let Some(body) = &self.table {
+            let _ = writeln!(text, "config = {{ {body} }}");
         }
         for (key, value) in &self.config {
             let _ = writeln!(text, "config.{key} = {value}");

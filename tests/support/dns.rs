@@ -1,6 +1,5 @@
 //! A real authoritative DNS server (hickory-server) on a loopback UDP port,
 //! whose records a test changes while the gateway resolves them.
-#![allow(dead_code)]
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;

@@ -7,9 +7,22 @@
 //! let response = gateway.get("/hello").await;
 //! assert_eq!(response.status, 200);
 //! ```
-#![allow(dead_code)]
+//!
+//! Most tests now build their gateway with [`builder::Gateway`]; the
+//! submodules hold the other real parts: `backends` (killable echo
+//! upstreams), `origin` (upstreams whose behaviour a test decides: counting, holding a response, switching protocols), `dns` (an authoritative
+//! DNS server), `pki` (a test CA and TLS clients), `monitor` (the gateway
+//! with its monitor), `live` (a gateway on a config file that changes) and
+//! `process` (the real binary as a child process).
 
+pub mod backends;
 pub mod builder;
+pub mod dns;
+pub mod live;
+pub mod monitor;
+pub mod origin;
+pub mod pki;
+pub mod process;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,15 +65,24 @@ pub fn config_prelude() -> String {
     config_prelude_with("")
 }
 
-/// [`config_prelude`] with more keys in its `[runtime]` table.
+/// [`config_prelude`] with more keys in its `[runtime]` table; a
+/// `deadline_ms` among them replaces the prelude's 50 ms.
 pub fn config_prelude_with(runtime: &str) -> String {
+    let deadline = if runtime
+        .lines()
+        .any(|l| l.trim_start().starts_with("deadline_ms"))
+    {
+        ""
+    } else {
+        "deadline_ms = 50"
+    };
     format!(
         r#"version = 1
 plugin_dir = "{}"
 
 [runtime]
 cache_dir = "{}"
-deadline_ms = 50
+{deadline}
 {runtime}
 
 [admin]
@@ -130,18 +152,6 @@ pub async fn try_gateway(toml: &str) -> Result<TestGateway, String> {
         client: Client::builder(TokioExecutor::new()).build_http(),
         _dir: dir,
     })
-}
-
-/// A gateway with one route to an echo upstream named `origin`: `prelude`
-/// (usually [`config_prelude`]), then the route's own keys (`route`, e.g.
-/// `name = "r"` and a path match), then its `plugins` (TOML
-/// `[[routes.plugins]]` tables).
-pub async fn single_route_gateway(prelude: &str, route: &str, plugins: &str) -> TestGateway {
-    let origin = upstream("origin").await;
-    gateway(&format!(
-        "{prelude}\n[upstreams.origin]\ntargets = [\"{origin}\"]\n\n[[routes]]\n{route}\nupstream = \"origin\"\n{plugins}\n"
-    ))
-    .await
 }
 
 /// Builds and starts the gateway for `toml`, panicking on config errors.

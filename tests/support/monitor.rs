@@ -1,6 +1,5 @@
 //! A gateway with its monitor (live stats, alerts, analytics), whose
 //! endpoints are on the admin listener, and a webhook receiver.
-#![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -12,8 +11,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use portico::monitor::Monitor;
 use tokio::sync::mpsc;
 
@@ -47,19 +45,6 @@ impl Monitored {
     /// Stops the gateway (draining) and the monitor (writing analytics).
     pub async fn shutdown(self) {
         self.gateway.shutdown().await;
-    }
-}
-
-/// A plain `GET url`.
-pub async fn get(url: &str) -> TestResponse {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let request = Request::get(url).body(Full::new(Bytes::new())).unwrap();
-    let response = client.request(request).await.expect("answered");
-    let (head, body) = response.into_parts();
-    TestResponse {
-        status: head.status,
-        headers: head.headers,
-        body: body.collect().await.expect("body").to_bytes(),
     }
 }
 

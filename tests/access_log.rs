@@ -4,47 +4,41 @@
 
 use crate::support;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::{Method, StatusCode};
 use serde_json::Value;
-use support::{config_prelude, gateway, parse_config, upstream};
+use support::builder::{Cap, Gateway, PluginBuilder, RouteBuilder, auth_probe, plugin};
+use support::{parse_config, upstream};
 
 /// A gateway logging to `<dir>/access.log` with `[observability.access_log]`
-/// keys `log`, a route `logged` to an echo upstream with `plugins`, and a
+/// keys `log`, a route `logged` to an echo upstream through `chain`, and a
 /// route `down` (path `/down`) to a closed port.
-async fn logged_gateway(log: &str, plugins: &str) -> (support::TestGateway, PathBuf, String) {
+async fn logged_gateway(
+    log: &str,
+    chain: Option<PluginBuilder>,
+) -> (support::TestGateway, PathBuf, String) {
     let dir = tempfile::tempdir().expect("tempdir").keep();
     let file = dir.join("access.log");
     let origin = upstream("origin").await;
-    let gw = gateway(&format!(
-        r#"{prelude}
-[observability.access_log]
-enabled = true
-file = "{file}"
-{log}
-
-[upstreams.origin]
-targets = ["{origin}"]
-
-[upstreams.closed]
-targets = ["127.0.0.1:1"]
-
-[[routes]]
-name = "down"
-path = {{ prefix = "/down" }}
-upstream = "closed"
-
-[[routes]]
-name = "logged"
-upstream = "origin"
-{plugins}
-"#,
-        prelude = config_prelude(),
-        file = file.display(),
-    ))
-    .await;
+    let closed: SocketAddr = "127.0.0.1:1".parse().expect("address");
+    let gw = Gateway::builder()
+        .table(&format!(
+            "[observability.access_log]\nenabled = true\nfile = \"{}\"\n{log}",
+            file.display()
+        ))
+        .upstream("origin", &[origin])
+        .upstream("closed", &[closed])
+        .route("down", |r| r.prefix("/down").upstream("closed"))
+        .route("logged", |r| {
+            chain
+                .into_iter()
+                .fold(r.upstream("origin"), RouteBuilder::plugin)
+        })
+        .start()
+        .await;
     (gw, file, origin.to_string())
 }
 
@@ -72,19 +66,12 @@ async fn lines(file: &Path, count: usize) -> Vec<Value> {
     );
 }
 
-const AUTH_PROBE: &str = r#"
-[[routes.plugins]]
-name = "probe"
-capabilities = ["log", "clock", "kv", "cache", "context"]
-config = { tag = "auth", context_set = { consumer = "from-header:x-user" } }
-"#;
-
 #[tokio::test]
 async fn each_request_is_one_json_line_with_every_field() {
     let (gw, file, origin) = logged_gateway(
         r#"request_headers = ["authorization", "x-user", "cookie", "x-trace-note"]
 response_headers = ["x-upstream", "content-type"]"#,
-        AUTH_PROBE,
+        Some(auth_probe()),
     )
     .await;
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -152,13 +139,13 @@ response_headers = ["x-upstream", "content-type"]"#,
 async fn control_characters_and_raw_bytes_are_escaped() {
     // A plugin may put anything in the context: here a consumer with a
     // newline, a quote and an escape character.
-    let plugins = r#"
-[[routes.plugins]]
-name = "probe"
-capabilities = ["log", "clock", "kv", "cache", "context"]
-config = { context_set = { consumer = "mallory\n{\"forged\":1}\u001b[31m" } }
-"#;
-    let (gw, file, _) = logged_gateway(r#"request_headers = ["x-note"]"#, plugins).await;
+    let probe = plugin("probe")
+        .grant([Cap::Log, Cap::Clock, Cap::Kv, Cap::Cache, Cap::Context])
+        .config_toml(
+            "context_set",
+            r#"{ consumer = "mallory\n{\"forged\":1}\u001b[31m" }"#,
+        );
+    let (gw, file, _) = logged_gateway(r#"request_headers = ["x-note"]"#, Some(probe)).await;
     let note = http::HeaderValue::from_bytes(b"tab\there \xff\xfe end").unwrap();
     let mut request = http::Request::get(format!("http://{}/x", gw.addr));
     request = request.header("x-note", note);
@@ -190,7 +177,7 @@ config = { context_set = { consumer = "mallory\n{\"forged\":1}\u001b[31m" } }
 
 #[tokio::test]
 async fn sampling_drops_successes_but_keeps_errors() {
-    let (gw, file, _) = logged_gateway("sample_rate = 0.0", "").await;
+    let (gw, file, _) = logged_gateway("sample_rate = 0.0", None).await;
     for _ in 0..3 {
         assert_eq!(gw.get("/ok").await.status, StatusCode::OK);
     }
@@ -215,7 +202,7 @@ async fn only_the_selected_fields_are_written() {
         r#"fields = ["status", "route", "path"]
 query = "keep"
 redact_query_params = ["api_key"]"#,
-        "",
+        None,
     )
     .await;
     gw.get("/p?api_key=k&q=shoes").await;
@@ -247,10 +234,11 @@ fn bad_access_log_config_is_refused_with_its_key() {
         ("query = \"hide\"", "observability.access_log.query"),
     ];
     for (keys, key) in cases {
-        let (_dir, config) = parse_config(&format!(
-            "{}\n[observability.access_log]\n{keys}\n",
-            config_prelude()
-        ));
+        let (_dir, config) = parse_config(
+            &Gateway::builder()
+                .table(&format!("[observability.access_log]\n{keys}"))
+                .toml(&[]),
+        );
         let errors = config.expect_err(keys).to_string();
         assert!(errors.contains(&format!("`{key}")), "{keys}: {errors}");
         assert!(errors.contains("portico.toml"), "{errors}");
@@ -259,11 +247,12 @@ fn bad_access_log_config_is_refused_with_its_key() {
 
 #[tokio::test]
 async fn an_unwritable_log_file_fails_the_build_naming_the_key() {
-    let toml = format!(
-        "{}\n[observability.access_log]\nenabled = true\nfile = \"/nonexistent-dir/a.log\"\n",
-        config_prelude()
-    );
-    let error = support::try_gateway(&toml).await.err().expect("refused");
+    let error = Gateway::builder()
+        .table("[observability.access_log]\nenabled = true\nfile = \"/nonexistent-dir/a.log\"")
+        .try_start()
+        .await
+        .err()
+        .expect("refused");
     assert!(error.contains("observability.access_log.file"), "{error}");
     assert!(error.contains("/nonexistent-dir/a.log"), "{error}");
 }

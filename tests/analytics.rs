@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use monitor::{Monitored, monitored};
+use monitor::Monitored;
 use serde_json::Value;
-use support::config_prelude;
+use support::builder::{Gateway, auth_probe};
 
 /// Everything logged by the test binary (every gateway in it) once a test
 /// has called [`logs`].
@@ -56,31 +56,18 @@ fn logged() -> String {
     String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned()
 }
 
+/// Route `api` (`/api`) through [`auth_probe`] to an echo upstream, with
+/// analytics in `data` flushed every `flush_s` seconds.
 async fn analytics_gateway(data: &Path, flush_s: u64) -> Monitored {
-    let origin = support::upstream("origin").await;
-    monitored(&format!(
-        r#"{prelude}
-[analytics]
-dir = "{data}"
-flush_interval_s = {flush_s}
-
-[upstreams.origin]
-targets = ["{origin}"]
-
-[[routes]]
-name = "api"
-path = {{ prefix = "/api" }}
-upstream = "origin"
-
-[[routes.plugins]]
-name = "probe"
-capabilities = ["log", "clock", "kv", "cache", "context"]
-config = {{ tag = "auth", context_set = {{ consumer = "from-header:x-user" }} }}
-"#,
-        prelude = config_prelude(),
-        data = data.display(),
-    ))
-    .await
+    Gateway::builder()
+        .table(&format!(
+            "[analytics]\ndir = \"{}\"\nflush_interval_s = {flush_s}",
+            data.display()
+        ))
+        .echo("origin")
+        .route("api", |r| r.prefix("/api").plugin(auth_probe()))
+        .start_monitored()
+        .await
 }
 
 /// `{name: entry}` of a top list (`""` for no consumer).

@@ -11,15 +11,16 @@ use std::time::{Duration, Instant};
 use backends::EchoServer;
 use futures::StreamExt;
 use http::Method;
-use support::{TestGateway, config_prelude, gateway};
+use support::TestGateway;
+use support::builder::Gateway;
 
 /// A gateway with one route to an upstream made of `upstream` (TOML keys).
 async fn balanced(upstream: &str) -> TestGateway {
-    gateway(&format!(
-        "{}\n[upstreams.pool]\n{upstream}\n\n[[routes]]\nname = \"r\"\nupstream = \"pool\"\n",
-        config_prelude()
-    ))
-    .await
+    Gateway::builder()
+        .upstream_toml("pool", upstream)
+        .route("r", |r| r)
+        .start()
+        .await
 }
 
 /// Which upstream answered `n` GETs, with `headers`.

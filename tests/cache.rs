@@ -14,7 +14,8 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use support::{TestGateway, TestResponse, config_prelude, gateway};
+use support::builder::{Cap, Gateway, plugin};
+use support::{TestGateway, TestResponse};
 
 /// What the upstream saw.
 #[derive(Default)]
@@ -122,22 +123,13 @@ async fn cached() -> (Upstream, TestGateway) {
         async move { response }
     })
     .await;
-    let gw = gateway(&format!(
-        r#"{}
-[upstreams.origin]
-targets = ["{addr}"]
-
-[[routes]]
-name = "cached"
-upstream = "origin"
-
-[[routes.plugins]]
-name = "cache"
-capabilities = ["cache", "clock", "metrics"]
-"#,
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .upstream("origin", &[addr])
+        .route("cached", |r| {
+            r.plugin(plugin("cache").grant([Cap::Cache, Cap::Clock, Cap::Metrics]))
+        })
+        .start()
+        .await;
     (upstream, gw)
 }
 

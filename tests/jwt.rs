@@ -10,7 +10,8 @@ use crate::support;
 use http::{Method, StatusCode};
 use mint::{ALGS, attacker, b64, issuer, mint_with};
 use serde_json::{Value, json};
-use support::{TestGateway, config_prelude, gateway, try_gateway, upstream};
+use support::TestGateway;
+use support::builder::{Cap, Gateway, GatewayBuilder, PluginBuilder, plugin};
 
 const NOW_SLACK: u64 = 600;
 const INVALID: &str = r#"Bearer realm="api", error="invalid_token""#;
@@ -45,33 +46,26 @@ fn toml(value: &Value) -> String {
     }
 }
 
-/// A route with `jwt` (config `jwt_config`, plus `extra` plugin-entry keys)
-/// followed by `probe`, which copies the `consumer` context value into
-/// `x-consumer` upstream.
-fn config(origin: std::net::SocketAddr, jwt_config: &Value, extra: &str) -> String {
-    format!(
-        r#"{}
-[upstreams.origin]
-targets = ["{origin}"]
-
-[[routes]]
-name = "api"
-upstream = "origin"
-
-[[routes.plugins]]
-name = "jwt"
-capabilities = ["log", "clock", "context"]
-config = {}
-{extra}
-
-[[routes.plugins]]
-name = "probe"
-capabilities = ["kv", "context"]
-config = {{ context_to_header = {{ consumer = "x-consumer" }} }}
-"#,
-        config_prelude(),
-        toml(jwt_config)
-    )
+/// Route `api` (every path) to an echo upstream through `jwt` (config
+/// `jwt_config`, plus `extra` plugin-entry keys), then `probe`, which
+/// copies the `consumer` context value into `x-consumer` upstream.
+fn jwt_gateway(jwt_config: &Value, extra: Option<&str>) -> GatewayBuilder {
+    let inline = toml(jwt_config);
+    let body = inline
+        .strip_prefix('{')
+        .and_then(|b| b.strip_suffix('}'))
+        .expect("the jwt config is an object");
+    let jwt = plugin("jwt")
+        .grant([Cap::Log, Cap::Clock, Cap::Context])
+        .config_table(body.trim());
+    let jwt = extra.into_iter().fold(jwt, PluginBuilder::key);
+    Gateway::builder().echo("origin").route("api", |r| {
+        r.plugin(jwt).plugin(
+            plugin("probe")
+                .grant([Cap::Kv, Cap::Context])
+                .config_toml("context_to_header", r#"{ consumer = "x-consumer" }"#),
+        )
+    })
 }
 
 fn jwt_config(keys: Value) -> Value {
@@ -85,12 +79,7 @@ fn jwt_config(keys: Value) -> Value {
 
 async fn all_keys_gateway() -> TestGateway {
     let keys: Vec<Value> = ALGS.iter().map(|alg| issuer().key_entry(alg)).collect();
-    gateway(&config(
-        upstream("origin").await,
-        &jwt_config(json!(keys)),
-        "",
-    ))
-    .await
+    jwt_gateway(&jwt_config(json!(keys)), None).start().await
 }
 
 async fn send(gw: &TestGateway, token: &str, headers: &[(&str, &str)]) -> support::TestResponse {
@@ -283,7 +272,7 @@ async fn keys_from_a_jwks_file() {
     let extra = format!(r#"config_files = {{ jwks = "../{dir_name}/jwks.json" }}"#);
     let mut jwt = jwt_config(json!([]));
     jwt.as_object_mut().map(|c| c.remove("keys"));
-    let gw = gateway(&config(upstream("origin").await, &jwt, &extra)).await;
+    let gw = jwt_gateway(&jwt, Some(&extra)).start().await;
     for alg in ["RS256", "ES256", "EdDSA"] {
         let token = issuer().mint(&json!({ "alg": alg, "kid": alg }), &claims());
         let response = send(&gw, &token, &[]).await;
@@ -299,7 +288,7 @@ async fn a_missing_jwks_file_is_a_config_error_naming_the_key() {
     let mut jwt = jwt_config(json!([]));
     jwt.as_object_mut().map(|c| c.remove("keys"));
     let extra = r#"config_files = { jwks = "no/such/jwks.json" }"#;
-    let errors = match try_gateway(&config(upstream("origin").await, &jwt, extra)).await {
+    let errors = match jwt_gateway(&jwt, Some(extra)).try_start().await {
         Ok(_) => panic!("gateway started without its JWKS"),
         Err(errors) => errors,
     };

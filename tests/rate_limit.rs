@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::builder::{Cap, Gateway, PluginBuilder, RouteBuilder, plugin};
+use support::builder::{Cap, Gateway, PluginBuilder, RouteBuilder, auth_probe, plugin};
 
 /// Route `limited` (every path) to an echo upstream through `chain`. The
 /// phase deadline is 2 s, not the harness's 50 ms, so that it survives a
@@ -171,10 +171,7 @@ async fn limits_are_per_consumer_in_an_auth_rate_limit_transform_chain() {
     // `probe` stands in for an auth plugin: it sets the context's
     // `consumer` from `x-user`, as api-key or jwt do.
     let chain = vec![
-        plugin("probe")
-            .grant([Cap::Log, Cap::Clock, Cap::Kv, Cap::Cache, Cap::Context])
-            .config("tag", "auth")
-            .config_toml("context_set", r#"{ consumer = "from-header:x-user" }"#),
+        auth_probe(),
         rate_limit("consumer", r#"[{ limit = 2, window = "1m" }]"#),
         consumer_header(),
     ];

@@ -6,7 +6,7 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use support::{config_prelude_with, gateway, upstream};
+use support::builder::{Cap, Gateway, PluginBuilder, plugin};
 use tokio::sync::{Mutex, MutexGuard};
 
 /// Deadline configured for these tests (the prelude sets 50 ms).
@@ -20,38 +20,30 @@ async fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().await
 }
 
-async fn hostile_gateway(mode: &str, extra: &str) -> support::TestGateway {
-    let origin = upstream("origin").await;
-    // A small memory limit so the bomb hits it within a few allocations.
-    let prelude = config_prelude_with("memory_limit_mb = 16");
-    gateway(&format!(
-        r#"{}
-[upstreams.origin]
-targets = ["{origin}"]
-
-[[routes]]
-name = "hostile"
-path = {{ prefix = "/hostile" }}
-upstream = "origin"
-
-[[routes.plugins]]
-name = "hostile"
-config.mode = "{mode}"
-{extra}
-
-[[routes]]
-name = "healthy"
-path = {{ prefix = "/healthy" }}
-upstream = "origin"
-
-[[routes.plugins]]
-name = "hello-header"
-capabilities = ["log"]
-config = {{ value = "world" }}
-"#,
-        prelude
-    ))
-    .await
+/// Route `hostile` (`/hostile`) through the `hostile` plugin in `mode`,
+/// shaped further by `shape`, and route `healthy` (`/healthy`) through
+/// `hello-header`, both to one echo upstream. Guests get 16 MiB, so the
+/// memory bomb hits the limit within a few allocations.
+async fn hostile_gateway(
+    mode: &str,
+    shape: impl FnOnce(PluginBuilder) -> PluginBuilder,
+) -> support::TestGateway {
+    Gateway::builder()
+        .runtime("memory_limit_mb = 16")
+        .echo("origin")
+        .route("hostile", |r| {
+            r.prefix("/hostile")
+                .plugin(shape(plugin("hostile").config("mode", mode)))
+        })
+        .route("healthy", |r| {
+            r.prefix("/healthy").plugin(
+                plugin("hello-header")
+                    .grant([Cap::Log])
+                    .config("value", "world"),
+            )
+        })
+        .start()
+        .await
 }
 
 fn assert_plugin_problem(response: &support::TestResponse, status: StatusCode, kind: &str) {
@@ -69,7 +61,7 @@ fn assert_plugin_problem(response: &support::TestResponse, status: StatusCode, k
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_infinite_loop_is_cut_off_at_its_deadline_while_other_routes_serve() {
     let _serial = serial().await;
-    let gw = hostile_gateway("spin", "").await;
+    let gw = hostile_gateway("spin", |p| p).await;
     // A baseline for the path's own overhead, measured on the same gateway.
     let baseline = {
         let started = Instant::now();
@@ -110,7 +102,7 @@ async fn an_infinite_loop_is_cut_off_at_its_deadline_while_other_routes_serve() 
 #[tokio::test]
 async fn a_memory_bomb_is_stopped_by_the_limit() {
     let _serial = serial().await;
-    let gw = hostile_gateway("grow-memory", "").await;
+    let gw = hostile_gateway("grow-memory", |p| p).await;
     let response = gw.get("/hostile").await;
     assert_plugin_problem(&response, StatusCode::INTERNAL_SERVER_ERROR, "memory");
     assert_eq!(gw.get("/healthy").await.status, StatusCode::OK);
@@ -121,7 +113,7 @@ async fn a_memory_bomb_is_stopped_by_the_limit() {
 #[tokio::test]
 async fn a_panic_fails_only_its_request() {
     let _serial = serial().await;
-    let gw = hostile_gateway("panic", "").await;
+    let gw = hostile_gateway("panic", |p| p).await;
     for _ in 0..3 {
         assert_plugin_problem(
             &gw.get("/hostile").await,
@@ -140,7 +132,7 @@ async fn a_trapped_instance_is_replaced_not_reused() {
     // The plugin panics only for requests with `x-boom`; its other requests
     // must succeed on the same route right after a trap, which a poisoned
     // (trapped and reused) instance could not do.
-    let gw = hostile_gateway("panic", r#"config.only_with_header = "x-boom""#).await;
+    let gw = hostile_gateway("panic", |p| p.config("only_with_header", "x-boom")).await;
     for _ in 0..3 {
         let boom = gw
             .send(http::Method::GET, "/hostile", &[("x-boom", "1")], "")
@@ -155,7 +147,7 @@ async fn a_trapped_instance_is_replaced_not_reused() {
 #[tokio::test]
 async fn a_plugin_error_fails_closed_by_default() {
     let _serial = serial().await;
-    let gw = hostile_gateway("error", "").await;
+    let gw = hostile_gateway("error", |p| p).await;
     assert_plugin_problem(
         &gw.get("/hostile").await,
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -166,7 +158,7 @@ async fn a_plugin_error_fails_closed_by_default() {
 #[tokio::test]
 async fn fail_open_skips_the_failing_plugin() {
     let _serial = serial().await;
-    let gw = hostile_gateway("panic", r#"on_failure = "open""#).await;
+    let gw = hostile_gateway("panic", |p| p.key(r#"on_failure = "open""#)).await;
     let response = gw.get("/hostile/page").await;
     assert_eq!(
         response.status,

@@ -16,6 +16,7 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use super::monitor::{Monitored, monitored};
 use super::{TestGateway, config_prelude_with, gateway, try_gateway, upstream};
 
 /// The capabilities a route can grant a plugin.
@@ -93,6 +94,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// Upstream `name` as the keys of its table, written out (weighted
+    /// targets, `balance`, discovery from a file or DNS, `tls`, ...).
+    pub fn upstream_toml(mut self, name: &str, keys: &str) -> Self {
+        self.upstreams.push((name.to_owned(), keys.to_owned()));
+        self
+    }
+
     /// A route named `name`, shaped by `build`; without `.upstream(..)`
     /// it goes to the first upstream (or echo) declared.
     pub fn route(mut self, name: &str, build: impl FnOnce(RouteBuilder) -> RouteBuilder) -> Self {
@@ -149,6 +157,13 @@ impl GatewayBuilder {
     pub async fn start(self) -> TestGateway {
         let addrs = self.echo_addrs().await;
         gateway(&self.toml(&addrs)).await
+    }
+
+    /// Starts the echo upstreams and the gateway with its monitor (the
+    /// prelude has the admin listener).
+    pub async fn start_monitored(self) -> Monitored {
+        let addrs = self.echo_addrs().await;
+        monitored(&self.toml(&addrs)).await
     }
 
     /// Starts the echo upstreams and tries the gateway: its config errors
@@ -256,6 +271,15 @@ pub fn plugin(name: &str) -> PluginBuilder {
     }
 }
 
+/// `probe` standing in for an auth plugin, as api-key or jwt would be: tag
+/// `auth`, the context's `consumer` from the `x-user` header.
+pub fn auth_probe() -> PluginBuilder {
+    plugin("probe")
+        .grant([Cap::Log, Cap::Clock, Cap::Kv, Cap::Cache, Cap::Context])
+        .config("tag", "auth")
+        .config_toml("context_set", r#"{ consumer = "from-header:x-user" }"#)
+}
+
 /// One plugin under construction.
 pub struct PluginBuilder {
     name: String,
@@ -267,8 +291,14 @@ pub struct PluginBuilder {
 
 impl PluginBuilder {
     /// `instance = "pooled" | "fresh"`.
-    pub fn instance(mut self, mode: &str) -> Self {
-        self.keys.push(format!("instance = {}", quote(mode)));
+    pub fn instance(self, mode: &str) -> Self {
+        self.key(&format!("instance = {}", quote(mode)))
+    }
+
+    /// Any other key of the plugin entry, as TOML (`on_failure = "open"`,
+    /// `config_files = { jwks = ".." }`).
+    pub fn key(mut self, toml: &str) -> Self {
+        self.keys.push(toml.to_owned());
         self
     }
 

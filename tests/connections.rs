@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use support::{TestGateway, config_prelude, gateway};
+use support::TestGateway;
+use support::builder::Gateway;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -31,11 +32,12 @@ async fn upstream() -> SocketAddr {
 
 async fn limited_gateway(limits: &str) -> TestGateway {
     let upstream = upstream().await;
-    gateway(&format!(
-        "{}\n[limits]\n{limits}\n\n[upstreams.o]\ntargets = [\"{upstream}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n",
-        config_prelude()
-    ))
-    .await
+    Gateway::builder()
+        .limits(limits)
+        .upstream("o", &[upstream])
+        .route("r", |r| r)
+        .start()
+        .await
 }
 
 /// Reads one response on a kept-alive connection (its body is `done`).
@@ -196,10 +198,9 @@ async fn connections_over_the_limit_are_closed_and_counted() {
 
 #[test]
 fn connection_limits_are_checked_with_their_key() {
-    let toml = format!(
-        "{}\n[limits]\nmax_connections = 0\nidle_timeout_ms = 0\ntunnel_idle_timeout_ms = 0\n",
-        config_prelude()
-    );
+    let toml = Gateway::builder()
+        .limits("max_connections = 0\nidle_timeout_ms = 0\ntunnel_idle_timeout_ms = 0")
+        .toml(&[]);
     let (_dir, config) = support::parse_config(&toml);
     let errors = config.expect_err("refused").to_string();
     for key in [
@@ -218,14 +219,13 @@ fn connection_limits_are_checked_with_their_key() {
 #[tokio::test]
 async fn the_admin_listener_caps_its_connections_and_times_out_slow_heads() {
     let upstream = upstream().await;
-    let prelude = config_prelude().replace(
-        "[admin]\naddr = \"127.0.0.1:0\"",
-        "[admin]\naddr = \"127.0.0.1:0\"\nmax_connections = 2",
-    );
-    let gw = gateway(&format!(
-        "{prelude}\n[limits]\nheader_read_timeout_ms = 300\n\n[upstreams.o]\ntargets = [\"{upstream}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n"
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .admin("max_connections = 2")
+        .limits("header_read_timeout_ms = 300")
+        .upstream("o", &[upstream])
+        .route("r", |r| r)
+        .start()
+        .await;
     let admin = gw.admin.expect("the prelude has [admin]");
     let request = b"GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n";
     let mut open = Vec::new();

@@ -18,13 +18,13 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::{TestGateway, config_prelude, gateway, raw_request, upstream};
+use support::builder::Gateway;
+use support::{TestGateway, raw_request, upstream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const LIMITS: &str = r#"
-[limits]
-max_headers = 20
+/// The gateway-wide limits these tests push against, HTTP/2's included.
+const LIMITS: &str = r#"max_headers = 20
 max_header_bytes = 4096
 max_body_bytes = 1024
 header_read_timeout_ms = 300
@@ -32,15 +32,15 @@ header_read_timeout_ms = 300
 [limits.http2]
 max_concurrent_streams = 7
 initial_stream_window_bytes = 32768
-max_pending_accept_reset_streams = 5
-"#;
+max_pending_accept_reset_streams = 5"#;
 
 async fn limited_gateway(upstream: SocketAddr) -> TestGateway {
-    gateway(&format!(
-        "{}{LIMITS}\n[upstreams.o]\ntargets = [\"{upstream}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n",
-        config_prelude()
-    ))
-    .await
+    Gateway::builder()
+        .limits(LIMITS)
+        .upstream("o", &[upstream])
+        .route("r", |r| r)
+        .start()
+        .await
 }
 
 /// The status of the first response in raw response text.
@@ -304,10 +304,10 @@ async fn http2_settings_follow_the_limits_and_rapid_reset_is_cut_off() {
 
 #[test]
 fn limit_values_are_checked_with_their_key() {
-    let toml = format!(
-        "{}limits.http2 = {{ initial_connection_window_bytes = 10 }}\n\n[limits]\nmax_headers = 0\n",
-        config_prelude()
-    );
+    let toml = Gateway::builder()
+        .listener("limits.http2 = { initial_connection_window_bytes = 10 }")
+        .limits("max_headers = 0")
+        .toml(&[]);
     let (_dir, config) = support::parse_config(&toml);
     let errors = config.expect_err("refused").to_string();
     assert!(
@@ -319,7 +319,7 @@ fn limit_values_are_checked_with_their_key() {
         "{errors}"
     );
 
-    let toml = format!("{}\n[limits]\nmax_header_size = 1\n", config_prelude());
+    let toml = Gateway::builder().limits("max_header_size = 1").toml(&[]);
     let (_dir, config) = support::parse_config(&toml);
     let errors = config.expect_err("refused").to_string();
     assert!(errors.contains("limits"), "{errors}");
@@ -344,11 +344,12 @@ async fn a_flood_past_max_requests_in_flight_is_shed_fast_and_the_gateway_recove
         }
     })
     .await;
-    let gw = gateway(&format!(
-        "{}\n[limits]\nmax_requests_in_flight = 4\n\n[upstreams.o]\ntargets = [\"{slow}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n",
-        config_prelude()
-    ))
-    .await;
+    let gw = Gateway::builder()
+        .limits("max_requests_in_flight = 4")
+        .upstream("o", &[slow])
+        .route("r", |r| r)
+        .start()
+        .await;
     let flood = (0..20).map(|_| async {
         let started = std::time::Instant::now();
         let response = gw.get("/work").await;

@@ -17,7 +17,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use support::{TestGateway, config_prelude, gateway, raw_request};
+use support::builder::Gateway;
+use support::{TestGateway, raw_request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -40,11 +41,11 @@ async fn counting_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
 }
 
 async fn framing_gateway(upstream: SocketAddr) -> TestGateway {
-    gateway(&format!(
-        "{}\n[upstreams.o]\ntargets = [\"{upstream}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n",
-        config_prelude()
-    ))
-    .await
+    Gateway::builder()
+        .upstream("o", &[upstream])
+        .route("r", |r| r)
+        .start()
+        .await
 }
 
 /// Asserts that `raw` holds exactly the statuses `want`, in order, that the

@@ -17,7 +17,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use support::{config_prelude, gateway};
+use support::builder::Gateway;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -95,11 +95,12 @@ async fn ws_gateway() -> support::TestGateway {
 
 async fn ws_gateway_with(limits: &str) -> support::TestGateway {
     let origin = websocket_upstream().await;
-    gateway(&format!(
-        "{}\n[limits]\n{limits}\n\n[upstreams.ws]\ntargets = [\"{origin}\"]\n\n[[routes]]\nname = \"ws\"\nupstream = \"ws\"\n",
-        config_prelude()
-    ))
-    .await
+    Gateway::builder()
+        .limits(limits)
+        .upstream("ws", &[origin])
+        .route("ws", |r| r)
+        .start()
+        .await
 }
 
 #[tokio::test]

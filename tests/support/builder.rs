@@ -10,14 +10,14 @@
 //! ```
 //!
 //! It renders the same TOML a user would write (see [`GatewayBuilder::toml`])
-//! on top of [`super::config_prelude`], so the gateway under test is built
+//! on top of [`super::config_prelude_keys`], so the gateway under test is built
 //! exactly as `portico run` builds it.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use super::monitor::{Monitored, monitored};
-use super::{TestGateway, config_prelude_with, gateway, try_gateway, upstream};
+use super::{PreludeKeys, TestGateway, config_prelude_keys, gateway, try_gateway, upstream};
 
 /// The capabilities a route can grant a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl Gateway {
 /// A gateway config under construction.
 #[derive(Default)]
 pub struct GatewayBuilder {
-    runtime: String,
+    prelude: PreludeKeys,
     tables: String,
     echoes: Vec<String>,
     upstreams: Vec<(String, String)>,
@@ -110,23 +110,38 @@ impl GatewayBuilder {
 
     /// More keys for `[runtime]` (`deadline_ms = 200`, ...).
     pub fn runtime(mut self, keys: &str) -> Self {
-        self.runtime.push_str(keys);
-        self.runtime.push('\n');
+        push_line(&mut self.prelude.runtime, keys);
         self
+    }
+
+    /// More keys for `[admin]` (`max_connections = 2`).
+    pub fn admin(mut self, keys: &str) -> Self {
+        push_line(&mut self.prelude.admin, keys);
+        self
+    }
+
+    /// More keys for the traffic listener (`limits.http2 = { .. }`).
+    pub fn listener(mut self, keys: &str) -> Self {
+        push_line(&mut self.prelude.listener, keys);
+        self
+    }
+
+    /// The gateway-wide `[limits]` table with these keys.
+    pub fn limits(self, keys: &str) -> Self {
+        self.table(&format!("[limits]\n{keys}"))
     }
 
     /// A top-level table as TOML (`[limits]` with its keys, `[analytics]`,
     /// ...), for what has no method of its own yet.
     pub fn table(mut self, toml: &str) -> Self {
-        self.tables.push_str(toml);
-        self.tables.push('\n');
+        push_line(&mut self.tables, toml);
         self
     }
 
     /// The config text, with echo upstreams at `echo_addrs` (in the order
     /// they were declared).
     pub fn toml(&self, echo_addrs: &[SocketAddr]) -> String {
-        let mut text = config_prelude_with(&self.runtime);
+        let mut text = config_prelude_keys(&self.prelude);
         text.push('\n');
         text.push_str(&self.tables);
         let mut upstream_names = Vec::new();
@@ -350,6 +365,12 @@ impl PluginBuilder {
             let _ = writeln!(text, "config.{key} = {value}");
         }
     }
+}
+
+/// Appends `text` and a newline.
+fn push_line(to: &mut String, text: &str) {
+    to.push_str(text);
+    to.push('\n');
 }
 
 /// A TOML basic string.

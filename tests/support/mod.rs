@@ -62,12 +62,29 @@ pub async fn upstream(name: &str) -> SocketAddr {
 /// shared compile cache, an admin listener and one traffic listener, both
 /// on ephemeral ports.
 pub fn config_prelude() -> String {
-    config_prelude_with("")
+    config_prelude_keys(&PreludeKeys::default())
 }
 
-/// [`config_prelude`] with more keys in its `[runtime]` table; a
-/// `deadline_ms` among them replaces the prelude's 50 ms.
-pub fn config_prelude_with(runtime: &str) -> String {
+/// The keys a test adds to the prelude's own tables.
+#[derive(Clone, Debug, Default)]
+pub struct PreludeKeys {
+    /// More keys of `[runtime]`; a `deadline_ms` among them replaces the
+    /// prelude's 50 ms.
+    pub runtime: String,
+    /// More keys of `[admin]` (`max_connections = 2`).
+    pub admin: String,
+    /// More keys of the traffic listener (`limits.http2 = { .. }`).
+    pub listener: String,
+}
+
+/// [`config_prelude`] with more keys in its `[runtime]`, `[admin]` and
+/// listener tables.
+pub fn config_prelude_keys(keys: &PreludeKeys) -> String {
+    let PreludeKeys {
+        runtime,
+        admin,
+        listener,
+    } = keys;
     let deadline = if runtime
         .lines()
         .any(|l| l.trim_start().starts_with("deadline_ms"))
@@ -87,10 +104,12 @@ cache_dir = "{}"
 
 [admin]
 addr = "127.0.0.1:0"
+{admin}
 
 [[listeners]]
 name = "test"
 addr = "127.0.0.1:0"
+{listener}
 "#,
         plugin_dir().display(),
         root().join("target/test-cache").display()

@@ -5,16 +5,18 @@
 use crate::support;
 use crate::support::monitor;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::StatusCode;
-use monitor::{monitored, webhook_receiver};
-use support::{config_prelude, upstream};
+use monitor::webhook_receiver;
+use support::builder::{Gateway, plugin};
+use support::upstream;
 
 /// A closed port on 127.0.0.1: bound, then released.
-fn dead_target() -> String {
+fn dead_target() -> SocketAddr {
     let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    socket.local_addr().unwrap().to_string()
+    socket.local_addr().unwrap()
 }
 
 async fn next_post(
@@ -32,9 +34,9 @@ async fn error_rate_alert_fires_and_resolves_with_webhook_posts() {
     // The first POST is answered 503: delivery must retry.
     let mut hook = webhook_receiver(1).await;
     let data = tempfile::tempdir().unwrap();
-    let gw = monitored(&format!(
-        r#"{prelude}
-[analytics]
+    let gw = Gateway::builder()
+        .table(&format!(
+            r#"[analytics]
 dir = "{data}"
 
 [alerting]
@@ -49,31 +51,16 @@ kind = "error_rate"
 route = "broken"
 above_percent = 50.0
 window_s = 2
-for_s = 1
-
-[upstreams.origin]
-targets = ["{origin}"]
-
-[upstreams.gone]
-targets = ["{dead}"]
-retries = 0
-
-[[routes]]
-name = "fine"
-path = {{ prefix = "/fine" }}
-upstream = "origin"
-
-[[routes]]
-name = "broken"
-path = {{ prefix = "/broken" }}
-upstream = "gone"
-"#,
-        prelude = config_prelude(),
-        data = data.path().display(),
-        url = hook.url,
-        dead = dead_target(),
-    ))
-    .await;
+for_s = 1"#,
+            data = data.path().display(),
+            url = hook.url,
+        ))
+        .upstream("origin", &[origin])
+        .upstream_with("gone", &[dead_target()], "retries = 0")
+        .route("fine", |r| r.prefix("/fine").upstream("origin"))
+        .route("broken", |r| r.prefix("/broken").upstream("gone"))
+        .start_monitored()
+        .await;
 
     // Healthy traffic on another route never fires the rule.
     for _ in 0..5 {
@@ -125,19 +112,20 @@ upstream = "gone"
 
 #[tokio::test]
 async fn alert_rules_are_checked_with_their_key_paths() {
-    let (_dir, config) = support::parse_config(&format!(
-        r#"{}
-[alerting]
+    let (_dir, config) = support::parse_config(
+        &Gateway::builder()
+            .table(
+                r#"[alerting]
 webhooks = ["https://hooks.example/x"]
 
 [[alerts]]
 name = "a"
 kind = "p99_latency"
 route = "nope"
-above_percent = 5.0
-"#,
-        config_prelude()
-    ));
+above_percent = 5.0"#,
+            )
+            .toml(&[]),
+    );
     let errors = config.expect_err("config refused").to_string();
     for expected in [
         "`alerting.webhooks[0]`: `https://hooks.example/x`: https webhooks are not supported",
@@ -156,9 +144,9 @@ above_percent = 5.0
 async fn plugin_trap_and_no_healthy_target_alerts_fire() {
     let origin = upstream("origin").await;
     let mut hook = webhook_receiver(0).await;
-    let gw = monitored(&format!(
-        r#"{prelude}
-[alerting]
+    let gw = Gateway::builder()
+        .table(&format!(
+            r#"[alerting]
 webhooks = ["{url}"]
 
 [[alerts]]
@@ -173,35 +161,23 @@ for_s = 0
 name = "gone-down"
 kind = "no_healthy_target"
 upstream = "gone"
-for_s = 0
-
-[upstreams.origin]
-targets = ["{origin}"]
-
-[upstreams.gone]
-targets = ["{dead}"]
-retries = 0
-outlier = {{ consecutive_failures = 1, ejection_ms = 60000 }}
-
-[[routes]]
-name = "boom"
-path = {{ prefix = "/boom" }}
-upstream = "origin"
-
-[[routes.plugins]]
-name = "hostile"
-config.mode = "panic"
-
-[[routes]]
-name = "gone"
-path = {{ prefix = "/gone" }}
-upstream = "gone"
-"#,
-        prelude = config_prelude(),
-        url = hook.url,
-        dead = dead_target(),
-    ))
-    .await;
+for_s = 0"#,
+            url = hook.url,
+        ))
+        .upstream("origin", &[origin])
+        .upstream_with(
+            "gone",
+            &[dead_target()],
+            "retries = 0\noutlier = { consecutive_failures = 1, ejection_ms = 60000 }",
+        )
+        .route("boom", |r| {
+            r.prefix("/boom")
+                .upstream("origin")
+                .plugin(plugin("hostile").config("mode", "panic"))
+        })
+        .route("gone", |r| r.prefix("/gone").upstream("gone"))
+        .start_monitored()
+        .await;
 
     // Two traps are under the threshold: nothing fires.
     for _ in 0..2 {

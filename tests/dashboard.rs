@@ -8,13 +8,14 @@
 use crate::support;
 use crate::support::monitor;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use http::StatusCode;
-use monitor::{Monitored, monitored};
+use monitor::Monitored;
 use serde_json::Value;
-use support::{config_prelude, upstream};
+use support::builder::{Cap, Gateway, plugin};
 
 /// The Chromium binary: `$CHROMIUM`, else `chromium` or
 /// `chromium-browser` on `PATH`.
@@ -93,44 +94,32 @@ fn json_route<'a>(live: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no route {name} in {live}"))
 }
 
-async fn dashboard_gateway(dead: &str) -> Monitored {
-    let origin = upstream("origin").await;
-    // Analytics go to `.portico/analytics` beside the (temporary) config.
-    monitored(&format!(
-        r#"{prelude}
-[[alerts]]
+/// Route `hello` (`/hello`, through `probe`) to an echo upstream, route
+/// `broken` (`/broken`) to `dead`, and an error-rate alert on `broken`.
+/// Analytics go to `.portico/analytics` beside the (temporary) config.
+async fn dashboard_gateway(dead: SocketAddr) -> Monitored {
+    Gateway::builder()
+        .table(
+            r#"[[alerts]]
 name = "broken-errors"
 kind = "error_rate"
 route = "broken"
 above_percent = 10.0
 window_s = 30
-for_s = 0
-
-[upstreams.origin]
-targets = ["{origin}"]
-
-[upstreams.gone]
-targets = ["{dead}"]
-retries = 0
-
-[[routes]]
-name = "hello"
-path = {{ prefix = "/hello" }}
-upstream = "origin"
-
-[[routes.plugins]]
-name = "probe"
-capabilities = ["log", "clock", "kv", "cache", "context"]
-config = {{ tag = "p" }}
-
-[[routes]]
-name = "broken"
-path = {{ prefix = "/broken" }}
-upstream = "gone"
-"#,
-        prelude = config_prelude(),
-    ))
-    .await
+for_s = 0"#,
+        )
+        .echo("origin")
+        .upstream_with("gone", &[dead], "retries = 0")
+        .route("hello", |r| {
+            r.prefix("/hello").upstream("origin").plugin(
+                plugin("probe")
+                    .grant([Cap::Log, Cap::Clock, Cap::Kv, Cap::Cache, Cap::Context])
+                    .config("tag", "p"),
+            )
+        })
+        .route("broken", |r| r.prefix("/broken").upstream("gone"))
+        .start_monitored()
+        .await
 }
 
 #[tokio::test]
@@ -142,12 +131,12 @@ async fn the_dashboard_shows_the_traffic_and_follows_it() {
         eprintln!("skipped: chromium not found (set CHROMIUM or install it)");
         return;
     };
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+    let dead_addr = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
-        .unwrap()
-        .to_string();
-    let gw = dashboard_gateway(&dead).await;
+        .unwrap();
+    let dead = dead_addr.to_string();
+    let gw = dashboard_gateway(dead_addr).await;
     for _ in 0..7 {
         assert_eq!(gw.gateway.get("/hello").await.status, StatusCode::OK);
     }

@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use backends::EchoServer;
 use dns::DnsServer;
-use support::{TestGateway, config_prelude, gateway};
+use support::{TestGateway, builder};
 
 async fn routed(upstream: &str) -> TestGateway {
-    gateway(&format!(
-        "{}\n[upstreams.pool]\n{upstream}\n\n[[routes]]\nname = \"r\"\nupstream = \"pool\"\n",
-        config_prelude()
-    ))
-    .await
+    builder::Gateway::builder()
+        .upstream_toml("pool", upstream)
+        .route("r", |r| r)
+        .start()
+        .await
 }
 
 /// Sends GETs until the set of upstreams answering the last few is `want`.
@@ -213,11 +213,13 @@ async fn a_watched_file_picks_up_an_added_target() {
 
 #[tokio::test]
 async fn an_unreadable_targets_file_is_a_config_error() {
-    let toml = format!(
-        "{}\n[upstreams.pool]\nfile = {{ path = \"missing.txt\" }}\n\n[[routes]]\nname = \"r\"\nupstream = \"pool\"\n",
-        config_prelude()
-    );
-    let error = support::try_gateway(&toml).await.err().expect("refused");
+    let error = builder::Gateway::builder()
+        .upstream_toml("pool", r#"file = { path = "missing.txt" }"#)
+        .route("r", |r| r)
+        .try_start()
+        .await
+        .err()
+        .expect("refused");
     assert!(
         error.contains("`upstreams.pool.file.path`: cannot read"),
         "{error}"

@@ -14,7 +14,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use support::{TestGateway, config_prelude, gateway};
+use support::{TestGateway, builder};
 
 /// A CA and PEM files of a server certificate it signed, in `dir`.
 struct Pki {
@@ -79,11 +79,11 @@ impl Pki {
 }
 
 async fn routed(upstream: &str) -> TestGateway {
-    gateway(&format!(
-        "{}\n[upstreams.secure]\n{upstream}\n\n[[routes]]\nname = \"r\"\nupstream = \"secure\"\n",
-        config_prelude()
-    ))
-    .await
+    builder::Gateway::builder()
+        .upstream_toml("secure", upstream)
+        .route("r", |r| r)
+        .start()
+        .await
 }
 
 #[tokio::test]
@@ -164,11 +164,16 @@ async fn a_client_certificate_is_presented_when_configured() {
 
 #[tokio::test]
 async fn a_missing_ca_file_is_a_config_error_naming_the_key() {
-    let toml = format!(
-        "{}\n[upstreams.secure]\ntargets = [\"127.0.0.1:1\"]\ntls = {{ ca_file = \"nope.pem\" }}\n\n[[routes]]\nname = \"r\"\nupstream = \"secure\"\n",
-        config_prelude()
-    );
-    let error = support::try_gateway(&toml).await.err().expect("refused");
+    let error = builder::Gateway::builder()
+        .upstream_toml(
+            "secure",
+            "targets = [\"127.0.0.1:1\"]\ntls = { ca_file = \"nope.pem\" }",
+        )
+        .route("r", |r| r)
+        .try_start()
+        .await
+        .err()
+        .expect("refused");
     assert!(error.contains("`upstreams.secure.tls.ca_file`"), "{error}");
 }
 
@@ -176,12 +181,17 @@ async fn a_missing_ca_file_is_a_config_error_naming_the_key() {
 async fn connections_are_reused_and_counted() {
     let pki = Pki::new();
     let origin = EchoServer::tls("secure", pki.server(&[b"http/1.1"], false)).await;
-    let toml = format!(
-        "{}\n[upstreams.secure]\ntargets = [\"{}\"]\ntls = {{ ca_file = \"{}\", server_name = \"upstream.test\" }}\n\n[[routes]]\nname = \"r\"\nupstream = \"secure\"\n",
-        config_prelude(),
-        origin.addr,
-        pki.path("ca.pem")
-    );
+    let toml = builder::Gateway::builder()
+        .upstream_toml(
+            "secure",
+            &format!(
+                "targets = [\"{}\"]\ntls = {{ ca_file = \"{}\", server_name = \"upstream.test\" }}",
+                origin.addr,
+                pki.path("ca.pem")
+            ),
+        )
+        .route("r", |r| r)
+        .toml(&[]);
     let (_dir, config) = support::parse_config(&toml);
     let config = config.unwrap();
     let built = Arc::new(Gateway::build(&config).await.unwrap());

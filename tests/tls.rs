@@ -17,45 +17,21 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use pki::{Ca, Leaf, client_config, get, handshake, served};
-use support::{TestGateway, plugin_dir, root, try_gateway, upstream};
+use support::TestGateway;
+use support::builder::{Cap, Gateway, GatewayBuilder, RouteBuilder, plugin};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A config with one TLS listener (its `tls` table given) in front of an
-/// echo upstream; `route` adds keys to the one route.
-fn tls_config(tls: &str, upstream: SocketAddr, route: &str) -> String {
-    format!(
-        r#"version = 1
-plugin_dir = "{}"
-
-[runtime]
-cache_dir = "{}"
-
-[[listeners]]
-name = "secure"
-addr = "127.0.0.1:0"
-
-[listeners.tls]
-{tls}
-
-[upstreams.o]
-targets = ["{upstream}"]
-
-[[routes]]
-name = "r"
-upstream = "o"
-{route}
-"#,
-        plugin_dir().display(),
-        root().join("target/test-cache").display()
-    )
+/// A gateway whose traffic listener has TLS (the keys of its `tls` table)
+/// in front of an echo upstream; `route` shapes the one route.
+fn tls_config(tls: &str, route: impl FnOnce(RouteBuilder) -> RouteBuilder) -> GatewayBuilder {
+    Gateway::builder()
+        .listener_tls(tls)
+        .echo("origin")
+        .route("r", route)
 }
 
-async fn tls_gateway(tls: &str, route: &str) -> TestGateway {
-    let origin = upstream("origin").await;
-    match try_gateway(&tls_config(tls, origin, route)).await {
-        Ok(gateway) => gateway,
-        Err(errors) => panic!("gateway refused its config:\n{errors}"),
-    }
+async fn tls_gateway(tls: &str, route: impl FnOnce(RouteBuilder) -> RouteBuilder) -> TestGateway {
+    tls_config(tls, route).start().await
 }
 
 fn pair(dir: &Path, leaf: &Leaf, name: &str) -> String {
@@ -82,7 +58,7 @@ async fn sni_picks_the_certificate_and_alpn_the_protocol() {
         fallback_cert.display(),
         fallback_key.display()
     );
-    let gw = tls_gateway(&tls, "").await;
+    let gw = tls_gateway(&tls, |r| r).await;
 
     let h2 = client_config(Some(&ca), None, &[b"h2", b"http/1.1"]);
     let stream = handshake(gw.addr, "a.test", h2.clone()).await.unwrap();
@@ -179,7 +155,7 @@ async fn tls_1_1_and_suites_outside_the_profile_are_refused() {
         "certificates = [{}]",
         pair(dir.path(), &ca.server(&["a.test"]), "a")
     );
-    let gw = tls_gateway(&tls, "").await;
+    let gw = tls_gateway(&tls, |r| r).await;
     let (kind, payload) =
         first_record(gw.addr, &client_hello([3, 3], &[ECDHE_ECDSA_AES128_GCM])).await;
     assert_eq!(
@@ -258,7 +234,7 @@ async fn curl_and_openssl_agree() {
         pair(dir.path(), &ca.server(&["a.test"]), "a"),
         pair(dir.path(), &ca.server(&["b.test"]), "b"),
     );
-    let gw = tls_gateway(&tls, "").await;
+    let gw = tls_gateway(&tls, |r| r).await;
     let port = gw.addr.port();
     let ca_arg = ca_file.display().to_string();
 
@@ -337,7 +313,7 @@ async fn certificates_reload_while_serving_without_a_failed_handshake() {
         "certificates = [{}]\nreload_interval_ms = 50",
         pair(dir.path(), &first, "a")
     );
-    let gw = tls_gateway(&tls, "").await;
+    let gw = tls_gateway(&tls, |r| r).await;
     let config = client_config(Some(&ca), None, &[b"h2"]);
 
     // Handshakes back to back while the files change underneath.
@@ -414,13 +390,11 @@ async fn mtls_gateway(dir: &Path, clients: &Ca, mode: &str) -> (TestGateway, Ca)
         pair(dir, &ca.server(&["a.test"]), "a"),
         client_ca.display()
     );
-    let route = r#"
-[[routes.plugins]]
-name = "probe"
-capabilities = ["context", "kv"]
-config.context_to_header = { "tls.client.cn" = "x-client-cn", "tls.client.san" = "x-client-san", "tls.client.subject" = "x-client-subject" }
-"#;
-    (tls_gateway(&tls, route).await, ca)
+    let probe = plugin("probe").grant([Cap::Context, Cap::Kv]).config_toml(
+        "context_to_header",
+        r#"{ "tls.client.cn" = "x-client-cn", "tls.client.san" = "x-client-san", "tls.client.subject" = "x-client-subject" }"#,
+    );
+    (tls_gateway(&tls, |r| r.plugin(probe)).await, ca)
 }
 
 /// Whether a request over a new connection presenting `client` is served.
@@ -495,17 +469,13 @@ async fn mtls_optional_serves_anonymous_clients_without_an_identity() {
 
 #[tokio::test]
 async fn tls_config_problems_name_their_key() {
-    let origin = upstream("origin").await;
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.pem");
     let tls = format!(
         "certificates = [{{ cert = \"{0}\", key = \"{0}\" }}]",
         missing.display()
     );
-    let error = try_gateway(&tls_config(&tls, origin, ""))
-        .await
-        .err()
-        .unwrap();
+    let error = tls_config(&tls, |r| r).try_start().await.err().unwrap();
     assert!(
         error.contains("listeners[0].tls.certificates[0].cert"),
         "{error}"
@@ -516,10 +486,7 @@ async fn tls_config_problems_name_their_key() {
         "certificates = [{}]\nclient_auth = \"optional\"",
         pair(dir.path(), &ca.server(&["a.test"]), "a")
     );
-    let error = try_gateway(&tls_config(&tls, origin, ""))
-        .await
-        .err()
-        .unwrap();
+    let error = tls_config(&tls, |r| r).try_start().await.err().unwrap();
     assert!(error.contains("listeners[0].tls.client_auth"), "{error}");
 
     let other = ca.server(&["a.test"]);
@@ -530,10 +497,7 @@ async fn tls_config_problems_name_their_key() {
         cert.display(),
         key.display()
     );
-    let error = try_gateway(&tls_config(&tls, origin, ""))
-        .await
-        .err()
-        .unwrap();
+    let error = tls_config(&tls, |r| r).try_start().await.err().unwrap();
     assert!(
         error.contains("listeners[0].tls.certificates[0].key"),
         "{error}"
@@ -548,7 +512,7 @@ async fn a_client_that_never_finishes_its_handshake_is_dropped() {
         "certificates = [{}]\nhandshake_timeout_ms = 200",
         pair(dir.path(), &ca.server(&["a.test"]), "a")
     );
-    let gw = tls_gateway(&tls, "").await;
+    let gw = tls_gateway(&tls, |r| r).await;
     for sent in [
         &b""[..],
         &client_hello([3, 3], &[ECDHE_ECDSA_AES128_GCM])[..20],

@@ -64,6 +64,7 @@ impl Gateway {
 #[derive(Default)]
 pub struct GatewayBuilder {
     prelude: PreludeKeys,
+    listener_tls: Option<String>,
     tables: String,
     echoes: Vec<String>,
     upstreams: Vec<(String, String)>,
@@ -126,6 +127,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// TLS on the traffic listener: the keys of its `[listeners.tls]`
+    /// table (`certificates = [..]`, `client_auth = ".."`).
+    pub fn listener_tls(mut self, keys: &str) -> Self {
+        self.listener_tls = Some(keys.to_owned());
+        self
+    }
+
     /// The gateway-wide `[limits]` table with these keys.
     pub fn limits(self, keys: &str) -> Self {
         self.table(&format!("[limits]\n{keys}"))
@@ -141,7 +149,11 @@ impl GatewayBuilder {
     /// The config text, with echo upstreams at `echo_addrs` (in the order
     /// they were declared).
     pub fn toml(&self, echo_addrs: &[SocketAddr]) -> String {
-        let mut text = config_prelude_keys(&self.prelude);
+        let mut prelude = self.prelude.clone();
+        if let Some(tls) = &self.listener_tls {
+            push_line(&mut prelude.listener, &format!("\n[listeners.tls]\n{tls}"));
+        }
+        let mut text = config_prelude_keys(&prelude);
         text.push('\n');
         text.push_str(&self.tables);
         let mut upstream_names = Vec::new();

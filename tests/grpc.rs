@@ -17,7 +17,8 @@ use std::process::{Child, Command, Stdio};
 
 use pki::Ca;
 use serde_json::Value;
-use support::{config_prelude, root, try_gateway};
+use support::builder::{Cap, Gateway, GatewayBuilder, plugin};
+use support::root;
 
 const KEY: &str = "grpc-test-key";
 
@@ -103,70 +104,56 @@ fn closed_port() -> SocketAddr {
     listener.local_addr().expect("addr")
 }
 
-fn config(server: SocketAddr, dir: &Path, ca: &Ca) -> String {
+/// The gRPC gateway: the prelude's h2c listener and a TLS listener `tls`;
+/// upstream `grpc` (h2, the Python server) behind routes `echo` (with
+/// `transform` setting a request and a response header), `keyed`
+/// (`api-key`), `limited` (`rate-limit`, one call a minute per `x-run`) and
+/// `slow` (a 300 ms timeout); route `down` to a closed h2 upstream.
+fn config(server: SocketAddr, dir: &Path, ca: &Ca) -> GatewayBuilder {
     let (cert, key) = ca.server(&["localhost"]).write(dir, "server");
     let sha = sha256_hex(KEY);
-    format!(
-        r#"{prelude}
-[[listeners]]
+    Gateway::builder()
+        .table(&format!(
+            r#"[[listeners]]
 name = "tls"
 addr = "127.0.0.1:0"
 [listeners.tls]
-certificates = [{{ cert = "{cert}", key = "{key}" }}]
-
-[upstreams.grpc]
-targets = ["{server}"]
-protocol = "h2"
-
-[upstreams.down]
-targets = ["{down}"]
-protocol = "h2"
-
-[[routes]]
-name = "echo"
-path = {{ prefix = "/portico.test.Echo/" }}
-upstream = "grpc"
-[[routes.plugins]]
-name = "transform"
-capabilities = ["context"]
-config.request.headers.set = {{ "x-consumer" = "grpc-client" }}
-config.response.headers.set = {{ "x-gateway" = "portico" }}
-
-[[routes]]
-name = "keyed"
-path = {{ prefix = "/keyed.Echo/" }}
-upstream = "grpc"
-[[routes.plugins]]
-name = "api-key"
-capabilities = ["context"]
-config.keys = [{{ sha256 = "{sha}", consumer = "alice" }}]
-
-[[routes]]
-name = "limited"
-path = {{ prefix = "/limited.Echo/" }}
-upstream = "grpc"
-[[routes.plugins]]
-name = "rate-limit"
-capabilities = ["kv", "clock", "context", "metrics"]
-config.key = "header:x-run"
-config.policies = [{{ limit = 1, window = "1m" }}]
-
-[[routes]]
-name = "slow"
-path = {{ prefix = "/slow.Echo/" }}
-upstream = "grpc"
-timeout_ms = 300
-
-[[routes]]
-name = "down"
-path = {{ prefix = "/down.Echo/" }}
-upstream = "down"
-"#,
-        prelude = config_prelude(),
-        cert = cert.display(),
-        key = key.display(),
-        down = closed_port(),
-    )
+certificates = [{{ cert = "{}", key = "{}" }}]"#,
+            cert.display(),
+            key.display()
+        ))
+        .upstream_with("grpc", &[server], r#"protocol = "h2""#)
+        .upstream_with("down", &[closed_port()], r#"protocol = "h2""#)
+        .route("echo", |r| {
+            r.prefix("/portico.test.Echo/").upstream("grpc").plugin(
+                plugin("transform")
+                    .grant([Cap::Context])
+                    .config_toml("request.headers.set", r#"{ "x-consumer" = "grpc-client" }"#)
+                    .config_toml("response.headers.set", r#"{ "x-gateway" = "portico" }"#),
+            )
+        })
+        .route("keyed", |r| {
+            r.prefix("/keyed.Echo/").upstream("grpc").plugin(
+                plugin("api-key").grant([Cap::Context]).config_toml(
+                    "keys",
+                    &format!(r#"[{{ sha256 = "{sha}", consumer = "alice" }}]"#),
+                ),
+            )
+        })
+        .route("limited", |r| {
+            r.prefix("/limited.Echo/").upstream("grpc").plugin(
+                plugin("rate-limit")
+                    .grant([Cap::Kv, Cap::Clock, Cap::Context, Cap::Metrics])
+                    .config("key", "header:x-run")
+                    .config_toml("policies", r#"[{ limit = 1, window = "1m" }]"#),
+            )
+        })
+        .route("slow", |r| {
+            r.prefix("/slow.Echo/")
+                .upstream("grpc")
+                .key("timeout_ms = 300")
+        })
+        .route("down", |r| r.prefix("/down.Echo/").upstream("down"))
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -284,10 +271,7 @@ async fn grpc_calls_pass_through_over_h2c_and_tls() {
     let server = GrpcServer::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = Ca::new("Portico gRPC Test CA");
-    let gateway = match try_gateway(&config(server.addr, dir.path(), &ca)).await {
-        Ok(gateway) => gateway,
-        Err(errors) => panic!("gateway refused its config:\n{errors}"),
-    };
+    let gateway = config(server.addr, dir.path(), &ca).start().await;
     let tls = gateway.listener("tls");
     let ca_path = dir.path().join("ca.pem");
     std::fs::write(&ca_path, ca.pem()).expect("write CA");
@@ -335,15 +319,11 @@ async fn chunked_trailer_upstream() -> SocketAddr {
 async fn trailers_from_an_http1_chunked_upstream_reach_an_http2_client() {
     use http_body_util::BodyExt;
     let origin = chunked_trailer_upstream().await;
-    let gateway = match try_gateway(&format!(
-        "{}\n[upstreams.o]\ntargets = [\"{origin}\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n",
-        config_prelude()
-    ))
-    .await
-    {
-        Ok(gateway) => gateway,
-        Err(errors) => panic!("gateway refused its config:\n{errors}"),
-    };
+    let gateway = Gateway::builder()
+        .upstream("o", &[origin])
+        .route("r", |r| r)
+        .start()
+        .await;
     let tcp = tokio::net::TcpStream::connect(gateway.addr)
         .await
         .expect("connect");

@@ -20,6 +20,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use live::LiveGateway;
 use parking_lot::Mutex;
+use support::builder::{Cap, Gateway, GatewayBuilder, plugin};
 use support::{TestResponse, upstream};
 use tokio::sync::Notify;
 
@@ -29,32 +30,22 @@ const CLIENTS: usize = 8;
 const SWAPS: usize = 20;
 
 /// One route whose chain runs the `stamp` plugin twice (labels a and b),
-/// plus the config's extra routes.
-fn routes(origin: std::net::SocketAddr, extra: &str) -> String {
-    format!(
-        r#"
-[upstreams.origin]
-targets = ["{origin}"]
-
-[[routes]]
-name = "stamped"
-path = {{ prefix = "/" }}
-upstream = "origin"
-
-# `log` is granted so that a component swapped in by mistake (the test
-# drops `hello-header` in as `stamp`) gets as far as its `init`.
-[[routes.plugins]]
-name = "stamp"
-capabilities = ["log"]
-config = {{ label = "a" }}
-
-[[routes.plugins]]
-name = "stamp"
-capabilities = ["log"]
-config = {{ label = "b" }}
-{extra}
-"#
+/// plus what `more` adds (routes), as the config's body.
+fn routes(
+    origin: std::net::SocketAddr,
+    more: impl FnOnce(GatewayBuilder) -> GatewayBuilder,
+) -> String {
+    // `log` is granted so that a component swapped in by mistake (the test
+    // drops `hello-header` in as `stamp`) gets as far as its `init`.
+    let stamp = |label: &str| plugin("stamp").grant([Cap::Log]).config("label", label);
+    more(
+        Gateway::builder()
+            .upstream("origin", &[origin])
+            .route("stamped", |r| {
+                r.prefix("/").plugin(stamp("a")).plugin(stamp("b"))
+            }),
     )
+    .body(&[])
 }
 
 /// The one version that handled `response` through the whole chain, or a
@@ -160,7 +151,7 @@ async fn expect_refused(live: &LiveGateway, after: u64, file: &str, key: &str) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swaps_and_reloads_under_load_fail_no_request() {
     let origin = upstream("origin").await;
-    let live = LiveGateway::start(&[("stamp", "stamp-v1")], &routes(origin, "")).await;
+    let live = LiveGateway::start(&[("stamp", "stamp-v1")], &routes(origin, |g| g)).await;
     assert_eq!(served_by(&live.get("/").await), Ok("1.0.0".to_owned()));
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -179,11 +170,10 @@ async fn swaps_and_reloads_under_load_fail_no_request() {
         live.install("stamp", built);
         answered_within.push(until_served_by(&live, version).await);
         if swap % 5 == 4 {
-            let extra = format!(
-                "\n[[routes]]\nname = \"extra-{swap}\"\npath = {{ prefix = \"/extra\" }}\nupstream = \"origin\"\n"
-            );
             let after = live.last_report_id().await;
-            live.write_config(&routes(origin, &extra));
+            live.write_config(&routes(origin, |g| {
+                g.route(&format!("extra-{swap}"), |r| r.prefix("/extra"))
+            }));
             let (status, report) = live.admin_call(Method::POST, "/reload").await;
             assert_eq!(status, StatusCode::OK, "{report:#}");
             let applied = live.next_report(after).await;
@@ -212,7 +202,10 @@ async fn swaps_and_reloads_under_load_fail_no_request() {
     live.write_config("this is = not [valid toml");
     last = expect_refused(&live, last, "portico.toml", "").await;
     let prelude = live::live_prelude();
-    live.write_config_raw(&format!("unknown_key = 1\n{prelude}{}", routes(origin, "")));
+    live.write_config_raw(&format!(
+        "unknown_key = 1\n{prelude}{}",
+        routes(origin, |g| g)
+    ));
     expect_refused(&live, last, "portico.toml", "unknown_key").await;
     let (status, report) = live.admin_call(Method::POST, "/reload").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report:#}");
@@ -228,7 +221,7 @@ async fn swaps_and_reloads_under_load_fail_no_request() {
     assert_eq!(served_by(&live.get("/").await), Ok(serving.clone()));
 
     // Everything put back: the next version still swaps in.
-    live.write_config(&routes(origin, ""));
+    live.write_config(&routes(origin, |g| g));
     live.install("stamp", "stamp-v2");
     until_served_by(&live, "2.0.0").await;
 
@@ -294,7 +287,7 @@ async fn in_flight_request_finishes_on_the_version_it_started_with() {
         }
     })
     .await;
-    let live = Arc::new(LiveGateway::start(&[("stamp", "stamp-v1")], &routes(held, "")).await);
+    let live = Arc::new(LiveGateway::start(&[("stamp", "stamp-v1")], &routes(held, |g| g)).await);
     let first = {
         let live = live.clone();
         tokio::spawn(async move { live.get("/hold").await })
@@ -310,20 +303,17 @@ async fn in_flight_request_finishes_on_the_version_it_started_with() {
 #[tokio::test]
 async fn admin_lists_versions_and_rolls_back() {
     let origin = upstream("origin").await;
-    let extra = r#"
-[[routes]]
-name = "hello"
-path = { prefix = "/hello" }
-upstream = "origin"
-
-[[routes.plugins]]
-name = "hello-header"
-capabilities = ["log"]
-config = { value = "world" }
-"#;
     let live = LiveGateway::start(
         &[("stamp", "stamp-v1"), ("hello-header", "hello-header")],
-        &routes(origin, extra),
+        &routes(origin, |g| {
+            g.route("hello", |r| {
+                r.prefix("/hello").plugin(
+                    plugin("hello-header")
+                        .grant([Cap::Log])
+                        .config("value", "world"),
+                )
+            })
+        }),
     )
     .await;
     let after = live.last_report_id().await;
@@ -401,7 +391,7 @@ config = { value = "world" }
 #[tokio::test]
 async fn unchanged_config_keeps_upstreams_and_warm_instances() {
     let origin = upstream("origin").await;
-    let live = LiveGateway::start(&[("stamp", "stamp-v1")], &routes(origin, "")).await;
+    let live = LiveGateway::start(&[("stamp", "stamp-v1")], &routes(origin, |g| g)).await;
     let before = live.app.reloader().live().load();
     let (status, report) = live.admin_call(Method::POST, "/reload").await;
     assert_eq!(status, StatusCode::OK);
@@ -409,10 +399,9 @@ async fn unchanged_config_keeps_upstreams_and_warm_instances() {
     assert!(Arc::ptr_eq(&before, &live.app.reloader().live().load()));
 
     // A changed listener is reported as needing a restart; the rest applies.
-    let body = routes(origin, "");
-    let text = live::live_prelude().replace("name = \"traffic\"", "name = \"renamed\"");
+    let body = routes(origin, |g| g.route("new", |r| r.exact("/new")));
     let after = live.last_report_id().await;
-    live.write_config_raw(&format!("{text}\n{body}\n[[routes]]\nname = \"new\"\npath = {{ exact = \"/new\" }}\nupstream = \"origin\"\n"));
+    live.write_config_raw(&format!("{}\n{body}", live::live_prelude_named("renamed")));
     let (status, report) = live.admin_call(Method::POST, "/reload").await;
     assert_eq!(status, StatusCode::OK, "{report:#}");
     // The watcher may have applied the file first (then this reload found

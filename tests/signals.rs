@@ -2,6 +2,7 @@
 //! once, lets an in-flight request finish, then exits cleanly; on SIGHUP it
 //! reloads its config.
 
+use crate::support::builder::Gateway;
 use crate::support::origin;
 use crate::support::process;
 
@@ -15,10 +16,6 @@ use http_body_util::Full;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
-
-fn root() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// An upstream that reports each request and answers only once released.
 async fn held_upstream() -> (SocketAddr, mpsc::UnboundedReceiver<()>, Arc<Notify>) {
@@ -45,11 +42,10 @@ async fn sigterm_drains_in_flight_requests_and_refuses_new_connections() {
     let config = dir.path().join("portico.toml");
     std::fs::write(
         &config,
-        format!(
-            "version = 1\nplugin_dir = \"{}\"\n\n[runtime]\ncache_dir = \"{}\"\n\n[[listeners]]\nname = \"main\"\naddr = \"127.0.0.1:0\"\n\n[upstreams.slow]\ntargets = [\"{upstream}\"]\n\n[[routes]]\nname = \"slow\"\nupstream = \"slow\"\n",
-            root().join("target/plugins").display(),
-            root().join("target/test-cache").display()
-        ),
+        Gateway::builder()
+            .upstream("slow", &[upstream])
+            .route("slow", |r| r)
+            .toml(&[]),
     )
     .unwrap();
     let (mut gateway, addr) = process::spawn_portico(&config);
@@ -113,11 +109,11 @@ async fn sighup_reloads_the_config() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("portico.toml");
     let write = |target: SocketAddr| {
-        let text = format!(
-            "version = 1\nplugin_dir = \"{}\"\n\n[runtime]\ncache_dir = \"{}\"\n\n[reload]\nwatch = false\n\n[[listeners]]\nname = \"main\"\naddr = \"127.0.0.1:0\"\n\n[upstreams.u]\ntargets = [\"{target}\"]\n\n[[routes]]\nname = \"all\"\nupstream = \"u\"\n",
-            root().join("target/plugins").display(),
-            root().join("target/test-cache").display()
-        );
+        let text = Gateway::builder()
+            .table("[reload]\nwatch = false")
+            .upstream("u", &[target])
+            .route("all", |r| r)
+            .toml(&[]);
         let tmp = dir.path().join("portico.toml.tmp");
         std::fs::write(&tmp, text).unwrap();
         std::fs::rename(&tmp, &config).unwrap();

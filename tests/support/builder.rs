@@ -155,7 +155,15 @@ impl GatewayBuilder {
         }
         let mut text = config_prelude_keys(&prelude);
         text.push('\n');
-        text.push_str(&self.tables);
+        text.push_str(&self.body(echo_addrs));
+        text
+    }
+
+    /// The config without the prelude: the tables, upstreams and routes,
+    /// for a test that writes its own prelude (a gateway on a config file
+    /// that changes).
+    pub fn body(&self, echo_addrs: &[SocketAddr]) -> String {
+        let mut text = self.tables.clone();
         let mut upstream_names = Vec::new();
         for (name, addr) in self.echoes.iter().zip(echo_addrs) {
             let _ = write!(text, "\n[upstreams.{name}]\ntargets = [\"{addr}\"]\n");

@@ -34,6 +34,11 @@ pub struct LiveGateway {
 /// tests load two cores with concurrent clients and measure swaps, not
 /// plugin speed.
 pub fn live_prelude() -> String {
+    live_prelude_named("traffic")
+}
+
+/// [`live_prelude`] with its traffic listener named `listener`.
+pub fn live_prelude_named(listener: &str) -> String {
     format!(
         r#"version = 1
 plugin_dir = "plugins"
@@ -43,7 +48,7 @@ cache_dir = "{}"
 deadline_ms = 1000
 
 [[listeners]]
-name = "traffic"
+name = "{listener}"
 addr = "127.0.0.1:0"
 
 [admin]

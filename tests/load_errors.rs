@@ -3,36 +3,39 @@
 
 use crate::support;
 
+use std::net::SocketAddr;
 use std::process::Command;
 
-use support::{config_prelude, parse_config, try_gateway, upstream};
+use support::builder::{Cap, Gateway, GatewayBuilder, PluginBuilder, plugin};
+use support::parse_config;
 
-async fn refused(routes: &str) -> String {
-    let origin = upstream("origin").await;
-    let toml = format!(
-        "{}\n[upstreams.o]\ntargets = [\"{origin}\"]\n{routes}",
-        config_prelude()
-    );
-    match try_gateway(&toml).await {
-        Ok(_) => panic!("config was accepted:\n{toml}"),
+/// The config errors of a gateway with upstream `o` (an echo upstream)
+/// and what `shape` adds; panics if the gateway starts.
+async fn refused(shape: impl FnOnce(GatewayBuilder) -> GatewayBuilder) -> String {
+    let config = shape(Gateway::builder().echo("o"));
+    match config.try_start().await {
+        Ok(_) => panic!("config was accepted"),
         Err(errors) => errors,
     }
 }
 
+/// Upstream `o` at a closed port, and what `shape` adds, as config text.
+fn closed_config(shape: impl FnOnce(GatewayBuilder) -> GatewayBuilder) -> String {
+    let closed: SocketAddr = "127.0.0.1:1".parse().expect("address");
+    shape(Gateway::builder().upstream("o", &[closed])).toml(&[])
+}
+
 #[tokio::test]
 async fn an_ungranted_capability_is_refused_at_load() {
-    let errors = refused(
-        r#"
-[[routes]]
-name = "counting"
-upstream = "o"
-
-[[routes.plugins]]
-name = "probe"
-capabilities = ["log", "clock", "cache", "context"]
-config = { tag = "t" }
-"#,
-    )
+    let errors = refused(|g| {
+        g.route("counting", |r| {
+            r.plugin(
+                plugin("probe")
+                    .grant([Cap::Log, Cap::Clock, Cap::Cache, Cap::Context])
+                    .config("tag", "t"),
+            )
+        })
+    })
     .await;
     assert!(errors.contains("portico.toml"), "names the file: {errors}");
     assert!(
@@ -55,18 +58,15 @@ config = { tag = "t" }
 
 #[tokio::test]
 async fn a_bad_plugin_config_is_refused_with_the_plugins_message() {
-    let errors = refused(
-        r#"
-[[routes]]
-name = "rewrite"
-upstream = "o"
-
-[[routes.plugins]]
-name = "transform"
-capabilities = ["context"]
-config.request.headers.set = { "bad header" = "x" }
-"#,
-    )
+    let errors = refused(|g| {
+        g.route("rewrite", |r| {
+            r.plugin(
+                plugin("transform")
+                    .grant([Cap::Context])
+                    .config_toml("request.headers.set", r#"{ "bad header" = "x" }"#),
+            )
+        })
+    })
     .await;
     assert!(
         errors.contains("routes[0].plugins[0].config"),
@@ -84,35 +84,29 @@ config.request.headers.set = { "bad header" = "x" }
 
 #[tokio::test]
 async fn an_unknown_config_key_inside_a_plugin_config_is_refused() {
-    let errors = refused(
-        r#"
-[[routes]]
-name = "hello"
-upstream = "o"
-
-[[routes.plugins]]
-name = "hello-header"
-capabilities = ["log"]
-config = { nmae = "x-typo" }
-"#,
-    )
+    let errors = refused(|g| {
+        g.route("hello", |r| {
+            r.plugin(
+                plugin("hello-header")
+                    .grant([Cap::Log])
+                    .config("nmae", "x-typo"),
+            )
+        })
+    })
     .await;
     assert!(errors.contains("nmae"), "names the unknown key: {errors}");
 }
 
 #[tokio::test]
 async fn a_missing_plugin_file_is_refused() {
-    let errors = refused("\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n\n[[routes.plugins]]\nname = \"no-such-plugin\"\n").await;
+    let errors = refused(|g| g.route("r", |r| r.plugin(plugin("no-such-plugin")))).await;
     assert!(errors.contains("routes[0].plugins[0].name"), "{errors}");
     assert!(errors.contains("no-such-plugin.wasm"), "{errors}");
 }
 
 #[test]
 fn gateway_config_errors_name_file_key_and_reason() {
-    let (_dir, result) = parse_config(&format!(
-        "{}\n[upstreams.o]\ntargets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\ntimeout = 5\n",
-        config_prelude()
-    ));
+    let (_dir, result) = parse_config(&closed_config(|g| g.route("r", |r| r.key("timeout = 5"))));
     let errors = result.expect_err("unknown key refused").to_string();
     assert!(errors.contains("portico.toml"), "{errors}");
     assert!(
@@ -122,10 +116,12 @@ fn gateway_config_errors_name_file_key_and_reason() {
     assert!(errors.contains("unknown field `timeout`"), "{errors}");
 
     // Every broken section is reported, not only the first.
-    let (_dir, result) = parse_config(&format!(
-        "{}\n[upstreams.o]\ntargets = [\"127.0.0.1:1\"]\nbogus = 1\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\npath = {{ prefix = \"/\", extra = 2 }}\n",
-        config_prelude()
-    ));
+    let (_dir, result) = parse_config(
+        &Gateway::builder()
+            .upstream_toml("o", "targets = [\"127.0.0.1:1\"]\nbogus = 1")
+            .route("r", |r| r.key(r#"path = { prefix = "/", extra = 2 }"#))
+            .toml(&[]),
+    );
     let errors = result.expect_err("two type errors refused").to_string();
     assert!(
         errors.contains("`upstreams.o.bogus`: unknown field `bogus`"),
@@ -136,10 +132,12 @@ fn gateway_config_errors_name_file_key_and_reason() {
         "{errors}"
     );
 
-    let (_dir, result) = parse_config(&format!(
-        "{}\n[upstreams.o]\ntargets = [\"nohost\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"missing\"\npath = {{ regex = \"(\" }}\n",
-        config_prelude()
-    ));
+    let (_dir, result) = parse_config(
+        &Gateway::builder()
+            .upstream_toml("o", "targets = [\"nohost\"]")
+            .route("r", |r| r.upstream("missing").regex("("))
+            .toml(&[]),
+    );
     let errors = result.expect_err("invalid values refused").to_string();
     assert!(
         errors.contains("`upstreams.o.targets[0]`: `nohost` is not `host:port`"),
@@ -165,15 +163,19 @@ fn portico_check(path: &std::path::Path, toml: &str) -> std::process::Output {
         .expect("run portico check")
 }
 
+/// `transform` with an unknown key in its `request` rules.
+fn bad_transform() -> PluginBuilder {
+    plugin("transform")
+        .grant([Cap::Context])
+        .config_toml("request", "{ nope = 1 }")
+}
+
 #[test]
 fn portico_check_reports_errors_and_exits_non_zero() {
     let (dir, _) = parse_config("");
     let output = portico_check(
         &dir.path().join("bad.toml"),
-        &format!(
-            "{}\n[upstreams.o]\ntargets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n\n[[routes.plugins]]\nname = \"transform\"\ncapabilities = [\"context\"]\nconfig = {{ request = {{ nope = 1 }} }}\n",
-            config_prelude()
-        ),
+        &closed_config(|g| g.route("r", |r| r.plugin(bad_transform()))),
     );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -185,10 +187,10 @@ fn portico_check_reports_errors_and_exits_non_zero() {
     // plugins of the routes without errors still run `init`.
     let output = portico_check(
         &dir.path().join("both.toml"),
-        &format!(
-            "{}\n[upstreams.o]\ntargets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"typo\"\nupstream = \"o\"\ntimeout = 5\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n\n[[routes.plugins]]\nname = \"transform\"\ncapabilities = [\"context\"]\nconfig = {{ request = {{ nope = 1 }} }}\n",
-            config_prelude()
-        ),
+        &closed_config(|g| {
+            g.route("typo", |r| r.key("timeout = 5"))
+                .route("r", |r| r.plugin(bad_transform()))
+        }),
     );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -201,10 +203,15 @@ fn portico_check_reports_errors_and_exits_non_zero() {
 
     let output = portico_check(
         &dir.path().join("good.toml"),
-        &format!(
-            "{}\n[upstreams.o]\ntargets = [\"127.0.0.1:1\"]\n\n[[routes]]\nname = \"r\"\nupstream = \"o\"\n\n[[routes.plugins]]\nname = \"hello-header\"\ncapabilities = [\"log\"]\nconfig = {{ value = \"v\" }}\n",
-            config_prelude()
-        ),
+        &closed_config(|g| {
+            g.route("r", |r| {
+                r.plugin(
+                    plugin("hello-header")
+                        .grant([Cap::Log])
+                        .config("value", "v"),
+                )
+            })
+        }),
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

@@ -2,18 +2,23 @@
 //! on 127.0.0.1 with ephemeral ports.
 //!
 //! ```ignore
-//! let upstream = support::upstream("a").await;
-//! let gateway = support::gateway(&format!(r#"... targets = ["{upstream}"] ..."#)).await;
+//! let gateway = Gateway::builder()
+//!     .echo("origin")
+//!     .route("r", |r| r.prefix("/hello").plugin(plugin("probe").grant([Cap::Kv])))
+//!     .start()
+//!     .await;
 //! let response = gateway.get("/hello").await;
 //! assert_eq!(response.status, 200);
 //! ```
 //!
-//! Most tests now build their gateway with [`builder::Gateway`]; the
-//! submodules hold the other real parts: `backends` (killable echo
-//! upstreams), `origin` (upstreams whose behaviour a test decides: counting, holding a response, switching protocols), `dns` (an authoritative
-//! DNS server), `pki` (a test CA and TLS clients), `monitor` (the gateway
-//! with its monitor), `live` (a gateway on a config file that changes) and
-//! `process` (the real binary as a child process).
+//! Tests say which gateway they need with [`builder::Gateway`], which
+//! renders the config a user would write. The submodules hold the other
+//! real parts: `backends` (killable echo upstreams), `origin` (upstreams
+//! whose behaviour a test decides: counting, holding a response, switching
+//! protocols), `dns` (an authoritative DNS server), `pki` (a test CA and
+//! TLS clients), `monitor` (the gateway with its monitor), `live` (a
+//! gateway on a config file that changes) and `process` (the real binary
+//! as a child process).
 
 pub mod backends;
 pub mod builder;
@@ -58,13 +63,6 @@ pub async fn upstream(name: &str) -> SocketAddr {
         .expect("bind upstream")
 }
 
-/// The config header every test config starts with: version, plugin dir,
-/// shared compile cache, an admin listener and one traffic listener, both
-/// on ephemeral ports.
-pub fn config_prelude() -> String {
-    config_prelude_keys(&PreludeKeys::default())
-}
-
 /// The keys a test adds to the prelude's own tables.
 #[derive(Clone, Debug, Default)]
 pub struct PreludeKeys {
@@ -77,8 +75,10 @@ pub struct PreludeKeys {
     pub listener: String,
 }
 
-/// [`config_prelude`] with more keys in its `[runtime]`, `[admin]` and
-/// listener tables.
+/// The config header every test config starts with: version, plugin dir,
+/// shared compile cache, a 50 ms phase deadline, an admin listener and one
+/// traffic listener (both on ephemeral ports), with a test's own keys in
+/// its `[runtime]`, `[admin]` and listener tables.
 pub fn config_prelude_keys(keys: &PreludeKeys) -> String {
     let PreludeKeys {
         runtime,

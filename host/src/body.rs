@@ -4,17 +4,17 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody};
 
 /// Errors a body stream can yield.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A request or response body: the client's or upstream's stream passed
 /// through untouched, or bytes a plugin or the gateway produced.
-pub type Body = BoxBody<Bytes, BoxError>;
+pub(crate) type Body = BoxBody<Bytes, BoxError>;
 
 /// Marks a response the gateway or a plugin made, not an upstream: a
 /// problem+json error or a plugin's reply. Protocol adapters (gRPC) may
 /// reshape such a response; an upstream's they pass on as it is.
 #[derive(Debug, Clone, Copy)]
-pub struct GatewayMade;
+pub(crate) struct GatewayMade;
 
 /// A body holding `bytes`.
 pub fn full(bytes: impl Into<Bytes>) -> Body {

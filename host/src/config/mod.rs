@@ -1,7 +1,7 @@
 //! The gateway's configuration: a strict TOML file.
 //!
 //! Parsing ([`load`]) rejects unknown keys and wrong types with the key path;
-//! [`validate`](validate::validate) then checks what types cannot (names that
+//! `validate` then checks what types cannot (names that
 //! refer to each other, regexes, addresses). Plugin configs are checked later
 //! by the plugins' own `init`, when the gateway is built.
 
@@ -16,19 +16,17 @@ pub mod tls;
 mod types;
 mod upstream;
 mod upstream_check;
-pub mod validate;
+pub(crate) mod validate;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors};
-pub use limits::{Http2LimitsConfig, LimitsConfig};
+pub use limits::LimitsConfig;
 pub use monitor::{AlertKind, AlertRule, AlertingConfig, AnalyticsConfig};
-pub use observability::{
-    AccessField, AccessLogConfig, MetricsConfig, ObservabilityConfig, OtlpConfig, QueryMode,
-    TracingConfig,
-};
-pub use salvage::{Salvaged, salvage};
-pub use tls::{CertificateConfig, ClientAuth, TlsConfig};
+pub use observability::{AccessField, AccessLogConfig, ObservabilityConfig, OtlpConfig, QueryMode};
+pub use salvage::salvage;
+pub use tls::ClientAuth;
+pub use tls::{CertificateConfig, TlsConfig};
 pub use types::*;
 pub use upstream::*;
 

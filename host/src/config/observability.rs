@@ -28,7 +28,7 @@ pub struct AccessLogConfig {
     /// Share of successful requests logged, 0 to 1 (default 1). Responses
     /// with status 500 and above are always logged.
     pub sample_rate: f64,
-    /// The fields written (in the fixed order of [`AccessField::ALL`]);
+    /// The fields written (in the fixed order of `AccessField::ALL`);
     /// every field when unset.
     pub fields: Option<Vec<AccessField>>,
     /// How the query string appears in `path` (default `redact`).
@@ -100,7 +100,7 @@ pub enum AccessField {
 
 impl AccessField {
     /// Every field, in the default order.
-    pub const ALL: [AccessField; 16] = [
+    pub(crate) const ALL: [AccessField; 16] = [
         AccessField::Timestamp,
         AccessField::Route,
         AccessField::Method,

@@ -3,14 +3,14 @@
 use std::fmt;
 
 /// Largest weight a target may have.
-pub const MAX_WEIGHT: u32 = 10_000;
+pub(crate) const MAX_WEIGHT: u32 = 10_000;
 
 /// One address requests can be sent to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     /// `host:port` (an IPv6 host in brackets).
     pub addr: String,
-    /// Relative share of the requests, 1 to [`MAX_WEIGHT`].
+    /// Relative share of the requests, 1 to `MAX_WEIGHT`.
     pub weight: u32,
     /// Lower is preferred: a target is used only while no target of a lower
     /// priority is available (SRV semantics; 0 for other sources).

@@ -42,9 +42,9 @@ pub struct TlsConfig {
 }
 
 /// Default of [`TlsConfig::reload_interval_ms`].
-pub const DEFAULT_RELOAD_INTERVAL_MS: u64 = 5_000;
+pub(crate) const DEFAULT_RELOAD_INTERVAL_MS: u64 = 5_000;
 /// Default of [`TlsConfig::handshake_timeout_ms`].
-pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+pub(crate) const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 
 fn default_reload_interval() -> u64 {
     DEFAULT_RELOAD_INTERVAL_MS

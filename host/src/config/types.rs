@@ -323,7 +323,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 6] = [
+    pub(crate) const ALL: [Capability; 6] = [
         Capability::Log,
         Capability::Clock,
         Capability::Kv,

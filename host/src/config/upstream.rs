@@ -296,7 +296,7 @@ pub enum UpstreamProtocol {
 
 impl UpstreamConfig {
     /// Resolves relative file paths against the config file's directory.
-    pub fn resolve_paths(&mut self, base: &Path) {
+    pub(crate) fn resolve_paths(&mut self, base: &Path) {
         let resolve = |path: &mut PathBuf| {
             if path.is_relative() {
                 *path = base.join(&*path);

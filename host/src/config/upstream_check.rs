@@ -4,7 +4,7 @@ use super::target::Target;
 use super::upstream::{Balance, DnsRecordKind, HashOn, UpstreamConfig};
 
 /// Problems found: a key relative to `upstreams.<name>` and a message.
-pub type Problems = Vec<(String, String)>;
+pub(crate) type Problems = Vec<(String, String)>;
 
 /// Checks one upstream, collecting every problem.
 pub fn check(upstream: &UpstreamConfig) -> Problems {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use super::{Config, ConfigError, ConfigErrors, PathMatchConfig};
 
 /// Validates references and values, collecting every problem found.
-pub fn validate(config: &Config) -> Result<(), ConfigErrors> {
+pub(crate) fn validate(config: &Config) -> Result<(), ConfigErrors> {
     let mut errors = Errors {
         config,
         found: Vec::new(),

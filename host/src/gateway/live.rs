@@ -39,7 +39,7 @@ impl LiveGateway {
     }
 
     /// Replaced snapshots that requests still hold.
-    pub fn retired_alive(&self) -> usize {
+    pub(crate) fn retired_alive(&self) -> usize {
         let mut retired = self.retired.lock();
         retired.retain(|weak| weak.strong_count() > 0);
         retired.len()

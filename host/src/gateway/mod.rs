@@ -52,7 +52,7 @@ pub struct Route {
 /// epoch ticker) and the host services behind `kv` and `cache`, so counters
 /// and cached bytes survive a reload. Changing `[runtime]` needs a restart.
 #[derive(Clone)]
-pub struct GatewayRuntime {
+pub(crate) struct GatewayRuntime {
     /// The plugin engine.
     pub engine: PluginEngine,
     /// Host state shared by plugins across snapshots.
@@ -116,7 +116,7 @@ impl Gateway {
 
     /// Builds a snapshot on a shared runtime, taking components from
     /// `components` and carrying over from `previous` what did not change.
-    pub async fn build_with(
+    pub(crate) async fn build_with(
         config: &Config,
         runtime: &GatewayRuntime,
         components: &mut Candidate<'_>,
@@ -206,7 +206,7 @@ impl Gateway {
     /// Whether `other` has the same routes on the same upstreams and plugin
     /// slots (objects, not just equal configs): a reload that changed
     /// nothing.
-    pub fn same_as(&self, other: &Gateway) -> bool {
+    pub(crate) fn same_as(&self, other: &Gateway) -> bool {
         let same_route = |(a, b): (&Route, &Route)| {
             a.name == b.name
                 && Arc::ptr_eq(&a.upstream, &b.upstream)
@@ -221,7 +221,7 @@ impl Gateway {
     }
 
     /// Names of the routes whose chain uses plugin `name`.
-    pub fn routes_using(&self, plugin: &str) -> Vec<Arc<str>> {
+    pub(crate) fn routes_using(&self, plugin: &str) -> Vec<Arc<str>> {
         self.routes
             .iter()
             .filter(|route| route.chain.slots().iter().any(|s| s.name() == plugin))

@@ -194,7 +194,7 @@ fn head_size<B>(request: &Request<B>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Http2LimitsConfig;
+    use crate::config::limits::Http2LimitsConfig;
 
     #[test]
     fn the_listener_wins_over_the_global_table_which_wins_over_defaults() {

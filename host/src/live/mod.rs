@@ -20,7 +20,7 @@ use parking_lot::{Mutex, RwLock};
 
 /// The samples and the recorder trait live with the request path that
 /// reports them (`observe`); the live stats implement it.
-pub use crate::observe::sample::{Recorder, RequestSample};
+pub(crate) use crate::observe::sample::{Recorder, RequestSample};
 pub use snapshot::{LiveSnapshot, UpstreamHealth};
 pub use window::RouteBucket;
 

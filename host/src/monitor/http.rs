@@ -23,7 +23,7 @@ use crate::body::{self, Body};
 use crate::live::unix_now;
 
 /// The dashboard page.
-pub const DASHBOARD_HTML: &str = include_str!("dashboard.html");
+pub(crate) const DASHBOARD_HTML: &str = include_str!("dashboard.html");
 
 /// Seconds of series `/api/live` returns by default.
 const DEFAULT_SECONDS: usize = 60;

@@ -3,7 +3,7 @@
 //! [`Recorder`]), feeds the `LiveStats` and the `Analytics` store, runs
 //! the `Alerts` evaluation, and answers the dashboard's and admin API's
 //! endpoints ([`http`]). One monitor lives as long as the process; each
-//! gateway built (first and on reload) is [`watch`](Monitor::watch)ed.
+//! gateway built (first and on reload) is `watch`ed.
 
 pub mod http;
 
@@ -20,7 +20,7 @@ use crate::live::{LiveStats, Recorder, RequestSample};
 
 /// Where the dashboard reads the last config reloads from (set by the
 /// admin listener, which owns reloading); any JSON value.
-pub type ReloadSource = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+pub(crate) type ReloadSource = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
 /// The monitor could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,12 +68,12 @@ impl Monitor {
     /// swapped in). Requests reach the monitor through the observer it
     /// was installed in (`Observer::set_recorder`), shared by all
     /// snapshots.
-    pub fn watch(&self, gateway: &Gateway) {
+    pub(crate) fn watch(&self, gateway: &Gateway) {
         self.live.watch_upstreams(gateway);
     }
 
     /// Lets the dashboard show the last reloads (the admin listener's).
-    pub fn set_reload_source(&self, source: ReloadSource) {
+    pub(crate) fn set_reload_source(&self, source: ReloadSource) {
         *self.reloads.lock() = Some(source);
     }
 

@@ -13,14 +13,14 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 
 /// The target of access log events.
-pub const TARGET: &str = "portico::access";
+pub(crate) const TARGET: &str = "portico::access";
 
 /// Fields whose (string) value is already JSON.
-pub const JSON_FIELDS: [&str; 3] = ["plugins", "request_headers", "response_headers"];
+pub(crate) const JSON_FIELDS: [&str; 3] = ["plugins", "request_headers", "response_headers"];
 
 /// Writes `portico::access` events to `W` as JSON lines; other events are
 /// ignored.
-pub struct AccessLayer<W> {
+pub(crate) struct AccessLayer<W> {
     writer: W,
 }
 

@@ -37,7 +37,7 @@ pub struct Entry<'a> {
     pub route: Option<&'a str>,
     /// The method.
     pub method: &'a str,
-    /// The path as [`Redactor::path`] renders it.
+    /// The path as `Redactor::path` renders it.
     pub path: &'a str,
     /// The status sent.
     pub status: u16,
@@ -108,12 +108,12 @@ impl AccessLog {
 
     /// Whether a request answered with `status` is logged: always from 500
     /// up, else with probability `sample_rate`.
-    pub fn wants(&self, status: u16) -> bool {
+    pub(crate) fn wants(&self, status: u16) -> bool {
         status >= 500 || self.sample_rate >= 1.0 || fastrand::f64() < self.sample_rate
     }
 
     /// The redaction rules.
-    pub fn redactor(&self) -> &Redactor {
+    pub(crate) fn redactor(&self) -> &Redactor {
         &self.redactor
     }
 

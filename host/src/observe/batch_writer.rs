@@ -20,7 +20,7 @@ use tracing_subscriber::fmt::MakeWriter;
 /// How often the buffer is written out.
 const WRITE_EVERY: Duration = Duration::from_millis(50);
 /// Bytes waiting at most; lines beyond are dropped.
-pub const MAX_BUFFERED: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BUFFERED: usize = 16 * 1024 * 1024;
 
 struct Shared {
     buffer: Mutex<Vec<u8>>,
@@ -30,12 +30,12 @@ struct Shared {
 
 /// The appending side, cloned into the log layer.
 #[derive(Clone)]
-pub struct BatchWriter {
+pub(crate) struct BatchWriter {
     shared: Arc<Shared>,
 }
 
 /// Stops the writer thread after a last write, when dropped.
-pub struct FlushGuard {
+pub(crate) struct FlushGuard {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
@@ -79,8 +79,10 @@ impl BatchWriter {
         ))
     }
 
-    /// Lines dropped because the buffer was full.
-    pub fn dropped(&self) -> u64 {
+    /// Lines dropped because the buffer was full (also counted in
+    /// `portico_access_log_lines_dropped_total`).
+    #[cfg(test)]
+    fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 }
@@ -90,6 +92,7 @@ impl Write for BatchWriter {
         let mut buffer = self.shared.buffer.lock();
         if buffer.len() + bytes.len() > MAX_BUFFERED {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(super::metrics::ACCESS_LOG_LINES_DROPPED).increment(1);
         } else {
             buffer.extend_from_slice(bytes);
         }

@@ -13,7 +13,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use crate::body::{Body, BoxError};
 
 /// A request body that adds the length of each data frame to a counter.
-pub struct CountingBody {
+pub(crate) struct CountingBody {
     inner: Body,
     count: Arc<AtomicU64>,
 }
@@ -53,13 +53,13 @@ impl HttpBody for CountingBody {
 
 /// Called once when a response body is done, with the bytes sent and
 /// whether it ended cleanly.
-pub trait OnFinish: Send + Sync + Unpin + 'static {
+pub(crate) trait OnFinish: Send + Sync + Unpin + 'static {
     /// The body ended (`complete`), failed or was dropped.
     fn finish(self: Box<Self>, bytes: u64, complete: bool);
 }
 
 /// A response body that counts its bytes and reports once when done.
-pub struct FinishingBody {
+pub(crate) struct FinishingBody {
     inner: Body,
     bytes: u64,
     on_finish: Option<Box<dyn OnFinish>>,

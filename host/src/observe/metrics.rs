@@ -13,52 +13,54 @@ use metrics::Unit;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Requests answered, by `route`, `method` and `status_class` (`2xx`...).
-pub const REQUESTS: &str = "portico_requests_total";
+pub(crate) const REQUESTS: &str = "portico_requests_total";
 /// Requests refused at once by load shedding, by listener.
-pub const REQUESTS_SHED: &str = "portico_requests_shed_total";
+pub(crate) const REQUESTS_SHED: &str = "portico_requests_shed_total";
 /// Requests an upstream's circuit breaker refused, by `upstream` and `limit`.
-pub const UPSTREAM_REFUSED: &str = "portico_upstream_requests_refused_total";
+pub(crate) const UPSTREAM_REFUSED: &str = "portico_upstream_requests_refused_total";
 /// Seconds from the request head to the end of the response body, by `route`.
-pub const REQUEST_DURATION: &str = "portico_request_duration_seconds";
+pub(crate) const REQUEST_DURATION: &str = "portico_request_duration_seconds";
 /// Request body bytes read from clients, by `route`.
-pub const REQUEST_BYTES: &str = "portico_request_bytes_total";
+pub(crate) const REQUEST_BYTES: &str = "portico_request_bytes_total";
 /// Response body bytes sent to clients, by `route`.
-pub const RESPONSE_BYTES: &str = "portico_response_bytes_total";
+pub(crate) const RESPONSE_BYTES: &str = "portico_response_bytes_total";
 /// Seconds until the upstream's response head (retries included), by `upstream`.
-pub const UPSTREAM_DURATION: &str = "portico_upstream_response_duration_seconds";
+pub(crate) const UPSTREAM_DURATION: &str = "portico_upstream_response_duration_seconds";
 /// 1 when a target is available (healthy, not ejected), by `upstream`, `target`.
-pub const TARGET_HEALTHY: &str = "portico_upstream_target_healthy";
+pub(crate) const TARGET_HEALTHY: &str = "portico_upstream_target_healthy";
 /// Connections opened to targets, by `upstream`.
-pub const UPSTREAM_CONNECTIONS: &str = "portico_upstream_connections_opened_total";
+pub(crate) const UPSTREAM_CONNECTIONS: &str = "portico_upstream_connections_opened_total";
 /// Upstream responses by `upstream` and `connection` (`new` or `reused`).
-pub const UPSTREAM_REQUESTS: &str = "portico_upstream_requests_total";
+pub(crate) const UPSTREAM_REQUESTS: &str = "portico_upstream_requests_total";
 /// Attempts after a failed one, by `upstream`.
-pub const UPSTREAM_RETRIES: &str = "portico_upstream_retries_total";
+pub(crate) const UPSTREAM_RETRIES: &str = "portico_upstream_retries_total";
 /// Retries the budget refused, by `upstream`.
-pub const UPSTREAM_RETRIES_DENIED: &str = "portico_upstream_retries_denied_total";
+pub(crate) const UPSTREAM_RETRIES_DENIED: &str = "portico_upstream_retries_denied_total";
 /// Targets ejected by outlier detection, by `upstream`.
-pub const UPSTREAM_EJECTIONS: &str = "portico_upstream_ejections_total";
+pub(crate) const UPSTREAM_EJECTIONS: &str = "portico_upstream_ejections_total";
 /// Seconds per plugin phase call, by `plugin`, `version`, `route`, `phase`.
-pub const PLUGIN_CALL_DURATION: &str = "portico_plugin_call_duration_seconds";
+pub(crate) const PLUGIN_CALL_DURATION: &str = "portico_plugin_call_duration_seconds";
 /// Plugin failures by `plugin`, `version`, `route`, `kind` (`trap`,
 /// `deadline`, `memory`, `error`, `capacity`).
-pub const PLUGIN_FAILURES: &str = "portico_plugin_failures_total";
+pub(crate) const PLUGIN_FAILURES: &str = "portico_plugin_failures_total";
 /// Phase calls stopped at the deadline, by `plugin`, `version`, `route`.
-pub const PLUGIN_DEADLINE_OVERRUNS: &str = "portico_plugin_deadline_overruns_total";
+pub(crate) const PLUGIN_DEADLINE_OVERRUNS: &str = "portico_plugin_deadline_overruns_total";
 /// The largest linear memory an instance reached, by `plugin`, `version`, `route`.
-pub const PLUGIN_MEMORY_PEAK: &str = "portico_plugin_memory_peak_bytes";
+pub(crate) const PLUGIN_MEMORY_PEAK: &str = "portico_plugin_memory_peak_bytes";
 /// Instances started, by `plugin`, `version`, `route`.
-pub const PLUGIN_INSTANCES_CREATED: &str = "portico_plugin_instances_created_total";
+pub(crate) const PLUGIN_INSTANCES_CREATED: &str = "portico_plugin_instances_created_total";
 /// Requests served by an idle (reused) instance, by `plugin`, `version`, `route`.
-pub const PLUGIN_INSTANCES_REUSED: &str = "portico_plugin_instances_reused_total";
+pub(crate) const PLUGIN_INSTANCES_REUSED: &str = "portico_plugin_instances_reused_total";
 /// Plugin-reported series refused by the per-plugin bound, by `plugin`.
-pub const PLUGIN_SERIES_DROPPED: &str = "portico_plugin_metric_series_dropped_total";
+pub(crate) const PLUGIN_SERIES_DROPPED: &str = "portico_plugin_metric_series_dropped_total";
 /// Spans handed to the OTLP exporter.
-pub const OTLP_SPANS_EXPORTED: &str = "portico_otlp_spans_exported_total";
+pub(crate) const OTLP_SPANS_EXPORTED: &str = "portico_otlp_spans_exported_total";
 /// Spans dropped because the export queue was full or an export failed.
-pub const OTLP_SPANS_DROPPED: &str = "portico_otlp_spans_dropped_total";
+pub(crate) const OTLP_SPANS_DROPPED: &str = "portico_otlp_spans_dropped_total";
+/// Access-log lines dropped because the writer's buffer was full.
+pub(crate) const ACCESS_LOG_LINES_DROPPED: &str = "portico_access_log_lines_dropped_total";
 /// Export requests that failed.
-pub const OTLP_EXPORT_FAILURES: &str = "portico_otlp_export_failures_total";
+pub(crate) const OTLP_EXPORT_FAILURES: &str = "portico_otlp_export_failures_total";
 
 /// Request and upstream latency buckets, seconds.
 const SECONDS: &[f64] = &[
@@ -77,7 +79,7 @@ static GAUGES: Mutex<Vec<Weak<dyn ScrapeGauges>>> = Mutex::new(Vec::new());
 
 /// Something that sets its own gauges just before each scrape (an
 /// upstream: the health of its targets), registered with [`watch_gauges`].
-pub trait ScrapeGauges: Send + Sync {
+pub(crate) trait ScrapeGauges: Send + Sync {
     /// Sets the gauges to the values now.
     fn refresh_gauges(&self);
 }
@@ -134,7 +136,7 @@ pub fn render() -> String {
 }
 
 /// Lets [`render`] refresh `source`'s gauges while it lives.
-pub fn watch_gauges(source: Weak<dyn ScrapeGauges>) {
+pub(crate) fn watch_gauges(source: Weak<dyn ScrapeGauges>) {
     if let Ok(mut sources) = GAUGES.lock() {
         sources.retain(|s| s.strong_count() > 0);
         sources.push(source);
@@ -163,7 +165,7 @@ pub fn status_class(status: u16) -> &'static str {
 }
 
 /// The method as a label value: the standard ones, else `OTHER`.
-pub fn method_label(method: &http::Method) -> &'static str {
+pub(crate) fn method_label(method: &http::Method) -> &'static str {
     use http::Method;
     match *method {
         Method::GET => "GET",
@@ -261,4 +263,8 @@ fn describe() {
         "Spans dropped: export queue full or export failed."
     );
     describe_counter!(OTLP_EXPORT_FAILURES, "OTLP export requests that failed.");
+    describe_counter!(
+        ACCESS_LOG_LINES_DROPPED,
+        "Access-log lines dropped: the writer's buffer was full (the disk is behind)."
+    );
 }

@@ -1,17 +1,17 @@
 //! Observability: the access log, metrics and tracing of every request.
 //!
 //! One [`Observer`] per gateway, built from `[observability]`, and one
-//! [`Observation`] per request: begun when the request head arrives, filled
+//! `Observation` per request: begun when the request head arrives, filled
 //! in by the proxy (route, upstream, plugin calls, consumer), and finished
 //! when the response body has been sent (or dropped), so byte counts and
 //! durations cover the whole exchange.
 //!
 //! - [`trace`]: W3C `traceparent`, continued or started, propagated upstream;
-//! - [`access_log`] and [`access_layer`]: one JSON line per request through
+//! - [`access_log`] and `access_layer`: one JSON line per request through
 //!   `tracing` (target `portico::access`) to stdout or a file, non-blocking;
-//! - [`redact`]: what a log line may show of paths, queries and headers;
+//! - `redact`: what a log line may show of paths, queries and headers;
 //! - [`metrics`]: the Prometheus recorder and [`metrics::render`];
-//!   [`plugin_stats`] and [`plugin_counters`]: per-plugin metrics and the
+//!   `plugin_stats` and `plugin_counters`: per-plugin metrics and the
 //!   counters plugins report through the `metrics` capability;
 //! - [`otlp`]: spans exported over OTLP/HTTP JSON, batched off the request
 //!   path;
@@ -20,17 +20,17 @@
 //! - [`sample`]: what a finished request reports to the [`Recorder`] the
 //!   monitor installs (live stats, alerts, analytics).
 
-pub mod access_layer;
+pub(crate) mod access_layer;
 pub mod access_log;
-pub mod batch_writer;
+pub(crate) mod batch_writer;
 pub mod body;
 pub mod metrics;
 pub mod otlp;
-pub mod plugin_counters;
-pub mod plugin_stats;
-pub mod redact;
+pub(crate) mod plugin_counters;
+pub(crate) mod plugin_stats;
+pub(crate) mod redact;
 pub mod request;
-pub mod route_metrics;
+pub(crate) mod route_metrics;
 pub mod sample;
 mod time;
 pub mod trace;
@@ -41,10 +41,9 @@ use crate::config::ObservabilityConfig;
 use crate::net::Peer;
 pub use access_log::AccessLog;
 pub use otlp::OtlpExporter;
-pub use request::Observation;
+pub(crate) use request::Observation;
 pub use route_metrics::RouteMetrics;
 use sample::Recorder;
-pub use trace::TraceContext;
 
 /// What the gateway records about requests, from `[observability]`.
 pub struct Observer {
@@ -105,7 +104,11 @@ impl Observer {
     }
 
     /// Starts the record of one request from its head.
-    pub fn begin<B>(self: &Arc<Self>, request: &http::Request<B>, peer: &Peer) -> Observation {
+    pub(crate) fn begin<B>(
+        self: &Arc<Self>,
+        request: &http::Request<B>,
+        peer: &Peer,
+    ) -> Observation {
         Observation::begin(self.clone(), request, peer)
     }
 
@@ -120,7 +123,7 @@ impl Observer {
 
     /// Hands every finished request to `recorder` from now on (the live
     /// stats and analytics); a second call is ignored.
-    pub fn set_recorder(&self, recorder: Arc<dyn Recorder>) {
+    pub(crate) fn set_recorder(&self, recorder: Arc<dyn Recorder>) {
         let _ = self.recorder.set(recorder);
     }
 
@@ -130,12 +133,12 @@ impl Observer {
     }
 
     /// Whether `traceparent` is set on requests sent upstream.
-    pub fn propagates(&self) -> bool {
+    pub(crate) fn propagates(&self) -> bool {
         self.propagate
     }
 
     /// Whether metrics are recorded.
-    pub fn metrics_enabled(&self) -> bool {
+    pub(crate) fn metrics_enabled(&self) -> bool {
         self.metrics
     }
 

@@ -105,7 +105,7 @@ impl Span {
 }
 
 /// The body of one export request.
-pub fn export_body(service_name: &str, spans: &[Span]) -> Value {
+pub(crate) fn export_body(service_name: &str, spans: &[Span]) -> Value {
     json!({
         "resourceSpans": [{
             "resource": { "attributes": [

@@ -11,13 +11,13 @@ use parking_lot::Mutex;
 use super::metrics::PLUGIN_SERIES_DROPPED;
 
 /// Longest metric or label name, bytes.
-pub const MAX_NAME: usize = 48;
+pub(crate) const MAX_NAME: usize = 48;
 /// Most labels a plugin puts on one series (`route` is added by the host).
-pub const MAX_LABELS: usize = 4;
+pub(crate) const MAX_LABELS: usize = 4;
 /// Longest label value, bytes.
-pub const MAX_VALUE: usize = 64;
+pub(crate) const MAX_VALUE: usize = 64;
 /// Most series per plugin (name, route and labels), across routes.
-pub const MAX_SERIES: usize = 256;
+pub(crate) const MAX_SERIES: usize = 256;
 
 /// Why a report was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

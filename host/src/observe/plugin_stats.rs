@@ -85,12 +85,12 @@ impl PluginStats {
     }
 
     /// An instance was started.
-    pub fn instance_created(&self) {
+    pub(crate) fn instance_created(&self) {
         self.created.increment(1);
     }
 
     /// A request got an idle instance.
-    pub fn instance_reused(&self) {
+    pub(crate) fn instance_reused(&self) {
         self.reused.increment(1);
     }
 

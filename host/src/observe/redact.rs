@@ -7,7 +7,7 @@ use crate::config::{AccessLogConfig, QueryMode};
 use crate::router::normalize_path;
 
 /// What replaces a secret.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// Headers whose values are never logged.
 const SECRET_HEADERS: [&str; 6] = [
@@ -21,7 +21,7 @@ const SECRET_HEADERS: [&str; 6] = [
 
 /// The redaction rules of one access log.
 #[derive(Debug, Clone)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     query: QueryMode,
     secret_params: Vec<String>,
     secret_headers: Vec<HeaderName>,

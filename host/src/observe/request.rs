@@ -23,11 +23,11 @@ use crate::body::Body;
 use crate::net::Peer;
 
 /// Label value of requests no route matched.
-pub const NO_ROUTE: &str = "(none)";
+pub(crate) const NO_ROUTE: &str = "(none)";
 
 /// The upstream part of a request.
 #[derive(Debug, Clone)]
-pub struct UpstreamVisit {
+pub(crate) struct UpstreamVisit {
     /// The upstream's name.
     pub upstream: String,
     /// The target that answered, when one did.
@@ -37,7 +37,7 @@ pub struct UpstreamVisit {
 }
 
 /// What is known about one request so far.
-pub struct Observation {
+pub(crate) struct Observation {
     observer: Arc<Observer>,
     start: Instant,
     start_time: SystemTime,
@@ -85,12 +85,12 @@ impl Observation {
     }
 
     /// Whether `traceparent` is to be set on the upstream request.
-    pub fn propagates(&self) -> bool {
+    pub(crate) fn propagates(&self) -> bool {
         self.observer.propagates()
     }
 
     /// The request body, counted when anything is recorded.
-    pub fn count_request(&self, body: Body) -> Body {
+    pub(crate) fn count_request(&self, body: Body) -> Body {
         if self.observer.records() {
             http_body_util::BodyExt::boxed(CountingBody::new(body, self.request_bytes.clone()))
         } else {

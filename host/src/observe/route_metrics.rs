@@ -31,7 +31,7 @@ pub struct RouteMetrics {
 }
 
 /// The handles of requests no route matched, labelled `(none)`.
-pub static UNROUTED: LazyLock<Arc<RouteMetrics>> =
+pub(crate) static UNROUTED: LazyLock<Arc<RouteMetrics>> =
     LazyLock::new(|| RouteMetrics::new(super::request::NO_ROUTE.into()));
 
 impl RouteMetrics {
@@ -89,7 +89,7 @@ impl RouteMetrics {
 
     /// Records the upstream part of a request; a route has one upstream
     /// per snapshot, so its handle is resolved once.
-    pub fn record_upstream(&self, upstream: &str, elapsed: Duration) {
+    pub(crate) fn record_upstream(&self, upstream: &str, elapsed: Duration) {
         self.upstream_duration
             .get_or_init(
                 || metrics::histogram!(names::UPSTREAM_DURATION, "upstream" => upstream.to_owned()),

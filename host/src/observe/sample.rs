@@ -50,13 +50,13 @@ pub struct PluginSample {
 
 impl RequestSample {
     /// Whether the gateway answered with a server error (5xx).
-    pub fn is_error(&self) -> bool {
+    pub(crate) fn is_error(&self) -> bool {
         self.status >= 500
     }
 
     /// The route's name for grouping; `(none)` when no route matched (as
     /// in the metrics).
-    pub fn route_name(&self) -> &str {
+    pub(crate) fn route_name(&self) -> &str {
         self.route
             .as_deref()
             .unwrap_or(crate::observe::request::NO_ROUTE)

@@ -7,7 +7,7 @@ use http::HeaderMap;
 
 /// The trace a request belongs to and the gateway's span in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TraceContext {
+pub(crate) struct TraceContext {
     /// The trace id (never all zero).
     pub trace_id: [u8; 16],
     /// The client's span, when it sent a valid `traceparent`.
@@ -21,7 +21,7 @@ pub struct TraceContext {
 impl TraceContext {
     /// Continues the trace of the request's `traceparent` when there is
     /// exactly one valid header; starts a new, sampled trace otherwise.
-    pub fn from_headers(headers: &HeaderMap) -> Self {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
         let mut values = headers.get_all("traceparent").iter();
         let parsed = match (values.next(), values.next()) {
             (Some(value), None) => value.to_str().ok().and_then(parse),
@@ -49,13 +49,14 @@ impl TraceContext {
     }
 
     /// The trace id as 32 lower-case hex digits.
-    pub fn trace_id_hex(&self) -> String {
+    pub(crate) fn trace_id_hex(&self) -> String {
         hex(&self.trace_id)
     }
 
     /// The `traceparent` value naming the gateway's span as the parent:
     /// `00-<trace id>-<span id>-<flags>`.
-    pub fn traceparent(&self) -> String {
+    #[cfg(test)]
+    fn traceparent(&self) -> String {
         let bytes = self.traceparent_bytes();
         // Only hex digits and dashes.
         String::from_utf8_lossy(&bytes).into_owned()
@@ -76,7 +77,7 @@ impl TraceContext {
     /// Sets `traceparent` to [`Self::traceparent`]. A client's
     /// `tracestate` is kept when its `traceparent` was valid (the trace
     /// goes on) and removed otherwise (it belonged to another trace).
-    pub fn propagate(&self, headers: &mut HeaderMap) {
+    pub(crate) fn propagate(&self, headers: &mut HeaderMap) {
         if self.parent_id.is_none() {
             headers.remove("tracestate");
         }
@@ -107,7 +108,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// A new random span id, never zero.
-pub fn new_span_id() -> [u8; 8] {
+pub(crate) fn new_span_id() -> [u8; 8] {
     fastrand::u64(1..).to_be_bytes()
 }
 

@@ -14,6 +14,7 @@ mod watch;
 
 /// The serving snapshot belongs to the gateway layer, below the servers.
 pub use crate::gateway::LiveGateway;
-pub use reloader::{PluginInfo, PluginVersion, Reloader, RollbackError};
-pub use report::{PluginChange, ReloadOutcome, ReloadReport, ReloadTrigger};
-pub use watch::spawn_watcher;
+pub use reloader::{Reloader, RollbackError};
+pub use report::ReloadTrigger;
+pub use report::{ReloadOutcome, ReloadReport};
+pub(crate) use watch::spawn_watcher;

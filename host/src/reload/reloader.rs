@@ -129,7 +129,7 @@ impl Reloader {
     }
 
     /// Names of the plugins some route uses now.
-    pub async fn plugin_names(&self) -> Vec<String> {
+    pub(crate) async fn plugin_names(&self) -> Vec<String> {
         let state = self.state.lock().await;
         state
             .catalog
@@ -159,7 +159,7 @@ impl Reloader {
     /// that use it, once it compiled and every such route's `init`
     /// accepted it. `None` when no route uses the plugin or the file holds
     /// the version already serving.
-    pub async fn plugin_changed(&self, name: &str) -> Option<ReloadReport> {
+    pub(crate) async fn plugin_changed(&self, name: &str) -> Option<ReloadReport> {
         let started = Instant::now();
         let mut state = self.state.lock().await;
         let active = state.catalog.get(name)?.active.sha256.clone();
@@ -188,7 +188,7 @@ impl Reloader {
     /// Refuses the removal of plugin `name` from the plugin directory while
     /// routes use it: the loaded version keeps serving. `None` when no
     /// route uses it.
-    pub async fn plugin_removed(&self, name: &str) -> Option<ReloadReport> {
+    pub(crate) async fn plugin_removed(&self, name: &str) -> Option<ReloadReport> {
         let started = Instant::now();
         let state = self.state.lock().await;
         let entry = state.catalog.get(name)?;

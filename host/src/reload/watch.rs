@@ -38,7 +38,7 @@ fn stamp(path: &Path) -> Stamp {
 }
 
 /// Starts polling every `interval` until `shutdown` turns true.
-pub fn spawn_watcher(
+pub(crate) fn spawn_watcher(
     reloader: Arc<Reloader>,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,

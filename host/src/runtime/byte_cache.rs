@@ -65,7 +65,7 @@ impl ByteCache {
     }
 
     /// Removes `key`.
-    pub fn delete(&self, key: &str) {
+    pub(crate) fn delete(&self, key: &str) {
         self.entries.invalidate(key);
     }
 }

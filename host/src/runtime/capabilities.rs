@@ -1,8 +1,8 @@
 //! Capabilities: the host imports a route grants to a plugin.
 //!
 //! Deny by default. A plugin's component lists the capabilities it can call
-//! among its imports; [`check_imports`] refuses it at load when the route does
-//! not grant one, and [`linker`] links only the granted ones, so an ungranted
+//! among its imports; `check_imports` refuses it at load when the route does
+//! not grant one, and `linker` links only the granted ones, so an ungranted
 //! import could not be satisfied even if the check were skipped.
 
 use std::collections::BTreeSet;
@@ -26,7 +26,7 @@ const WIT_VERSION: &str = "@0.1.0";
 
 /// Refuses a component that imports an ungranted capability or anything that
 /// is neither part of the contract nor WASI.
-pub fn check_imports(
+pub(crate) fn check_imports(
     engine: &Engine,
     component: &Component,
     plugin: &str,
@@ -67,7 +67,7 @@ pub fn check_imports(
 
 /// A linker with WASI (sealed), the message types, and the granted
 /// capabilities only.
-pub fn linker(engine: &Engine, grants: &Grants) -> wasmtime::Result<Linker<HostState>> {
+pub(crate) fn linker(engine: &Engine, grants: &Grants) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;

@@ -1,11 +1,11 @@
 //! The plugins the gateway knows: for each name, the version serving now
 //! and the one before it (for rollback), compiled once per file content.
 //!
-//! A snapshot build asks a [`Candidate`] for components: a plugin already
+//! A snapshot build asks a `Candidate` for components: a plugin already
 //! in the catalog keeps its active version unless the build overrides it
 //! (a changed file, a rollback); a plugin not seen before is read from the
 //! plugin directory. Only when the snapshot is built and swapped in does
-//! [`PluginCatalog::commit`] make the candidate's versions active, so a
+//! `PluginCatalog::commit` make the candidate's versions active, so a
 //! refused reload leaves the catalog as it was.
 
 use std::collections::HashMap;
@@ -47,7 +47,7 @@ impl LoadedComponent {
 
 /// One plugin's versions.
 #[derive(Clone)]
-pub struct CatalogEntry {
+pub(crate) struct CatalogEntry {
     /// The version routes use now.
     pub active: Arc<LoadedComponent>,
     /// The version that was active before, for rollback.
@@ -55,7 +55,7 @@ pub struct CatalogEntry {
 }
 
 /// Every plugin some route uses, by name.
-pub struct PluginCatalog {
+pub(crate) struct PluginCatalog {
     engine: PluginEngine,
     dir: PathBuf,
     cache: ComponentCache,
@@ -74,13 +74,8 @@ impl PluginCatalog {
         }
     }
 
-    /// The plugin directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The file plugin `name` is read from.
-    pub fn path_of(&self, name: &str) -> PathBuf {
+    pub(crate) fn path_of(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.wasm"))
     }
 
@@ -154,7 +149,7 @@ impl PluginCatalog {
     /// Makes the versions a successful build used active. A plugin whose
     /// version changed keeps the old one as `previous` (a rollback swaps
     /// the two); plugins no route uses any more are forgotten.
-    pub fn commit(&mut self, used: HashMap<String, Arc<LoadedComponent>>) {
+    pub(crate) fn commit(&mut self, used: HashMap<String, Arc<LoadedComponent>>) {
         let mut entries = HashMap::with_capacity(used.len());
         for (name, component) in used {
             let entry = match self.entries.remove(&name) {
@@ -176,7 +171,7 @@ impl PluginCatalog {
 
 /// The components one snapshot build uses: overrides first, then the
 /// catalog's active versions, then the plugin directory.
-pub struct Candidate<'a> {
+pub(crate) struct Candidate<'a> {
     catalog: &'a PluginCatalog,
     overrides: HashMap<String, Arc<LoadedComponent>>,
     used: HashMap<String, Arc<LoadedComponent>>,
@@ -184,7 +179,7 @@ pub struct Candidate<'a> {
 
 impl Candidate<'_> {
     /// Uses `component` for its plugin instead of the active version.
-    pub fn with_override(mut self, component: Arc<LoadedComponent>) -> Self {
+    pub(crate) fn with_override(mut self, component: Arc<LoadedComponent>) -> Self {
         self.overrides.insert(component.name.to_string(), component);
         self
     }
@@ -206,7 +201,7 @@ impl Candidate<'_> {
     }
 
     /// The components the build used, for [`PluginCatalog::commit`].
-    pub fn into_used(self) -> HashMap<String, Arc<LoadedComponent>> {
+    pub(crate) fn into_used(self) -> HashMap<String, Arc<LoadedComponent>> {
         self.used
     }
 }

@@ -16,7 +16,7 @@ use wasmtime::component::Component;
 
 /// A directory of compiled components.
 #[derive(Debug, Clone)]
-pub struct ComponentCache {
+pub(crate) struct ComponentCache {
     dir: PathBuf,
 }
 

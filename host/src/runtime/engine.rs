@@ -27,7 +27,7 @@ use super::error::LoadError;
 use crate::config::RuntimeConfig;
 
 /// Milliseconds between two epoch ticks; deadlines are counted in ticks.
-pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Upper bound on core instances in one plugin component (a std guest has 17).
 const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
@@ -41,7 +41,7 @@ const TABLES_PER_COMPONENT: u32 = 8;
 pub struct Limits {
     /// Linear memory per instance, in bytes.
     pub memory_bytes: usize,
-    /// Time allowed per phase call (see [`super::state::on_epoch_tick`]).
+    /// Time allowed per phase call (see `super::state::on_epoch_tick`).
     pub deadline: Duration,
     /// Live instances the engine's pool holds at most.
     pub max_instances: u32,
@@ -49,7 +49,7 @@ pub struct Limits {
 
 impl Limits {
     /// Reads the limits out of the runtime config.
-    pub fn from_config(config: &RuntimeConfig) -> Self {
+    pub(crate) fn from_config(config: &RuntimeConfig) -> Self {
         Limits {
             memory_bytes: config.memory_limit_mb as usize * 1024 * 1024,
             deadline: Duration::from_millis(config.deadline_ms),
@@ -94,13 +94,13 @@ impl PluginEngine {
     }
 
     /// Live instances the engine's pool holds at most.
-    pub fn max_instances(&self) -> u32 {
+    pub(crate) fn max_instances(&self) -> u32 {
         self.limits.max_instances
     }
 
     /// Keeps the epoch ticking (deadlines enforced) while the ticket lives;
     /// every plugin slot holds one.
-    pub fn ticket(&self) -> SlotTicket {
+    pub(crate) fn ticket(&self) -> SlotTicket {
         self._ticker.ticket()
     }
 }
@@ -152,7 +152,7 @@ struct TickerShared {
 }
 
 /// Held by every loaded plugin slot: while one exists, the epoch ticks.
-pub struct SlotTicket(Arc<TickerShared>);
+pub(crate) struct SlotTicket(Arc<TickerShared>);
 
 impl Drop for SlotTicket {
     fn drop(&mut self) {

@@ -128,7 +128,7 @@ impl PluginFailure {
 
     /// Whether the instance died in the call: a trap, a deadline overrun or
     /// the memory limit (what the dashboard and alerts count as traps).
-    pub fn kills_instance(&self) -> bool {
+    pub(crate) fn kills_instance(&self) -> bool {
         matches!(
             self,
             PluginFailure::Trap(_) | PluginFailure::Deadline(_) | PluginFailure::MemoryLimit(_)
@@ -136,7 +136,7 @@ impl PluginFailure {
     }
 
     /// Whether the failure is temporary (a retry may succeed): answered 503.
-    pub fn is_temporary(&self) -> bool {
+    pub(crate) fn is_temporary(&self) -> bool {
         matches!(
             self,
             PluginFailure::Deadline(_) | PluginFailure::Capacity(_)

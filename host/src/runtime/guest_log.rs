@@ -15,7 +15,7 @@ const MAX_LINE: usize = 4096;
 
 /// Sink for a plugin's stdout/stderr (a panic message lands here).
 #[derive(Clone)]
-pub struct GuestLog {
+pub(crate) struct GuestLog {
     identity: Arc<PluginIdentity>,
 }
 

@@ -1,6 +1,6 @@
 //! One live plugin instance: a wasmtime `Store` and the component's exports.
 //!
-//! Every call is bounded by the epoch deadline (see [`on_epoch_tick`]) and the
+//! Every call is bounded by the epoch deadline (see `on_epoch_tick`) and the
 //! memory limiter. A call that fails in any way leaves the instance unusable
 //! (a trapped component cannot be entered again); the caller drops it.
 
@@ -20,14 +20,14 @@ use super::state::{
 };
 
 /// A plugin instance with its own store.
-pub struct PluginInstance {
+pub(crate) struct PluginInstance {
     store: Store<HostState>,
     exports: Plugin,
     uses: u32,
 }
 
 /// How `init` ended.
-pub enum InitOutcome {
+pub(crate) enum InitOutcome {
     /// The plugin accepted its config.
     Ready(PluginInstance),
     /// The plugin rejected its config.
@@ -127,7 +127,7 @@ impl PluginInstance {
     }
 
     /// The largest linear memory the instance has grown to, bytes.
-    pub fn memory_peak(&self) -> usize {
+    pub(crate) fn memory_peak(&self) -> usize {
         self.store.data().limiter.peak()
     }
 

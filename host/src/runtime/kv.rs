@@ -9,9 +9,9 @@ use parking_lot::Mutex;
 
 const SHARDS: usize = 16;
 /// Longest key accepted, bytes.
-pub const MAX_KEY: usize = 1024;
+pub(crate) const MAX_KEY: usize = 1024;
 /// Largest value accepted, bytes.
-pub const MAX_VALUE: usize = 1024 * 1024;
+pub(crate) const MAX_VALUE: usize = 1024 * 1024;
 /// Writes to a shard between two sweeps of its expired entries.
 const SWEEP_EVERY: u32 = 1024;
 /// Bytes (keys and values) one shard holds at most; the store holds
@@ -142,7 +142,7 @@ impl KvStore {
     }
 
     /// Deletes `key`; whether a live value was there.
-    pub fn delete(&self, key: &str) -> bool {
+    pub(crate) fn delete(&self, key: &str) -> bool {
         let now = Instant::now();
         let mut shard = self.shard(key).lock();
         shard.remove(key).is_some_and(|e| e.live(now))

@@ -69,7 +69,7 @@ impl ProxyResponse {
     }
 
     /// Turns the response into the one hyper sends.
-    pub fn into_http(self) -> http::Response<Body> {
+    pub(crate) fn into_http(self) -> http::Response<Body> {
         http::Response::from_parts(self.head, self.body.into_body())
     }
 }
@@ -146,7 +146,7 @@ impl MessageBody {
 }
 
 /// How long a plugin's read of a whole body may wait for the peer.
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Reads a body stream to its end, refusing more than `limit` bytes or
 /// waiting more than [`BODY_READ_TIMEOUT`] in all.

@@ -2,22 +2,22 @@
 //!
 //! - [`engine`]: the one place wasmtime is configured (pooling allocator,
 //!   epoch deadlines, memory limits).
-//! - [`bindings`]: host bindings generated from `wit/plugin.wit`.
-//! - [`catalog`] and [`component_cache`]: reading and compiling plugins
+//! - `bindings`: host bindings generated from `wit/plugin.wit`.
+//! - [`catalog`] and `component_cache`: reading and compiling plugins
 //!   (the active and previous version of each), with compiled code cached on
 //!   disk.
 //! - [`capabilities`]: deny-by-default host imports (log, clock, kv, cache,
 //!   context, metrics) and the per-plugin linker.
-//! - [`slot`] and [`instance`]: a plugin on a route, its instances and how
+//! - `slot` and [`instance`]: a plugin on a route, its instances and how
 //!   they are pooled or made fresh per request.
 //! - [`chain`]: running a route's plugins over a request and its response.
 
-pub mod bindings;
-pub mod byte_cache;
+pub(crate) mod bindings;
+pub(crate) mod byte_cache;
 pub mod capabilities;
 pub mod catalog;
 pub mod chain;
-pub mod component_cache;
+pub(crate) mod component_cache;
 pub mod engine;
 pub mod error;
 mod guest_log;
@@ -25,12 +25,15 @@ mod host_messages;
 pub mod instance;
 pub mod kv;
 pub mod message;
-pub mod services;
-pub mod slot;
+pub(crate) mod services;
+pub(crate) mod slot;
 pub mod state;
 
-pub use catalog::{Candidate, LoadedComponent, PluginCatalog};
-pub use chain::{Chain, ChainRun, RequestOutcome};
+pub use catalog::LoadedComponent;
+
+pub(crate) use catalog::{Candidate, PluginCatalog};
+pub use chain::RequestOutcome;
+pub use chain::{Chain, ChainRun};
 pub use engine::PluginEngine;
 pub use error::{ChainError, LoadError, PluginFailure};
 pub use message::{MessageBody, ProxyRequest, ProxyResponse, RequestInfo};

@@ -33,7 +33,7 @@ impl Default for HostServices {
 }
 
 /// The key a plugin's `key` is stored under: plugins never see each other's.
-pub fn namespaced(plugin: &str, key: &str) -> String {
+pub(crate) fn namespaced(plugin: &str, key: &str) -> String {
     let mut full = String::with_capacity(plugin.len() + 1 + key.len());
     full.push_str(plugin);
     full.push('\u{0}');

@@ -143,7 +143,7 @@ impl PluginSlot {
     }
 
     /// The plugin's name, shared.
-    pub fn identity_name(&self) -> Arc<str> {
+    pub(crate) fn identity_name(&self) -> Arc<str> {
         self.identity.plugin.clone()
     }
 
@@ -153,7 +153,7 @@ impl PluginSlot {
     }
 
     /// Whether a failure skips the plugin instead of failing the request.
-    pub fn fails_open(&self) -> bool {
+    pub(crate) fn fails_open(&self) -> bool {
         self.on_failure == FailureMode::Open
     }
 
@@ -178,7 +178,7 @@ impl PluginSlot {
     }
 
     /// An instance for one request: an idle one, or a new one.
-    pub async fn checkout(&self) -> Result<PluginInstance, PluginFailure> {
+    pub(crate) async fn checkout(&self) -> Result<PluginInstance, PluginFailure> {
         if self.mode == InstanceMode::Pooled
             && let Some(instance) = self.idle.lock().pop()
         {
@@ -204,7 +204,7 @@ impl PluginSlot {
     }
 
     /// Returns an instance after a request that did not fail it.
-    pub fn checkin(&self, instance: PluginInstance) {
+    pub(crate) fn checkin(&self, instance: PluginInstance) {
         self.stats.memory(instance.memory_peak());
         if self.mode == InstanceMode::Fresh
             || instance.uses() >= self.max_uses
@@ -216,10 +216,5 @@ impl PluginSlot {
         if idle.len() < self.max_idle {
             idle.push(instance);
         }
-    }
-
-    /// Idle instances held now.
-    pub fn idle_instances(&self) -> usize {
-        self.idle.lock().len()
     }
 }

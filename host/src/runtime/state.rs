@@ -12,11 +12,11 @@ use super::guest_log::GuestLog;
 use super::services::HostServices;
 
 /// Values the plugins of one chain share for one request.
-pub type RequestContext = HashMap<String, String>;
+pub(crate) type RequestContext = HashMap<String, String>;
 
 /// Who an instance belongs to: used to tag logs and namespace kv and cache.
 #[derive(Debug)]
-pub struct PluginIdentity {
+pub(crate) struct PluginIdentity {
     /// Plugin name.
     pub plugin: Arc<str>,
     /// Route the instance serves.
@@ -24,7 +24,7 @@ pub struct PluginIdentity {
 }
 
 /// Store data of one plugin instance.
-pub struct HostState {
+pub(crate) struct HostState {
     /// Resources handed to the guest (the current request or response).
     pub table: ResourceTable,
     wasi: WasiCtx,
@@ -73,7 +73,7 @@ impl WasiView for HostState {
 }
 
 /// How long the current call has run, excluding waits for bodies.
-pub struct CallTiming {
+pub(crate) struct CallTiming {
     started: Instant,
     io_wait: Duration,
     budget: Duration,
@@ -95,7 +95,7 @@ impl CallTiming {
     }
 
     /// Excludes `waited` (spent reading a body) from the guest's time.
-    pub fn add_io_wait(&mut self, waited: Duration) {
+    pub(crate) fn add_io_wait(&mut self, waited: Duration) {
         self.io_wait += waited;
     }
 
@@ -112,12 +112,12 @@ impl CallTiming {
 /// The error a call ends with when it ran past its deadline.
 #[derive(Debug, thiserror::Error)]
 #[error("plugin call ran past its deadline")]
-pub struct DeadlineExceeded;
+pub(crate) struct DeadlineExceeded;
 
 /// The error a call ends with when the guest grew memory past its limit.
 #[derive(Debug, thiserror::Error)]
 #[error("plugin tried to grow its memory to {desired} bytes, over its limit")]
-pub struct MemoryLimitExceeded {
+pub(crate) struct MemoryLimitExceeded {
     /// Size the guest asked for.
     pub desired: usize,
 }
@@ -129,7 +129,9 @@ pub struct MemoryLimitExceeded {
 /// The budget is wall-clock time inside the call minus time spent waiting
 /// for a body; time the call waited for a worker thread after a yield counts
 /// too, so on an overloaded host a plugin can hit its deadline early.
-pub fn on_epoch_tick(store: StoreContextMut<'_, HostState>) -> wasmtime::Result<UpdateDeadline> {
+pub(crate) fn on_epoch_tick(
+    store: StoreContextMut<'_, HostState>,
+) -> wasmtime::Result<UpdateDeadline> {
     if store.data().timing.used() >= store.data().timing.budget {
         return Err(DeadlineExceeded.into());
     }
@@ -138,7 +140,7 @@ pub fn on_epoch_tick(store: StoreContextMut<'_, HostState>) -> wasmtime::Result<
 
 /// Bounds and records an instance's linear memory: the limit applies to the
 /// sum of all of the instance's memories (a component may have several).
-pub struct MemoryLimiter {
+pub(crate) struct MemoryLimiter {
     limit: usize,
     total: usize,
 }
@@ -155,7 +157,7 @@ impl MemoryLimiter {
 
     /// The instance's memories together, bytes (memories never shrink, so
     /// this is also the high-water mark).
-    pub fn peak(&self) -> usize {
+    pub(crate) fn peak(&self) -> usize {
         self.total
     }
 }

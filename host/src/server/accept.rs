@@ -48,7 +48,7 @@ pub struct ConnectionStats {
 
 /// Admission of a listener's connections.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     permits: Arc<Semaphore>,
     max: usize,
     refused: AtomicU64,
@@ -88,7 +88,7 @@ struct Hold {
 }
 
 /// Accepts and serves connections until shutdown, then drains.
-pub async fn accept_loop<S: Serve>(
+pub(crate) async fn accept_loop<S: Serve>(
     listener: TcpListener,
     server: Arc<S>,
     admission: Arc<Admission>,

@@ -77,7 +77,9 @@ use crate::tls::{TlsError, TlsTerminator};
 use crate::worker;
 use connection::ConnectionServer;
 
-pub use accept::{Admission, ConnectionStats, Serve, accept_loop};
+pub use accept::{ConnectionStats, Serve};
+
+pub(crate) use accept::{Admission, accept_loop};
 pub use connection::Lifecycle;
 #[doc(hidden)]
 pub use framing::probe as framing_probe;
@@ -136,7 +138,7 @@ impl RunningGateway {
     /// `crate::worker`), each with its own socket per listener; the
     /// caller's runtime keeps the control plane (TLS certificate reloads
     /// here, discovery, health checks, admin and monitor elsewhere).
-    pub async fn start_live(
+    pub(crate) async fn start_live(
         config: &Config,
         live: Arc<LiveGateway>,
     ) -> Result<Self, ListenerError> {

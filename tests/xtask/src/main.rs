@@ -16,8 +16,9 @@
 //!   under `target/fuzz/artifacts/<target>/`.
 //! - `lint`: the host's module order (`layers`: a module imports only
 //!   lower layers), the README's layout table naming every plugin and test
-//!   (`layout`), `cargo fmt --check` and clippy with `-D warnings`, for
-//!   the host and for the wasm target.
+//!   (`layout`), `cargo fmt --check`, clippy with `-D warnings` for the
+//!   host and for the wasm target, and the host's and SDK's API docs
+//!   (`cargo doc`, warnings denied: no broken or private links).
 //! - `bench`: `plugins`, then the criterion benchmarks.
 //! - `load`: `plugins`, release binaries, then `tests/load/run.sh` (wrk
 //!   against the demo upstream directly and through the gateway) and
@@ -363,6 +364,12 @@ fn lint() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The host's and the SDK's API docs: no broken or private links.
+    status(
+        cargo()
+            .args(["doc", "--no-deps", "-p", "portico", "-p", "portico-sdk"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
     let mut wasm = cargo();
     wasm.args([
         "clippy",

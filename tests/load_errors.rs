@@ -224,3 +224,38 @@ fn portico_check_reports_errors_and_exits_non_zero() {
         "{stdout}"
     );
 }
+
+#[test]
+fn every_bad_value_of_one_route_is_reported_at_its_own_key() {
+    // Values are parsed as the file is read and their problems kept, so
+    // one bad value does not hide the next, even within one route.
+    let (_dir, result) = parse_config(
+        &Gateway::builder()
+            .upstream_toml("o", r#"targets = ["nohost", "127.0.0.1:1"]"#)
+            .route("r", |r| {
+                r.hosts(&["a b", "api.example.com"])
+                    .methods(&["GET", "G ET"])
+                    .headers(&[("bad name", "x"), ("x-ok", "tab\tand\u{7f}")])
+                    .regex("(")
+            })
+            .toml(&[]),
+    );
+    let errors = result.expect_err("bad values refused").to_string();
+    for expected in [
+        "`upstreams.o.targets[0]`: `nohost` is not `host:port`",
+        "`routes[0].hosts[0]`: `a b` is not a host name or `*.` wildcard",
+        "`routes[0].methods[1]`: `G ET` is not an HTTP method",
+        "`routes[0].headers.bad name`: `bad name` is not a valid header name",
+        "`routes[0].headers.x-ok`:",
+        "`routes[0].path`: invalid regex",
+    ] {
+        assert!(
+            errors.contains(expected),
+            "missing {expected:?} in:\n{errors}"
+        );
+    }
+    assert!(
+        !errors.contains("routes[0].hosts[1]") && !errors.contains("routes[0].methods[0]"),
+        "the good values are not reported: {errors}"
+    );
+}

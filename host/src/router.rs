@@ -15,6 +15,7 @@ use std::cmp::Reverse;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use regex::Regex;
 
+use crate::config::checked::{Checked, HostMatch};
 use crate::config::{PathMatchConfig, RouteConfig};
 
 /// A successful match.
@@ -35,11 +36,10 @@ enum HostPattern {
 }
 
 impl HostPattern {
-    fn parse(host: &str) -> Self {
-        let host = host.to_ascii_lowercase();
-        match host.strip_prefix('*') {
-            Some(suffix) => HostPattern::Suffix(suffix.to_owned()),
-            None => HostPattern::Exact(host),
+    fn new(host: &HostMatch) -> Self {
+        match host {
+            HostMatch::Exact(host) => HostPattern::Exact(host.clone()),
+            HostMatch::Suffix(suffix) => HostPattern::Suffix(suffix.clone()),
         }
     }
 
@@ -143,6 +143,16 @@ impl Entry {
     }
 }
 
+/// The parsed value of `checked`, or the route's error naming its problem.
+fn value<'a, T>(
+    checked: &'a Checked<T>,
+    error: &impl Fn(String) -> RouterError,
+) -> Result<&'a T, RouterError> {
+    checked
+        .value()
+        .map_err(|problem| error(format!("`{}`: {problem}", checked.text())))
+}
+
 /// The compiled routing table.
 #[derive(Debug, Clone, Default)]
 pub struct Router {
@@ -167,35 +177,38 @@ impl Router {
                 route: route.name.clone(),
                 message,
             };
+            // The config parsed every value; one it refused (the validator
+            // reports it first) is refused here too, not unwrapped.
             let path = match &route.path {
                 PathMatchConfig::Exact(p) => PathPattern::Exact(p.clone()),
                 PathMatchConfig::Prefix(p) => PathPattern::Prefix(p.clone()),
-                PathMatchConfig::Regex(pattern) => PathPattern::Regex(
-                    Regex::new(&format!("^(?:{pattern})$")).map_err(|e| error(e.to_string()))?,
-                ),
+                PathMatchConfig::Regex(regex) => {
+                    PathPattern::Regex(value(regex, &error)?.regex().clone())
+                }
             };
             let methods = route
                 .methods
                 .iter()
-                .map(|m| {
-                    Method::from_bytes(m.as_bytes()).map_err(|_| error(format!("bad method `{m}`")))
-                })
+                .map(|m| value(m, &error).cloned())
                 .collect::<Result<Vec<_>, _>>()?;
             let headers = route
                 .headers
                 .iter()
-                .map(|(name, value)| {
-                    let name = HeaderName::from_bytes(name.as_bytes())
-                        .map_err(|_| error(format!("bad header `{name}`")))?;
-                    let value = HeaderValue::from_str(value)
-                        .map_err(|_| error(format!("bad value for `{name}`")))?;
-                    Ok((name, value))
+                .map(|h| {
+                    Ok((
+                        value(&h.name, &error)?.clone(),
+                        value(&h.value, &error)?.clone(),
+                    ))
                 })
                 .collect::<Result<Vec<_>, RouterError>>()?;
             let hosts = if route.hosts.is_empty() {
                 vec![HostPattern::Any]
             } else {
-                route.hosts.iter().map(|h| HostPattern::parse(h)).collect()
+                route
+                    .hosts
+                    .iter()
+                    .map(|h| value(h, &error).map(HostPattern::new))
+                    .collect::<Result<Vec<_>, _>>()?
             };
             for host in hosts {
                 entries.push(Entry {
@@ -354,9 +367,9 @@ mod tests {
     fn route(name: &str, hosts: &[&str], path: PathMatchConfig, methods: &[&str]) -> RouteConfig {
         RouteConfig {
             name: name.into(),
-            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            hosts: hosts.iter().map(|h| Checked::parse(*h)).collect(),
             path,
-            methods: methods.iter().map(|m| m.to_string()).collect(),
+            methods: methods.iter().map(|m| Checked::parse(*m)).collect(),
             headers: Default::default(),
             upstream: "u".into(),
             plugins: vec![],
@@ -385,7 +398,12 @@ mod tests {
             route("catch-all", &[], Prefix("/".into()), &[]),
             route("api", &[], Prefix("/api".into()), &[]),
             route("api-v1", &[], Prefix("/api/v1".into()), &[]),
-            route("user", &[], Regex(r"/api/v1/users/(?P<id>\d+)".into()), &[]),
+            route(
+                "user",
+                &[],
+                Regex(Checked::parse(r"/api/v1/users/(?P<id>\d+)")),
+                &[],
+            ),
             route("health", &[], Exact("/api/v1/users/0".into()), &[]),
             route("wild", &["*.example.com"], Prefix("/".into()), &[]),
             route("deep-wild", &["*.eu.example.com"], Prefix("/".into()), &[]),
@@ -424,7 +442,7 @@ mod tests {
         let routes = vec![route(
             "r",
             &[],
-            PathMatchConfig::Regex(r"/u/(?P<id>\d+)/(?P<tab>\w+)".into()),
+            PathMatchConfig::Regex(Checked::parse(r"/u/(?P<id>\d+)/(?P<tab>\w+)")),
             &[],
         )];
         let router = Router::new(&routes).unwrap();
@@ -445,7 +463,10 @@ mod tests {
     #[test]
     fn header_conditions_must_all_match() {
         let mut r = route("h", &[], PathMatchConfig::Prefix("/".into()), &[]);
-        r.headers.insert("x-version".into(), "2".into());
+        r.headers.push(crate::config::HeaderCondition {
+            name: Checked::parse("x-version"),
+            value: Checked::parse("2"),
+        });
         let routes = vec![
             route("plain", &[], PathMatchConfig::Prefix("/".into()), &[]),
             r,

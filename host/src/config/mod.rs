@@ -1,10 +1,14 @@
 //! The gateway's configuration: a strict TOML file.
 //!
-//! Parsing ([`load`]) rejects unknown keys and wrong types with the key path;
-//! `validate` then checks what types cannot (names that
-//! refer to each other, regexes, addresses). Plugin configs are checked later
-//! by the plugins' own `init`, when the gateway is built.
+//! Parsing ([`load`]) rejects unknown keys and wrong types with the key path,
+//! and parses values such as methods, header names, path regexes, hosts and
+//! targets once, into [`checked::Checked`] values that keep their problem;
+//! `validate` then reports those problems at their keys and checks what
+//! types cannot (names that refer to each other, ranges, addresses). The
+//! router and the upstreams take the parsed values. Plugin configs are
+//! checked later by the plugins' own `init`, when the gateway is built.
 
+pub mod checked;
 mod error;
 pub mod limits;
 pub mod monitor;

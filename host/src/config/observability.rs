@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use http::HeaderName;
 use serde::Deserialize;
+
+use super::checked::Checked;
 
 /// `[observability]`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -34,12 +37,12 @@ pub struct AccessLogConfig {
     /// How the query string appears in `path` (default `redact`).
     pub query: QueryMode,
     /// Request headers logged under `request_headers` (default none).
-    pub request_headers: Vec<String>,
+    pub request_headers: Vec<Checked<HeaderName>>,
     /// Response headers logged under `response_headers` (default none).
-    pub response_headers: Vec<String>,
+    pub response_headers: Vec<Checked<HeaderName>>,
     /// Headers whose values are always redacted, besides `authorization`,
     /// `proxy-authorization`, `cookie`, `set-cookie` and `x-api-key`.
-    pub redact_headers: Vec<String>,
+    pub redact_headers: Vec<Checked<HeaderName>>,
     /// Query parameters whose values are redacted even with `query = "keep"`.
     pub redact_query_params: Vec<String>,
 }
@@ -234,11 +237,8 @@ pub(super) fn check(config: &ObservabilityConfig, add: &mut dyn FnMut(String, St
     ];
     for (list, names) in lists {
         for (i, name) in names.iter().enumerate() {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                add(
-                    format!("{key}.{list}[{i}]"),
-                    format!("`{name}` is not a valid header name"),
-                );
+            if let Some(problem) = name.problem() {
+                add(format!("{key}.{list}[{i}]"), problem.to_owned());
             }
         }
     }

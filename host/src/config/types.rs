@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::UpstreamConfig;
+use super::checked::{Checked, HostMatch, PathRegex};
 use super::limits::LimitsConfig;
 use super::monitor::{AlertRule, AlertingConfig, AnalyticsConfig};
 use super::observability::ObservabilityConfig;
@@ -166,16 +167,16 @@ pub struct RouteConfig {
     /// Hosts matched: exact (`api.example.com`) or wildcard
     /// (`*.example.com`, one or more labels). Empty: any host.
     #[serde(default)]
-    pub hosts: Vec<String>,
+    pub hosts: Vec<Checked<HostMatch>>,
     /// Path match; a prefix of `/` when unset.
     #[serde(default)]
     pub path: PathMatchConfig,
     /// Methods matched; empty: any.
     #[serde(default)]
-    pub methods: Vec<String>,
-    /// Headers that must be present with exactly these values.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub methods: Vec<Checked<http::Method>>,
+    /// Headers that must be present with exactly these values, by name.
+    #[serde(default, deserialize_with = "header_conditions")]
+    pub headers: Vec<HeaderCondition>,
     /// The upstream requests are forwarded to.
     pub upstream: String,
     /// The plugin chain, run in this order on requests.
@@ -194,6 +195,29 @@ fn default_max_body() -> u64 {
     1024 * 1024
 }
 
+/// A header a route requires, with the value it must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderCondition {
+    /// The header's name.
+    pub name: Checked<http::HeaderName>,
+    /// The value one of its fields must have.
+    pub value: Checked<http::HeaderValue>,
+}
+
+/// `headers = { name = value, .. }`, in name order.
+fn header_conditions<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<HeaderCondition>, D::Error> {
+    let map = BTreeMap::<String, String>::deserialize(deserializer)?;
+    Ok(map
+        .into_iter()
+        .map(|(name, value)| HeaderCondition {
+            name: Checked::parse(name),
+            value: Checked::parse(value),
+        })
+        .collect())
+}
+
 /// How a route matches the request path: a table with exactly one of
 /// `exact`, `prefix` or `regex`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,7 +228,7 @@ pub enum PathMatchConfig {
     /// `/api/x`, not `/apix`.
     Prefix(String),
     /// The whole path matches this regex; named groups become route params.
-    Regex(String),
+    Regex(Checked<PathRegex>),
 }
 
 impl<'de> Deserialize<'de> for PathMatchConfig {
@@ -238,7 +262,7 @@ impl<'de> Deserialize<'de> for PathMatchConfig {
                     let kind: fn(String) -> PathMatchConfig = match key.as_str() {
                         "exact" => PathMatchConfig::Exact,
                         "prefix" => PathMatchConfig::Prefix,
-                        "regex" => PathMatchConfig::Regex,
+                        "regex" => |pattern| PathMatchConfig::Regex(Checked::parse(pattern)),
                         _ => {
                             map.next_value::<UnknownKey>()?;
                             continue;

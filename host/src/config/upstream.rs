@@ -1,13 +1,18 @@
 //! The `[upstreams.<name>]` table: where targets come from, how one is
 //! chosen, how health is judged, timeouts, retries and upstream TLS.
 //!
-//! Every key has a documented default; `upstream_check.rs` validates what
-//! the types cannot express, called by [`validate`](super::validate::validate).
+//! Every key has a documented default; targets and the hash header are
+//! parsed as they are read ([`Checked`]); `upstream_check.rs` reports their
+//! problems and validates what the types cannot express, called by
+//! `validate`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use super::checked::Checked;
+use super::target::Target;
 
 /// An `[upstreams.<name>]` table. Exactly one of `targets`, `file` and `dns`
 /// names the targets.
@@ -17,7 +22,7 @@ pub struct UpstreamConfig {
     /// Static targets: `"host:port"` or `"host:port weight"` (weight 1 when
     /// omitted).
     #[serde(default)]
-    pub targets: Vec<String>,
+    pub targets: Vec<Checked<Target>>,
     /// Targets read from a file that is watched for changes.
     pub file: Option<FileDiscoveryConfig>,
     /// Targets resolved from DNS (A/AAAA or SRV).
@@ -175,7 +180,7 @@ pub enum Balance {
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum HashOn {
     /// `{ header = "x-user" }`: a request header's value.
-    Header(String),
+    Header(Checked<http::HeaderName>),
     /// `{ cookie = "session" }`: a cookie's value.
     Cookie(String),
     /// `"client_address"`: the client's IP address.

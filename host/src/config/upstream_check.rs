@@ -1,6 +1,5 @@
 //! Validation of `[upstreams.<name>]` tables beyond what their types say.
 
-use super::target::Target;
 use super::upstream::{Balance, DnsRecordKind, HashOn, UpstreamConfig};
 
 /// Problems found: a key relative to `upstreams.<name>` and a message.
@@ -30,9 +29,9 @@ pub fn check(upstream: &UpstreamConfig) -> Problems {
     if breaker.max_pending == 0 {
         add("circuit_breaker.max_pending", "must be at least 1".into());
     }
-    for (i, line) in upstream.targets.iter().enumerate() {
-        if let Err(error) = Target::parse(line) {
-            add(&format!("targets[{i}]"), error.to_string());
+    for (i, target) in upstream.targets.iter().enumerate() {
+        if let Some(problem) = target.problem() {
+            add(&format!("targets[{i}]"), problem.to_owned());
         }
     }
     if let Some(file) = &upstream.file
@@ -61,8 +60,8 @@ pub fn check(upstream: &UpstreamConfig) -> Problems {
             "required by `balance = \"consistent_hash\"`".into(),
         ),
         (Balance::ConsistentHash, Some(HashOn::Header(name))) => {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                add("hash_on.header", format!("`{name}` is not a header name"));
+            if let Some(problem) = name.problem() {
+                add("hash_on.header", problem.to_owned());
             }
         }
         (Balance::ConsistentHash, Some(HashOn::Cookie(name))) if name.is_empty() => {

@@ -68,8 +68,8 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigErrors> {
             );
         }
         for (h, host) in route.hosts.iter().enumerate() {
-            if let Err(message) = check_host(host) {
-                errors.add(format!("{key}.hosts[{h}]"), message);
+            if let Some(problem) = host.problem() {
+                errors.add(format!("{key}.hosts[{h}]"), problem);
             }
         }
         if route.timeout_ms == Some(0) {
@@ -79,16 +79,14 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigErrors> {
             errors.add(format!("{key}.path"), message);
         }
         for (m, method) in route.methods.iter().enumerate() {
-            if http::Method::from_bytes(method.as_bytes()).is_err() {
-                errors.add(
-                    format!("{key}.methods[{m}]"),
-                    format!("`{method}` is not an HTTP method"),
-                );
+            if let Some(problem) = method.problem() {
+                errors.add(format!("{key}.methods[{m}]"), problem);
             }
         }
-        for name in route.headers.keys() {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                errors.add(format!("{key}.headers.{name}"), "not a valid header name");
+        for header in &route.headers {
+            let problem = header.name.problem().or(header.value.problem());
+            if let Some(problem) = problem {
+                errors.add(format!("{key}.headers.{}", header.name.text()), problem);
             }
         }
         for (p, plugin) in route.plugins.iter().enumerate() {
@@ -149,30 +147,12 @@ fn check_runtime(config: &Config, errors: &mut Errors<'_>) {
     }
 }
 
-fn check_host(host: &str) -> Result<(), String> {
-    let bare = host.strip_prefix("*.").unwrap_or(host);
-    let valid = !bare.is_empty()
-        && bare.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    if valid {
-        Ok(())
-    } else {
-        Err(format!("`{host}` is not a host name or `*.` wildcard"))
-    }
-}
-
 fn check_path(path: &PathMatchConfig) -> Result<(), String> {
     match path {
         PathMatchConfig::Exact(p) | PathMatchConfig::Prefix(p) if !p.starts_with('/') => {
             Err(format!("`{p}` must start with `/`"))
         }
-        PathMatchConfig::Regex(pattern) => regex::Regex::new(pattern)
-            .map(|_| ())
-            .map_err(|e| format!("invalid regex: {e}")),
+        PathMatchConfig::Regex(regex) => regex.value().map(|_| ()).map_err(str::to_owned),
         _ => Ok(()),
     }
 }

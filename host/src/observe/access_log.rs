@@ -15,6 +15,7 @@ use super::ObserveError;
 use super::access_layer::{AccessLayer, TARGET};
 use super::batch_writer::{BatchWriter, FlushGuard};
 use super::redact::Redactor;
+use crate::config::checked::Checked;
 use crate::config::{AccessField, AccessLogConfig};
 
 /// An open access log.
@@ -90,9 +91,10 @@ impl AccessLog {
         for field in selected {
             fields[*field as usize] = true;
         }
-        let names = |list: &[String]| {
+        // Names the config refused never get this far (validation).
+        let names = |list: &[Checked<HeaderName>]| {
             list.iter()
-                .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+                .filter_map(|n| n.value().ok().cloned())
                 .collect::<Vec<_>>()
         };
         Ok(AccessLog {

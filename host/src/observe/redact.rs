@@ -28,7 +28,8 @@ pub(crate) struct Redactor {
 }
 
 impl Redactor {
-    /// Rules from the config (header names were validated by `config`).
+    /// Rules from the config (its header names were parsed, and refused
+    /// ones reported, by `config`).
     pub fn new(config: &AccessLogConfig) -> Self {
         let mut secret_headers: Vec<HeaderName> = SECRET_HEADERS
             .iter()
@@ -38,7 +39,7 @@ impl Redactor {
             config
                 .redact_headers
                 .iter()
-                .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok()),
+                .filter_map(|name| name.value().ok().cloned()),
         );
         Redactor {
             query: config.query,
@@ -135,7 +136,10 @@ mod tests {
         Redactor::new(&AccessLogConfig {
             query,
             redact_query_params: params.iter().map(|p| p.to_string()).collect(),
-            redact_headers: headers.iter().map(|p| p.to_string()).collect(),
+            redact_headers: headers
+                .iter()
+                .map(|p| crate::config::checked::Checked::parse(*p))
+                .collect(),
             ..AccessLogConfig::default()
         })
     }

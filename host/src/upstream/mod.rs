@@ -59,9 +59,17 @@ pub enum UpstreamError {
     /// Its TLS files or settings are unusable.
     #[error(transparent)]
     Tls(#[from] TlsError),
-    /// Its targets cannot be read (static list or file).
+    /// Its targets file or DNS name cannot be read.
     #[error(transparent)]
     Discovery(DiscoveryError),
+    /// A static target the config refused (validation reports it first).
+    #[error("`targets[{index}]`: {problem}")]
+    Target {
+        /// Its index in `targets`.
+        index: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 impl UpstreamError {
@@ -70,12 +78,8 @@ impl UpstreamError {
         match self {
             UpstreamError::Tls(error) => error.key(),
             UpstreamError::Discovery(DiscoveryError::Dns { .. }) => "dns",
-            UpstreamError::Discovery(DiscoveryError::Target { path, .. })
-                if path.as_os_str().is_empty() =>
-            {
-                "targets"
-            }
             UpstreamError::Discovery(_) => "file.path",
+            UpstreamError::Target { .. } => "targets",
         }
     }
 }
@@ -197,15 +201,17 @@ impl Upstream {
                 let list = config
                     .targets
                     .iter()
-                    .map(|line| Target::parse(line))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|error| {
-                        UpstreamError::Discovery(DiscoveryError::Target {
-                            path: Default::default(),
-                            line: 0,
-                            error,
-                        })
-                    })?;
+                    .enumerate()
+                    .map(|(index, target)| {
+                        target
+                            .value()
+                            .cloned()
+                            .map_err(|problem| UpstreamError::Target {
+                                index,
+                                problem: problem.to_owned(),
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
                 (Arc::new(StaticList(list)), Duration::MAX)
             };
         let next = match provider.discover().await {

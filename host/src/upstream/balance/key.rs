@@ -13,7 +13,7 @@ use crate::config::HashOn;
 pub fn request_key(hash_on: &HashOn, headers: &HeaderMap, client: IpAddr) -> Option<u64> {
     match hash_on {
         HashOn::Header(name) => {
-            let value = headers.get(name.as_str())?;
+            let value = headers.get(name.value().ok()?)?;
             Some(hash(value.as_bytes()))
         }
         HashOn::Cookie(name) => headers
@@ -56,7 +56,7 @@ mod tests {
         headers.insert("x-user", "alice".parse().unwrap());
         headers.insert(COOKIE, "a=1; session=s3; b=2".parse().unwrap());
         let ip: IpAddr = "10.1.2.3".parse().unwrap();
-        let header = HashOn::Header("x-user".into());
+        let header = HashOn::Header(crate::config::checked::Checked::parse("x-user"));
         assert_eq!(request_key(&header, &headers, ip), Some(hash(b"alice")));
         let cookie = HashOn::Cookie("session".into());
         assert_eq!(request_key(&cookie, &headers, ip), Some(hash(b"s3")));

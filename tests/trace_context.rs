@@ -289,7 +289,7 @@ async fn a_full_export_queue_drops_spans_and_counts_them() {
     assert_eq!(gw.get("/").await.status, StatusCode::OK);
     let received = spans(&mut bodies, 1).await;
     assert_eq!(received.len(), 1);
-    let text = portico::observe::metrics::render();
+    let text = portico::data::observe::metrics::render();
     let dropped = text
         .lines()
         .find(|l| l.starts_with("portico_otlp_spans_dropped_total"))

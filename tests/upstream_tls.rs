@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use backends::EchoServer;
 use http::StatusCode;
-use portico::gateway::Gateway;
+use portico::data::gateway::Gateway;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -195,7 +195,7 @@ async fn connections_are_reused_and_counted() {
     let (_dir, config) = support::parse_config(&toml);
     let config = config.unwrap();
     let built = Arc::new(Gateway::build(&config).await.unwrap());
-    let running = portico::server::RunningGateway::start(&config, built.clone())
+    let running = portico::data::server::RunningGateway::start(&config, built.clone())
         .await
         .unwrap();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())

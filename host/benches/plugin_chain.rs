@@ -12,8 +12,10 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, StatusCode};
 use portico::body;
-use portico::gateway::Gateway;
-use portico::runtime::{MessageBody, ProxyRequest, ProxyResponse, RequestInfo, RequestOutcome};
+use portico::data::gateway::Gateway;
+use portico::data::runtime::{
+    MessageBody, ProxyRequest, ProxyResponse, RequestInfo, RequestOutcome,
+};
 
 macro_rules! concat_three {
     ($mode:literal) => {

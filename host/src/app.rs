@@ -10,12 +10,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::admin::AdminServer;
 use crate::config::{self, Config, ConfigErrors};
-use crate::limits::Limits;
-use crate::monitor::{Monitor, MonitorError, ReloadSource};
-use crate::reload::{Reloader, spawn_watcher};
-use crate::server::{ListenerError, RunningGateway};
+use crate::control::admin::AdminServer;
+use crate::control::reload::{Reloader, spawn_watcher};
+use crate::data::limits::Limits;
+use crate::data::server::{ListenerError, RunningGateway};
+use crate::telemetry::monitor::{Monitor, MonitorError, ReloadSource};
 
 /// The gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +99,7 @@ impl App {
 
     /// Every traffic listener's connection counts, in the order of
     /// [`App::addrs`].
-    pub fn connection_stats(&self) -> Vec<crate::server::ConnectionStats> {
+    pub fn connection_stats(&self) -> Vec<crate::data::server::ConnectionStats> {
         self.running.connection_stats()
     }
 

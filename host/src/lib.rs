@@ -1,51 +1,45 @@
 //! Portico: a programmable API gateway whose policy runs as WebAssembly
 //! components.
 //!
-//! The host owns the data path — listeners ([`server`], with `tls`
-//! termination and edge `limits`), routing
-//! ([`router`]), upstreams (`upstream`) and the proxy itself (`proxy`) —
-//! and runs each route's chain of plugins through the [`runtime`]. A
-//! [`gateway::Gateway`] is one consistent snapshot built from a
-//! [`config::Config`]; [`reload`] swaps in a new one, checked first, when the
-//! config or a plugin changes; the admin listener (`admin`) serves operators
-//! apart from traffic; [`app::App`] runs all of it. Every error a client can
-//! see is an `error::ProxyError`. [`observe`] records each request: access
-//! log, metrics, traces.
+//! The source tree shows the three planes over a shared foundation:
 //!
-//! The public modules are what the `portico` binary, the tests, the benches
-//! and the fuzz targets use; the others (`admin`, `alerts`, `analytics`,
-//! `error`, `histogram`, `limits`, `live`, `net`, `proxy`, `shutdown`,
-//! `tls`, `upstream`, `worker`) are crate-private.
+//! - the foundation: [`config`] (the parsed, validated config) and the
+//!   leaves ([`body`], `histogram`, `net`, `shutdown`, `worker`);
+//! - [`data`], the data plane: listeners ([`data::server`], with `tls`
+//!   termination and edge `limits`), routing ([`data::router`]), the
+//!   plugins ([`data::runtime`]), upstreams (`upstream`), the proxy itself
+//!   (`proxy`) and what it records ([`data::observe`]: access log,
+//!   metrics, traces). A [`data::gateway::Gateway`] is one consistent
+//!   snapshot built from a [`config::Config`]; every error a client can
+//!   see is an `error::ProxyError`;
+//! - [`telemetry`]: live stats, alerts and analytics over finished
+//!   requests, tied to a gateway by [`telemetry::monitor`];
+//! - [`control`], the control plane: [`control::reload`] swaps in a new
+//!   snapshot, checked first, when the config or a plugin changes; the
+//!   admin listener (`admin`) serves operators apart from traffic;
+//! - [`app::App`] runs all of it.
+//!
+//! Each plane imports only the ones listed before it, and inside a plane a
+//! module only the modules below it (`cargo xtask lint` checks both). The
+//! public modules are what the `portico` binary, the tests, the benches
+//! and the fuzz targets use; the others are crate-private.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! let config = portico::config::load("examples/portico.toml".as_ref())?;
-//! let gateway = std::sync::Arc::new(portico::gateway::Gateway::build(&config).await?);
-//! let running = portico::server::RunningGateway::start(&config, gateway).await?;
+//! let gateway = std::sync::Arc::new(portico::data::gateway::Gateway::build(&config).await?);
+//! let running = portico::data::server::RunningGateway::start(&config, gateway).await?;
 //! println!("serving on {}", running.addr());
 //! # Ok(()) }
 //! ```
 
-pub(crate) mod admin;
-pub(crate) mod alerts;
-pub(crate) mod analytics;
 pub mod app;
 pub mod body;
 pub mod config;
-pub(crate) mod error;
-pub mod gateway;
+pub mod control;
+pub mod data;
 pub(crate) mod histogram;
-pub(crate) mod limits;
-pub(crate) mod live;
-pub mod monitor;
 pub(crate) mod net;
-pub mod observe;
-pub(crate) mod proxy;
-pub mod reload;
-pub mod router;
-pub mod runtime;
-pub mod server;
 pub(crate) mod shutdown;
-pub(crate) mod tls;
-pub(crate) mod upstream;
+pub mod telemetry;
 pub(crate) mod worker;

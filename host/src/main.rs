@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use portico::app::App;
-use portico::gateway::Gateway;
-use portico::reload::ReloadTrigger;
+use portico::control::reload::ReloadTrigger;
+use portico::data::gateway::Gateway;
 
 /// Portico, a programmable API gateway.
 #[derive(Parser)]
@@ -95,7 +95,7 @@ async fn check(path: PathBuf) -> anyhow::Result<()> {
     };
     let gateway = Gateway::build(&config).await?;
     // Certificates, keys and client CAs load as they would when serving.
-    portico::server::load_tls(&config)?;
+    portico::data::server::load_tls(&config)?;
     let plugins: usize = gateway.routes.iter().map(|r| r.chain.slots().len()).sum();
     println!(
         "{}: OK ({} routes, {} plugin instances initialized)",

@@ -292,12 +292,12 @@ impl TestGateway {
     }
 
     /// The first listener's connection counts.
-    pub fn connection_stats(&self) -> portico::server::ConnectionStats {
+    pub fn connection_stats(&self) -> portico::data::server::ConnectionStats {
         self.app.as_ref().expect("running").connection_stats()[0]
     }
 
     /// The live stats, alerts and analytics of the running gateway.
-    pub fn monitor(&self) -> std::sync::Arc<portico::monitor::Monitor> {
+    pub fn monitor(&self) -> std::sync::Arc<portico::telemetry::monitor::Monitor> {
         self.app.as_ref().expect("running").monitor().clone()
     }
 

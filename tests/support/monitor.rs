@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use portico::monitor::Monitor;
+use portico::telemetry::monitor::Monitor;
 use tokio::sync::mpsc;
 
 use crate::support::{TestGateway, TestResponse};

@@ -35,8 +35,8 @@ use http::{HeaderMap, Method};
 use jwt::alg::Alg;
 use jwt::keys::Key;
 use jwt::reject::Reason;
-use portico::router::{Router, normalize_path, normalize_path_rebuilt};
-use portico::server::framing_probe::{HeadOutcome, parse_head, scan_chunked};
+use portico::data::router::{Router, normalize_path, normalize_path_rebuilt};
+use portico::data::server::framing_probe::{HeadOutcome, parse_head, scan_chunked};
 
 /// The guard's limits in the fuzz targets (the defaults of `[limits]`).
 const MAX_HEADERS: usize = 100;

@@ -1,0 +1,154 @@
+//! The admin API's endpoints and their JSON.
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use serde::Serialize;
+
+use crate::body::{self, Body};
+use crate::control::reload::{ReloadOutcome, ReloadReport, ReloadTrigger, Reloader, RollbackError};
+use crate::telemetry::monitor::Monitor;
+
+/// Largest request body the admin API reads (it takes none today).
+const MAX_BODY: usize = 64 * 1024;
+
+/// Serves one admin request.
+pub(super) async fn handle(
+    reloader: &Reloader,
+    monitor: Option<&Monitor>,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let (head, incoming) = request.into_parts();
+    // Drain what the client sent, so keep-alive works; the API takes no body.
+    if http_body_util::Limited::new(incoming, MAX_BODY)
+        .collect()
+        .await
+        .is_err()
+    {
+        return problem(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+    }
+    // The dashboard, live stats, alerts and analytics.
+    if let Some(monitor) = monitor
+        && let Some(response) = crate::telemetry::monitor::http::respond(monitor, &head).await
+    {
+        return response;
+    }
+    let path = head.uri.path();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (&head.method, segments.as_slice()) {
+        (&Method::GET, ["healthz"]) => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, ["metrics"]) => respond(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            Bytes::from(crate::data::observe::metrics::render()),
+        ),
+        (&Method::GET, ["plugins"]) => json(StatusCode::OK, &reloader.plugins().await),
+        (&Method::GET, ["routes"]) => json(StatusCode::OK, &routes(reloader)),
+        (&Method::GET, ["reloads"]) => json(StatusCode::OK, &reloads(reloader)),
+        (&Method::POST, ["reload"]) => report(reloader.reload_config(ReloadTrigger::Admin).await),
+        (&Method::POST, ["plugins", name, "rollback"]) => match reloader.rollback(name).await {
+            Ok(done) => report(done),
+            Err(error @ RollbackError::Unknown(_)) => {
+                problem(StatusCode::NOT_FOUND, &error.to_string())
+            }
+            Err(error @ RollbackError::NoPrevious(_)) => {
+                problem(StatusCode::CONFLICT, &error.to_string())
+            }
+        },
+        (_, ["healthz" | "metrics" | "plugins" | "routes" | "reloads" | "reload"])
+        | (_, ["plugins", _, "rollback"]) => {
+            problem(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        }
+        _ => problem(StatusCode::NOT_FOUND, &format!("no admin endpoint {path}")),
+    }
+}
+
+#[derive(Serialize)]
+struct RouteView {
+    name: String,
+    upstream: String,
+    chain: Vec<ChainEntry>,
+}
+
+#[derive(Serialize)]
+struct ChainEntry {
+    plugin: String,
+    version: String,
+    sha256: String,
+}
+
+fn routes(reloader: &Reloader) -> Vec<RouteView> {
+    let gateway = reloader.live().load();
+    gateway
+        .routes
+        .iter()
+        .map(|route| RouteView {
+            name: route.name.to_string(),
+            upstream: route.upstream.name().to_owned(),
+            chain: route
+                .chain
+                .slots()
+                .iter()
+                .map(|slot| ChainEntry {
+                    plugin: slot.name().to_owned(),
+                    version: slot.metadata().version.clone(),
+                    sha256: slot.sha256().to_owned(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct Reloads {
+    last: Option<ReloadReport>,
+    history: Vec<ReloadReport>,
+    /// Replaced snapshots that in-flight requests still hold.
+    retired_snapshots_alive: usize,
+}
+
+fn reloads(reloader: &Reloader) -> Reloads {
+    Reloads {
+        last: reloader.last(),
+        history: reloader.history(),
+        retired_snapshots_alive: reloader.live().retired_alive(),
+    }
+}
+
+fn report(report: ReloadReport) -> Response<Body> {
+    let status = match report.outcome {
+        ReloadOutcome::Refused => StatusCode::UNPROCESSABLE_ENTITY,
+        ReloadOutcome::Applied | ReloadOutcome::Unchanged => StatusCode::OK,
+    };
+    json(status, &report)
+}
+
+fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
+    match serde_json::to_vec_pretty(value) {
+        Ok(bytes) => respond(status, "application/json", Bytes::from(bytes)),
+        Err(error) => problem(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string()),
+    }
+}
+
+fn text(status: StatusCode, text: &'static str) -> Response<Body> {
+    respond(
+        status,
+        "text/plain; charset=utf-8",
+        Bytes::from_static(text.as_bytes()),
+    )
+}
+
+/// An admin error as problem+json, in the traffic path's shape.
+fn problem(status: StatusCode, detail: &str) -> Response<Body> {
+    crate::data::error::control_problem(status, detail)
+}
+
+fn respond(status: StatusCode, content_type: &str, bytes: Bytes) -> Response<Body> {
+    let mut response = Response::new(body::full(bytes));
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}

@@ -1,0 +1,125 @@
+//! The admin listener: what operators ask the running gateway, on its own
+//! address (loopback by default), never on a traffic listener.
+//!
+//! | method and path | answer |
+//! |---|---|
+//! | `GET /plugins` | each loaded plugin: name, version, SHA-256, the previous version, the routes using it |
+//! | `GET /routes` | each route's active chain, in order, with versions |
+//! | `GET /reloads` | recent reload reports (newest last) and replaced snapshots still held by requests |
+//! | `POST /reload` | re-read the config file; 200 with the report, 422 when refused |
+//! | `POST /plugins/<name>/rollback` | make the previous version active; 200, 404, 409 or 422 |
+//! | `GET /metrics` | Prometheus text exposition (see `observe::metrics`) |
+//! | `GET /healthz` | `ok` |
+//! | `GET /`, `/dashboard`, `/api/live`, `/api/alerts`, `/analytics/...` | the monitor's dashboard and JSON ([`crate::telemetry::monitor::http`]) |
+
+mod api;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::control::reload::Reloader;
+use crate::data::limits::Limits;
+use crate::data::server::{Admission, Lifecycle, ListenerError, Serve, accept_loop};
+use crate::shutdown::stopping;
+use crate::telemetry::monitor::Monitor;
+
+/// The admin listener, serving until the gateway shuts down.
+pub struct AdminServer {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl AdminServer {
+    /// Binds `addr` and serves the admin API for `reloader`'s gateway, with
+    /// the traffic listeners' accept loop: at most `max_connections` open
+    /// (more are closed at once), heads read within the gateway's
+    /// `[limits] header_read_timeout_ms` and no larger than its
+    /// `max_header_bytes`, and the same drain on shutdown.
+    pub async fn start(
+        addr: SocketAddr,
+        max_connections: usize,
+        limits: &Limits,
+        reloader: Arc<Reloader>,
+        monitor: Option<Arc<Monitor>>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, ListenerError> {
+        let bind_error = |error| ListenerError::Bind {
+            name: "admin".into(),
+            addr,
+            error,
+        };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        tracing::info!(%addr, max_connections, "admin listening");
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.max(8192));
+        let server = Arc::new(AdminConnections {
+            reloader,
+            monitor,
+            http1,
+            drain_timeout: limits.drain_timeout,
+        });
+        let admission = Admission::new(max_connections);
+        let task = tokio::spawn(accept_loop(listener, server, admission, shutdown));
+        Ok(AdminServer { addr, task })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Waits for the listener to stop (after shutdown was signalled).
+    pub async fn stopped(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// The admin API on one HTTP/1.1 connection.
+struct AdminConnections {
+    reloader: Arc<Reloader>,
+    monitor: Option<Arc<Monitor>>,
+    http1: http1::Builder,
+    drain_timeout: Duration,
+}
+
+impl Serve for AdminConnections {
+    async fn serve(&self, stream: TcpStream, _addr: SocketAddr, mut life: Lifecycle) {
+        let reloader = self.reloader.clone();
+        let monitor = self.monitor.clone();
+        let service = service_fn(move |request| {
+            let reloader = reloader.clone();
+            let monitor = monitor.clone();
+            async move {
+                let response = api::handle(&reloader, monitor.as_deref(), request).await;
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let connection = self.http1.serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = stopping(&mut life.shutdown) => connection.as_mut().graceful_shutdown(),
+        }
+        tokio::select! {
+            _ = connection => {}
+            _ = stopping(&mut life.closing) => {}
+        }
+    }
+
+    fn drain_timeout(&self) -> Duration {
+        self.drain_timeout
+    }
+}

@@ -16,14 +16,11 @@ use super::body::{CountingBody, FinishingBody, OnFinish};
 use super::otlp::{Span, SpanKind};
 use super::plugin_stats::PluginCall;
 use super::route_metrics::{RouteMetrics, UNROUTED};
-use super::sample::{PluginSample, RequestSample};
+use super::sample::{NO_ROUTE, PluginSample, RequestSample};
 use super::time::{rfc3339, unix_nanos};
 use super::trace::{TraceContext, new_span_id};
 use crate::body::Body;
 use crate::net::Peer;
-
-/// Label value of requests no route matched.
-pub(crate) const NO_ROUTE: &str = "(none)";
 
 /// The upstream part of a request.
 #[derive(Debug, Clone)]

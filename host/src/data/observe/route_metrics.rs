@@ -32,7 +32,7 @@ pub struct RouteMetrics {
 
 /// The handles of requests no route matched, labelled `(none)`.
 pub(crate) static UNROUTED: LazyLock<Arc<RouteMetrics>> =
-    LazyLock::new(|| RouteMetrics::new(super::request::NO_ROUTE.into()));
+    LazyLock::new(|| RouteMetrics::new(super::sample::NO_ROUTE.into()));
 
 impl RouteMetrics {
     /// Handles for route `name`, registered as they are first used.

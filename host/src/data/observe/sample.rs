@@ -3,6 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Label value of requests no route matched.
+pub(crate) const NO_ROUTE: &str = "(none)";
+
 /// Receives every finished request (the monitor: live stats, alerts,
 /// analytics). Called on the task that sent the response; must not block.
 pub trait Recorder: Send + Sync {
@@ -57,8 +60,6 @@ impl RequestSample {
     /// The route's name for grouping; `(none)` when no route matched (as
     /// in the metrics).
     pub(crate) fn route_name(&self) -> &str {
-        self.route
-            .as_deref()
-            .unwrap_or(crate::data::observe::request::NO_ROUTE)
+        self.route.as_deref().unwrap_or(NO_ROUTE)
     }
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
-use super::state::PluginIdentity;
+use super::identity::PluginIdentity;
 
 /// Longest line kept; the rest is cut.
 const MAX_LINE: usize = 4096;

@@ -13,10 +13,11 @@ use super::bindings::types::{Action, ConfigError, PluginMetadata as Metadata};
 use super::bindings::{Plugin, PluginPre};
 use super::engine::PluginEngine;
 use super::error::PluginFailure;
+use super::identity::PluginIdentity;
 use super::message::{ProxyRequest, ProxyResponse};
 use super::services::HostServices;
 use super::state::{
-    DeadlineExceeded, HostState, MemoryLimitExceeded, PluginIdentity, RequestContext, on_epoch_tick,
+    DeadlineExceeded, HostState, MemoryLimitExceeded, RequestContext, on_epoch_tick,
 };
 
 /// A plugin instance with its own store.

@@ -22,6 +22,7 @@ pub mod engine;
 pub mod error;
 mod guest_log;
 mod host_messages;
+mod identity;
 pub mod instance;
 pub mod kv;
 pub mod message;

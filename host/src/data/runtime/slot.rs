@@ -18,9 +18,10 @@ use super::capabilities::{self, Grants};
 use super::catalog::LoadedComponent;
 use super::engine::{PluginEngine, SlotTicket};
 use super::error::{LoadError, PluginFailure};
+use super::identity::PluginIdentity;
 use super::instance::{InitOutcome, PluginInstance};
 use super::services::HostServices;
-use super::state::{HostState, PluginIdentity};
+use super::state::HostState;
 use crate::config::{FailureMode, InstanceMode, PluginRef};
 use crate::data::observe::plugin_stats::PluginStats;
 

@@ -9,19 +9,11 @@ use wasmtime::{ResourceLimiter, StoreContextMut, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::guest_log::GuestLog;
+use super::identity::PluginIdentity;
 use super::services::HostServices;
 
 /// Values the plugins of one chain share for one request.
 pub(crate) type RequestContext = HashMap<String, String>;
-
-/// Who an instance belongs to: used to tag logs and namespace kv and cache.
-#[derive(Debug)]
-pub(crate) struct PluginIdentity {
-    /// Plugin name.
-    pub plugin: Arc<str>,
-    /// Route the instance serves.
-    pub route: Arc<str>,
-}
 
 /// Store data of one plugin instance.
 pub(crate) struct HostState {

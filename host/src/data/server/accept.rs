@@ -3,6 +3,7 @@
 //! the drain: stop accepting, let in-flight requests and tunnels finish for
 //! up to `drain_timeout`, then close what is left.
 
+use std::any::Any;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,8 +13,17 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-use super::connection::Lifecycle;
 use crate::shutdown::stopping;
+
+/// What ties a connection to its listener (see [`Serve`]).
+pub struct Lifecycle {
+    /// Turns `true` when shutdown starts: finish in-flight requests.
+    pub shutdown: watch::Receiver<bool>,
+    /// Turns `true` when the drain period is over: close now.
+    pub closing: watch::Receiver<bool>,
+    /// Held for as long as the connection (or a tunnel it became) is open.
+    pub hold: Arc<dyn Any + Send + Sync>,
+}
 
 /// What a listener does with each connection it admitted: the traffic
 /// listeners' proxy (`ConnectionServer`) and the admin listener share the

@@ -4,7 +4,6 @@
 //! through the framing guard (`framing`); every request passes the edge
 //! limits ([`Limits::admit`]) before the proxy sees it (`service`).
 
-use std::any::Any;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,9 +16,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
-use super::accept::Serve;
+use super::accept::{Lifecycle, Serve};
 use super::activity::Activity;
 use super::framing::{FramingGuard, HeadLimits};
 use super::protocol::{self, Prefixed, Protocol};
@@ -267,14 +265,4 @@ where
             Ok(())
         }
     }
-}
-
-/// What ties a connection to its listener (see [`super::Serve`]).
-pub struct Lifecycle {
-    /// Turns `true` when shutdown starts: finish in-flight requests.
-    pub shutdown: watch::Receiver<bool>,
-    /// Turns `true` when the drain period is over: close now.
-    pub closing: watch::Receiver<bool>,
-    /// Held for as long as the connection (or a tunnel it became) is open.
-    pub hold: Arc<dyn Any + Send + Sync>,
 }

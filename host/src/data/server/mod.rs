@@ -79,8 +79,8 @@ use connection::ConnectionServer;
 
 pub use accept::{ConnectionStats, Serve};
 
+pub use accept::Lifecycle;
 pub(crate) use accept::{Admission, accept_loop};
-pub use connection::Lifecycle;
 #[doc(hidden)]
 pub use framing::probe as framing_probe;
 

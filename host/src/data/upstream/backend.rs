@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::health::HealthState;
-use super::pool::IdleConnections;
+use super::idle::IdleConnections;
 use super::target::Target;
 
 /// A target and its live state.

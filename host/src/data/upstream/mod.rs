@@ -24,6 +24,7 @@ pub mod connector;
 pub mod discovery;
 pub mod exchange;
 pub mod health;
+mod idle;
 pub mod pool;
 pub mod replay;
 pub mod set;

@@ -25,42 +25,14 @@ use http::{HeaderValue, Request, Response, header};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
-use parking_lot::Mutex;
 use tower_service::Service;
 
 use super::backend::Backend;
 use super::breaker::Breaker;
 use super::connector::Connector;
+use super::idle::IdleConnection;
 use super::stats::UpstreamStats;
 use crate::body::Body;
-use crate::worker;
-
-/// An idle keep-alive connection.
-#[derive(Debug)]
-pub struct IdleConnection {
-    sender: SendRequest<Body>,
-    since: Instant,
-}
-
-/// A backend's idle connections, one shard per worker thread.
-#[derive(Debug)]
-pub struct IdleConnections {
-    shards: Box<[Mutex<Vec<IdleConnection>>]>,
-}
-
-impl Default for IdleConnections {
-    fn default() -> Self {
-        IdleConnections {
-            shards: (0..worker::shards()).map(|_| Mutex::default()).collect(),
-        }
-    }
-}
-
-impl IdleConnections {
-    fn shard(&self) -> &Mutex<Vec<IdleConnection>> {
-        &self.shards[worker::current() % self.shards.len()]
-    }
-}
 
 /// Why sending failed.
 pub enum SendFailure {

@@ -73,7 +73,7 @@ impl LiveStats {
         let route: Arc<str> = sample
             .route
             .clone()
-            .unwrap_or_else(|| crate::data::observe::request::NO_ROUTE.into());
+            .unwrap_or_else(|| crate::data::observe::sample::NO_ROUTE.into());
         let total = inner.totals.entry(route).or_default();
         total.0 += 1;
         total.1 += u64::from(sample.is_error());

@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::RequestSample;
-use crate::data::observe::request::NO_ROUTE;
+use crate::data::observe::sample::NO_ROUTE;
 use crate::histogram::Histogram;
 
 /// One route's requests within one second.

@@ -1,0 +1,13 @@
+//! Who a plugin instance belongs to, for its logs and its kv and cache
+//! namespaces.
+
+use std::sync::Arc;
+
+/// Who an instance belongs to: used to tag logs and namespace kv and cache.
+#[derive(Debug)]
+pub(crate) struct PluginIdentity {
+    /// Plugin name.
+    pub plugin: Arc<str>,
+    /// Route the instance serves.
+    pub route: Arc<str>,
+}

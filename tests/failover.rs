@@ -298,3 +298,57 @@ async fn the_circuit_breaker_bounds_requests_waiting_for_a_connection() {
     }
     drop(silent);
 }
+
+/// An origin that answers one request per connection with keep-alive
+/// (no `Connection: close`), then closes the connection 50 ms later, as
+/// an upstream with a short keep-alive timeout does. Counts connections.
+async fn short_keepalive_origin() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (addr, connections)
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_the_target_closed_while_idle_is_not_used() {
+    // No retries: a request sent on the dead connection would be a 502.
+    let (origin, connections) = short_keepalive_origin().await;
+    let gw = routed(&[origin], "retries = 0", "").await;
+    for round in 0..3 {
+        let answer = gw.send(Method::POST, "/orders", &[], "{}").await;
+        assert_eq!(answer.status, StatusCode::OK, "round {round}");
+        assert_eq!(&answer.body[..], b"ok");
+        // The origin closes the pooled connection meanwhile.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "a new connection each time the pooled one was closed"
+    );
+}

@@ -42,6 +42,7 @@ mod access;
 mod cache;
 mod jwt;
 mod rate_limit;
+mod shared_state;
 mod transform;
 
 // Telemetry.

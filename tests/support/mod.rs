@@ -28,6 +28,7 @@ pub mod monitor;
 pub mod origin;
 pub mod pki;
 pub mod process;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

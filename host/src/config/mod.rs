@@ -15,6 +15,7 @@ pub mod monitor;
 pub mod observability;
 mod salvage;
 mod sections;
+pub mod state;
 pub mod target;
 pub mod tls;
 mod types;
@@ -29,6 +30,7 @@ pub use limits::LimitsConfig;
 pub use monitor::{AlertKind, AlertRule, AlertingConfig, AnalyticsConfig};
 pub use observability::{AccessField, AccessLogConfig, ObservabilityConfig, OtlpConfig, QueryMode};
 pub use salvage::salvage;
+pub use state::{RedisConfig, SecretRef, StateBackend, StateConfig};
 pub use tls::ClientAuth;
 pub use tls::{CertificateConfig, TlsConfig};
 pub use types::*;
@@ -82,6 +84,14 @@ fn deserialize(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         None => base.join(".portico").join("analytics"),
     });
     config.observability.resolve_paths(&base);
+    if let Some(password) = config
+        .state
+        .redis
+        .as_mut()
+        .and_then(|r| r.password.as_mut())
+    {
+        password.resolve(&base);
+    }
     for upstream in config.upstreams.values_mut() {
         upstream.resolve_paths(&base);
     }

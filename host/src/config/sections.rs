@@ -47,6 +47,7 @@ pub(super) fn problems(path: &Path, text: &str) -> Vec<ConfigError> {
             "admin" => check.one::<AdminConfig>(&key, value),
             "reload" => check.one::<ReloadConfig>(&key, value),
             "observability" => check.one::<ObservabilityConfig>(&key, value),
+            "state" => check.one::<super::StateConfig>(&key, value),
             _ => errors.push(ConfigError::new(
                 path,
                 key.as_str(),

@@ -11,6 +11,7 @@ use super::checked::{Checked, HostMatch, PathRegex};
 use super::limits::LimitsConfig;
 use super::monitor::{AlertRule, AlertingConfig, AnalyticsConfig};
 use super::observability::ObservabilityConfig;
+use super::state::StateConfig;
 use super::tls::TlsConfig;
 
 /// The whole config file.
@@ -56,6 +57,10 @@ pub struct Config {
     /// Access log, metrics and tracing.
     #[serde(default)]
     pub observability: ObservabilityConfig,
+    /// `[state]`: where `kv` and `cache` keep their data (this process,
+    /// or Redis shared by every instance).
+    #[serde(default)]
+    pub state: StateConfig,
     /// The file this config was read from (set by the loader).
     #[serde(skip)]
     pub source: PathBuf,
@@ -302,6 +307,10 @@ pub struct PluginRef {
     /// What happens to the request when the plugin fails.
     #[serde(default)]
     pub on_failure: FailureMode,
+    /// What the plugin's `kv` and `cache` calls do while a shared state
+    /// backend (`[state] backend = "redis"`) cannot be reached.
+    #[serde(default)]
+    pub on_state_error: StateErrorPolicy,
     /// Pooled instances are discarded after this many requests.
     #[serde(default = "default_max_uses")]
     pub max_uses: u32,
@@ -381,6 +390,20 @@ pub enum InstanceMode {
     /// A fresh instance for every request, `init` included: nothing survives
     /// from one request to the next.
     Fresh,
+}
+
+/// What a plugin's `kv` and `cache` calls do while the shared state backend
+/// is unreachable or slower than its timeout.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StateErrorPolicy {
+    /// Fall back to this instance's own memory until the backend is back
+    /// (a rate limit counts locally: fail open).
+    #[default]
+    Local,
+    /// `kv` calls fail with `unavailable` (`get` reads as absent), `cache`
+    /// is a miss (a rate limit answers 503: fail closed).
+    Fail,
 }
 
 /// What a plugin failure does to its request.

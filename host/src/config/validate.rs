@@ -115,6 +115,9 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigErrors> {
         }
     }
     super::monitor::check(config, &mut |key, message| errors.add(key, message));
+    for (key, message) in super::state::check(&config.state) {
+        errors.add(key, message);
+    }
     if errors.found.is_empty() {
         Ok(())
     } else {

@@ -51,6 +51,23 @@ pub fn seconds(ms: u64) -> u64 {
 }
 
 /// 429 with `Retry-After` (at least 1 s) and a problem+json body (RFC 9457).
+/// The `503` answered when the shared counters cannot be reached and the
+/// route fails closed.
+pub fn store_unavailable() -> Result<Reply, Error> {
+    let body = json!({
+        "type": "urn:portico:problem:rate-limit-unavailable",
+        "title": "Rate limit unavailable",
+        "status": 503,
+        "detail": "The rate limit's shared counters cannot be reached; retry shortly.",
+        "retry_after": 1,
+    });
+    Ok(Reply::new(StatusCode::SERVICE_UNAVAILABLE)
+        .header("retry-after", "1")
+        .header("content-type", "application/problem+json")
+        .body(serde_json::to_vec(&body)?))
+}
+
+/// The `429` for a request a policy rejected.
 pub fn too_many_requests(decision: &Decision, with_fields: bool) -> Result<Reply, Error> {
     let retry_after = seconds(decision.wait_ms()).max(1);
     let policy = decision

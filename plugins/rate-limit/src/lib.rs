@@ -26,6 +26,14 @@
 //! Rejections are counted through the `metrics` capability as
 //! `plugin_rate_limit_rejections_total{route, policy}` (policy names come
 //! from the config, so the label is bounded).
+//!
+//! With the counters in Redis (`[state] backend = "redis"`), the plugin
+//! entry's `on_state_error` decides what an outage does: `"local"` (the
+//! default) counts in this gateway's memory until Redis is back (fail
+//! open: each instance admits up to the limit); `"fail"` answers `503
+//! Service Unavailable` (`urn:portico:problem:rate-limit-unavailable`, with
+//! `Retry-After: 1`) without calling the upstream (fail closed), counted as
+//! `plugin_rate_limit_store_unavailable_total`.
 
 #![warn(missing_docs)]
 
@@ -35,6 +43,7 @@ pub mod identity;
 pub mod limiter;
 pub mod window;
 
+use portico_sdk::kv::KvError;
 use portico_sdk::{Action, Error, Plugin, Request, Response, clock, export_plugin, metrics};
 
 use crate::config::Config;
@@ -63,7 +72,17 @@ impl Plugin for RateLimit {
             None => req.route_name(),
         };
         let identity = identity::of(&config.key, req);
-        let decision = limiter::check(&config.policies.0, &bucket, &identity, clock::now_ms())?;
+        let decision = match limiter::check(&config.policies.0, &bucket, &identity, clock::now_ms())
+        {
+            Ok(decision) => decision,
+            // The shared counters cannot be reached and the route chose
+            // `on_state_error = "fail"`: fail closed.
+            Err(KvError::Unavailable) => {
+                let _ = metrics::increment("store_unavailable", &[]);
+                return Ok(Action::Respond(fields::store_unavailable()?));
+            }
+            Err(error) => return Err(error.into()),
+        };
         let action = match decision.rejected_by {
             Some(policy) => {
                 // Best effort: a refused report must not fail the request.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use portico_sdk::{Error, kv};
+use portico_sdk::kv::{self, KvError};
 
 use crate::config::Policy;
 use crate::window::{Counts, Slot};
@@ -47,7 +47,7 @@ pub fn check(
     bucket: &str,
     identity: &str,
     now_ms: u64,
-) -> Result<Decision, Error> {
+) -> Result<Decision, KvError> {
     let mut states = Vec::with_capacity(policies.len());
     let mut counted = Vec::new();
     let mut rejected_by = None;

@@ -291,3 +291,26 @@ fn config_errors_name_the_key() {
         }
     }
 }
+
+#[test]
+fn unreachable_shared_counters_fail_closed_with_503_and_count_again_after() -> TestResult {
+    let host = host_at(1_000_000);
+    let mut plugin = host.load::<RateLimit>(
+        json!({ "key": "route", "policies": [{ "limit": 2, "window": "1m" }] }),
+    )?;
+    let req = MockRequest::get("/");
+    assert_eq!(statuses(&mut plugin, 1, &req), [200]);
+
+    host.set_state_unavailable(true);
+    let res = send(&mut plugin, req.clone())?;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.header_value("retry-after"), Some("1"));
+    let body: Value = serde_json::from_slice(res.body_bytes())?;
+    assert_eq!(body["type"], "urn:portico:problem:rate-limit-unavailable");
+    assert_eq!(host.counter("store_unavailable", &[]), 1);
+
+    // Back: the count kept in the store goes on from where it was.
+    host.set_state_unavailable(false);
+    assert_eq!(statuses(&mut plugin, 2, &req), [200, 429]);
+    Ok(())
+}

@@ -1,5 +1,7 @@
 //! Capability `kv`: a key-value store shared by every instance of this plugin
-//! in the gateway (all routes), namespaced per plugin. In memory.
+//! in the gateway (all routes), namespaced per plugin. In the gateway's
+//! memory, or in Redis shared by every gateway instance (`[state]`); then a
+//! call can fail with [`KvError::Unavailable`] while Redis is unreachable.
 //!
 //! ```
 //! # let _host = portico_sdk::testing::MockHost::new();
@@ -20,11 +22,15 @@ use crate::imports::kv as host;
 
 /// The store refused an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KvError {
     /// `increment` on a value that is not a decimal integer.
     NotANumber,
     /// The key or value exceeds the store's limits.
     TooLarge,
+    /// The shared state backend cannot be reached and the route's plugin
+    /// entry says `on_state_error = "fail"`; nothing was stored.
+    Unavailable,
 }
 
 impl fmt::Display for KvError {
@@ -32,6 +38,7 @@ impl fmt::Display for KvError {
         f.write_str(match self {
             KvError::NotANumber => "kv value is not a decimal integer",
             KvError::TooLarge => "kv key or value too large",
+            KvError::Unavailable => "the shared state backend is unavailable",
         })
     }
 }
@@ -43,6 +50,7 @@ impl From<host::KvError> for KvError {
         match err {
             host::KvError::NotANumber => KvError::NotANumber,
             host::KvError::TooLarge => KvError::TooLarge,
+            host::KvError::Unavailable => KvError::Unavailable,
         }
     }
 }

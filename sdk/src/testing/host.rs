@@ -36,6 +36,8 @@ pub(crate) struct HostState {
     pub(crate) context: BTreeMap<String, String>,
     pub(crate) logs: Vec<LogRecord>,
     pub(crate) counters: Counters,
+    /// The shared state backend is down (`on_state_error = "fail"`).
+    pub(crate) state_unavailable: bool,
 }
 
 thread_local! {
@@ -168,6 +170,15 @@ impl MockHost {
     /// Forgets the logs.
     pub fn clear_logs(&self) {
         self.state.borrow_mut().logs.clear();
+    }
+
+    /// Makes the shared state backend unreachable (`true`) or reachable
+    /// again, as the gateway does for a plugin whose entry says
+    /// `on_state_error = "fail"` while Redis is down: `kv` writes fail with
+    /// [`KvError::Unavailable`](crate::kv::KvError::Unavailable), reads are
+    /// absent, `cache` is a miss.
+    pub fn set_state_unavailable(&self, unavailable: bool) {
+        self.state.borrow_mut().state_unavailable = unavailable;
     }
 
     /// The live kv value under `key`.

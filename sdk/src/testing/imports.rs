@@ -51,16 +51,23 @@ pub(crate) mod kv {
     pub(crate) enum KvError {
         NotANumber,
         TooLarge,
+        Unavailable,
     }
 
     pub(crate) fn get(key: &str) -> Option<Vec<u8>> {
         with_capability("kv", "kv::get", |host| {
+            if host.state_unavailable {
+                return None;
+            }
             host.kv.get(key, host.clock.monotonic_ns())
         })
     }
 
     pub(crate) fn set(key: &str, value: &[u8], ttl_ms: u64) -> Result<(), KvError> {
         with_capability("kv", "kv::set", |host| {
+            if host.state_unavailable {
+                return Err(KvError::Unavailable);
+            }
             let now = host.clock.monotonic_ns();
             host.kv.kv_set(key, value, ttl_ms, now)
         })
@@ -68,6 +75,9 @@ pub(crate) mod kv {
 
     pub(crate) fn delete(key: &str) -> bool {
         with_capability("kv", "kv::delete", |host| {
+            if host.state_unavailable {
+                return false;
+            }
             let now = host.clock.monotonic_ns();
             host.kv.delete(key, now)
         })
@@ -75,6 +85,9 @@ pub(crate) mod kv {
 
     pub(crate) fn increment(key: &str, delta: i64, ttl_ms: u64) -> Result<i64, KvError> {
         with_capability("kv", "kv::increment", |host| {
+            if host.state_unavailable {
+                return Err(KvError::Unavailable);
+            }
             let now = host.clock.monotonic_ns();
             host.kv.kv_increment(key, delta, ttl_ms, now)
         })
@@ -86,12 +99,18 @@ pub(crate) mod cache {
 
     pub(crate) fn get(key: &str) -> Option<Vec<u8>> {
         with_capability("cache", "cache::get", |host| {
+            if host.state_unavailable {
+                return None;
+            }
             host.cache.get(key, host.clock.monotonic_ns())
         })
     }
 
     pub(crate) fn set(key: &str, value: &[u8], ttl_ms: u64) {
         with_capability("cache", "cache::set", |host| {
+            if host.state_unavailable {
+                return;
+            }
             let now = host.clock.monotonic_ns();
             host.cache.cache_set(key, value, ttl_ms, now);
         })

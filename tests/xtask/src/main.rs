@@ -6,7 +6,8 @@
 //!   directory, and copy the components to `target/plugins/<package>.wasm`.
 //! - `run`: `plugins`, then start the demo upstream on 127.0.0.1:9000 and the
 //!   gateway on `examples/portico.toml` (port 8080).
-//! - `test`: `plugins`, Python's `grpcio` (the real gRPC client and server
+//! - `test`: `plugins`, `redis-server` with apt-get when missing, Python's
+//!   `grpcio` (the real gRPC client and server
 //!   of `tests/grpc.rs`) with pip when missing, then `cargo test --workspace`,
 //!   then `fuzz` (each target for `FUZZ_SECONDS`, 60 by default; 0 skips).
 //! - `fuzz [target...]`: builds the libFuzzer targets of `tests/fuzz` with
@@ -137,6 +138,40 @@ fn ensure_python_grpc() -> Result<()> {
         .context("installing grpcio (pip, then apt-get) for tests/grpc.rs")
 }
 
+/// Installs, with apt-get, the Debian packages (`(command, package)`)
+/// whose command is missing: the real servers the tests start
+/// (`redis-server` for `tests/shared_state.rs`). Without apt-get (or
+/// root), says what is missing; those tests then skip with a note, and
+/// fail under `CI=true`.
+fn ensure_debian_packages(wanted: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(command, _)| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {command}")])
+                .output()
+                .map_or(true, |o| !o.status.success())
+        })
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {} (apt-get)", missing.join(" "));
+    let installed = Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status();
+    if !installed.is_ok_and(|s| s.success()) {
+        eprintln!(
+            "xtask: could not install {} with apt-get; the tests that need them skip (or fail under CI=true)",
+            missing.join(" ")
+        );
+    }
+    Ok(())
+}
+
 /// Workspace packages that build a `cdylib`: the plugins (first-party,
 /// example and test-only). Returns (package name, library crate name).
 fn guest_packages() -> Result<Vec<(String, String)>> {
@@ -227,6 +262,7 @@ fn run() -> Result<()> {
 fn test(extra: &[String]) -> Result<()> {
     build_plugins()?;
     ensure_python_grpc()?;
+    ensure_debian_packages(&[("redis-server", "redis-server")])?;
     status(cargo().args(["test", "--workspace"]).args(extra))?;
     fuzz(&[])
 }

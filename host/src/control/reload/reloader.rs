@@ -92,6 +92,7 @@ impl Reloader {
         if let Some(monitor) = &monitor {
             runtime.observer.set_recorder(monitor.clone());
             monitor.watch(&gateway);
+            monitor.set_shared_state(runtime.services.shared.clone());
         }
         let used = candidate.into_used();
         let mut report = ReloadReport::new(1, ReloadTrigger::Startup);
@@ -403,6 +404,7 @@ fn restart_only_changes(startup: &Config, new: &Config) -> Vec<String> {
     check(startup.alerting != new.alerting, "alerting");
     check(startup.alerts != new.alerts, "alerts");
     check(startup.observability != new.observability, "observability");
+    check(startup.state != new.state, "state");
     warnings
 }
 

@@ -17,9 +17,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, ConfigErrors, PluginRef, RouteConfig, UpstreamConfig};
+use crate::config::{
+    Config, ConfigError, ConfigErrors, PluginRef, RouteConfig, StateBackend, UpstreamConfig,
+};
 use crate::data::observe::{self, Observer, RouteMetrics};
 use crate::data::router::Router;
+use crate::data::runtime::redis::RedisStore;
 use crate::data::runtime::{
     Candidate, Chain, HostServices, LoadError, LoadedComponent, PluginCatalog, PluginEngine,
     PluginSlot,
@@ -77,9 +80,21 @@ impl GatewayRuntime {
         let engine = PluginEngine::new(&config.runtime).map_err(|e| {
             ConfigErrors::one(ConfigError::new(&config.source, "runtime", e.to_string()))
         })?;
+        // The shared state backend: nothing is connected yet, so a gateway
+        // starts while Redis is down.
+        let shared = match (config.state.backend, &config.state.redis) {
+            (StateBackend::Redis, Some(redis)) => Some(RedisStore::new(redis).map_err(|e| {
+                ConfigErrors::one(ConfigError::new(
+                    &config.source,
+                    "state.redis",
+                    e.to_string(),
+                ))
+            })?),
+            _ => None,
+        };
         Ok(GatewayRuntime {
             engine,
-            services: Arc::new(HostServices::new(CACHE_BYTES)),
+            services: Arc::new(HostServices::with_shared(CACHE_BYTES, shared)),
             observer: Arc::new(observer),
         })
     }

@@ -57,6 +57,13 @@ pub(crate) const PLUGIN_SERIES_DROPPED: &str = "portico_plugin_metric_series_dro
 pub(crate) const OTLP_SPANS_EXPORTED: &str = "portico_otlp_spans_exported_total";
 /// Spans dropped because the export queue was full or an export failed.
 pub(crate) const OTLP_SPANS_DROPPED: &str = "portico_otlp_spans_dropped_total";
+/// 1 while the shared state backend (Redis) serves, 0 during an outage.
+pub(crate) const STATE_BACKEND_UP: &str = "portico_state_backend_up";
+/// Shared state calls that failed (unreachable, error, timeout), by `op`.
+pub(crate) const STATE_ERRORS: &str = "portico_state_errors_total";
+/// `kv`/`cache` calls served from this instance's memory because the shared
+/// backend was unavailable (`on_state_error = "local"`).
+pub(crate) const STATE_FALLBACKS: &str = "portico_state_local_fallbacks_total";
 /// Access-log lines dropped because the writer's buffer was full.
 pub(crate) const ACCESS_LOG_LINES_DROPPED: &str = "portico_access_log_lines_dropped_total";
 /// Export requests that failed.
@@ -263,6 +270,18 @@ fn describe() {
         "Spans dropped: export queue full or export failed."
     );
     describe_counter!(OTLP_EXPORT_FAILURES, "OTLP export requests that failed.");
+    describe_gauge!(
+        STATE_BACKEND_UP,
+        "1 while the shared state backend (Redis) serves, 0 during an outage."
+    );
+    describe_counter!(
+        STATE_ERRORS,
+        "Shared state calls that failed: unreachable, error or timeout."
+    );
+    describe_counter!(
+        STATE_FALLBACKS,
+        "kv and cache calls served from this instance's memory during a shared state outage."
+    );
     describe_counter!(
         ACCESS_LOG_LINES_DROPPED,
         "Access-log lines dropped: the writer's buffer was full (the disk is behind)."

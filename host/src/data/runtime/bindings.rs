@@ -2,8 +2,8 @@
 //!
 //! Imports are "trappable": a host function returns `wasmtime::Result`, and an
 //! `Err` traps the guest (used only for host-side faults such as a stale
-//! resource handle). Reading a body is the one async import: it awaits the
-//! network. Exports are called with `call_async`, so a guest that runs long
+//! resource handle). Reading a body is async (it awaits the network), and
+//! so are `kv` and `cache`, which may await a shared backend (Redis). Exports are called with `call_async`, so a guest that runs long
 //! yields to the executor every epoch tick until its deadline.
 
 wasmtime::component::bindgen!({
@@ -12,6 +12,14 @@ wasmtime::component::bindgen!({
     imports: {
         "portico:plugin/types.[method]request.body": async | trappable,
         "portico:plugin/types.[method]response.body": async | trappable,
+        // `kv` and `cache` may await a shared backend (Redis).
+        "portico:plugin/kv.get": async | trappable,
+        "portico:plugin/kv.set": async | trappable,
+        "portico:plugin/kv.delete": async | trappable,
+        "portico:plugin/kv.increment": async | trappable,
+        "portico:plugin/cache.get": async | trappable,
+        "portico:plugin/cache.set": async | trappable,
+        "portico:plugin/cache.delete": async | trappable,
         default: trappable,
     },
     exports: { default: async },

@@ -6,7 +6,7 @@
 //! import could not be satisfied even if the check were skipped.
 
 use std::collections::BTreeSet;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::Engine;
@@ -14,15 +14,17 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::bindings::{cache, clock, context, kv, log, metrics, types};
 use super::error::LoadError;
+use super::redis::{RedisStore, Unavailable};
 use super::services::namespaced;
 use super::state::HostState;
-use crate::config::Capability;
+use crate::config::{Capability, StateErrorPolicy};
+use crate::data::observe::metrics::STATE_FALLBACKS;
 
 /// The set of capabilities granted to one plugin on one route.
 pub type Grants = BTreeSet<Capability>;
 
 const PACKAGE: &str = "portico:plugin/";
-const WIT_VERSION: &str = "@0.1.0";
+const WIT_VERSION: &str = "@0.2.0";
 
 /// Refuses a component that imports an ungranted capability or anything that
 /// is neither part of the contract nor WASI.
@@ -157,20 +159,55 @@ fn kv_error(error: super::kv::KvError) -> kv::KvError {
     }
 }
 
+impl HostState {
+    /// The shared backend, when there is one.
+    fn shared(&self) -> Option<Arc<RedisStore>> {
+        self.services.shared.clone()
+    }
+
+    /// After the shared backend failed a call: whether to serve it from
+    /// this instance's memory (`on_state_error = "local"`, counted) or to
+    /// fail it.
+    fn fall_back(&self) -> bool {
+        let local = self.identity.on_state_error == StateErrorPolicy::Local;
+        if local {
+            ::metrics::counter!(STATE_FALLBACKS).increment(1);
+        }
+        local
+    }
+}
+
 impl kv::Host for HostState {
-    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        if let Some(shared) = self.shared() {
+            match shared.kv_get(&self.identity.plugin, &key).await {
+                Ok(value) => return Ok(value),
+                Err(Unavailable) if !self.fall_back() => return Ok(None),
+                Err(Unavailable) => {}
+            }
+        }
         Ok(self
             .services
             .kv
             .get(&namespaced(&self.identity.plugin, &key)))
     }
 
-    fn set(
+    async fn set(
         &mut self,
         key: String,
         value: Vec<u8>,
         ttl_ms: u64,
     ) -> wasmtime::Result<Result<(), kv::KvError>> {
+        if let Some(shared) = self.shared() {
+            match shared
+                .kv_set(&self.identity.plugin, &key, value.clone(), ttl(ttl_ms))
+                .await
+            {
+                Ok(stored) => return Ok(stored.map_err(kv_error)),
+                Err(Unavailable) if !self.fall_back() => return Ok(Err(kv::KvError::Unavailable)),
+                Err(Unavailable) => {}
+            }
+        }
         let key = namespaced(&self.identity.plugin, &key);
         Ok(self
             .services
@@ -179,19 +216,36 @@ impl kv::Host for HostState {
             .map_err(kv_error))
     }
 
-    fn delete(&mut self, key: String) -> wasmtime::Result<bool> {
+    async fn delete(&mut self, key: String) -> wasmtime::Result<bool> {
+        if let Some(shared) = self.shared() {
+            match shared.kv_delete(&self.identity.plugin, &key).await {
+                Ok(existed) => return Ok(existed),
+                Err(Unavailable) if !self.fall_back() => return Ok(false),
+                Err(Unavailable) => {}
+            }
+        }
         Ok(self
             .services
             .kv
             .delete(&namespaced(&self.identity.plugin, &key)))
     }
 
-    fn increment(
+    async fn increment(
         &mut self,
         key: String,
         delta: i64,
         ttl_ms: u64,
     ) -> wasmtime::Result<Result<i64, kv::KvError>> {
+        if let Some(shared) = self.shared() {
+            match shared
+                .kv_increment(&self.identity.plugin, &key, delta, ttl(ttl_ms))
+                .await
+            {
+                Ok(counted) => return Ok(counted.map_err(kv_error)),
+                Err(Unavailable) if !self.fall_back() => return Ok(Err(kv::KvError::Unavailable)),
+                Err(Unavailable) => {}
+            }
+        }
         let key = namespaced(&self.identity.plugin, &key);
         Ok(self
             .services
@@ -202,22 +256,44 @@ impl kv::Host for HostState {
 }
 
 impl cache::Host for HostState {
-    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        if let Some(shared) = self.shared() {
+            match shared.cache_get(&self.identity.plugin, &key).await {
+                Ok(value) => return Ok(value),
+                // A miss, either way: a cache is allowed to forget.
+                Err(Unavailable) if !self.fall_back() => return Ok(None),
+                Err(Unavailable) => {}
+            }
+        }
         Ok(self
             .services
             .cache
             .get(&namespaced(&self.identity.plugin, &key)))
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> wasmtime::Result<()> {
+    async fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> wasmtime::Result<()> {
+        let ttl = Duration::from_millis(ttl_ms);
+        if let Some(shared) = self.shared() {
+            let max = self.services.cache_entry_max();
+            match shared
+                .cache_set(&self.identity.plugin, &key, value.clone(), ttl, max)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(Unavailable) if !self.fall_back() => return Ok(()),
+                Err(Unavailable) => {}
+            }
+        }
         let key = namespaced(&self.identity.plugin, &key);
-        self.services
-            .cache
-            .set(key, value, Duration::from_millis(ttl_ms));
+        self.services.cache.set(key, value, ttl);
         Ok(())
     }
 
-    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+    async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        if let Some(shared) = self.shared() {
+            // Also forgotten locally: a fallback copy must not outlive it.
+            let _ = shared.cache_delete(&self.identity.plugin, &key).await;
+        }
         self.services
             .cache
             .delete(&namespaced(&self.identity.plugin, &key));

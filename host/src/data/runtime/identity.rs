@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::config::StateErrorPolicy;
+
 /// Who an instance belongs to: used to tag logs and namespace kv and cache.
 #[derive(Debug)]
 pub(crate) struct PluginIdentity {
@@ -10,4 +12,6 @@ pub(crate) struct PluginIdentity {
     pub plugin: Arc<str>,
     /// Route the instance serves.
     pub route: Arc<str>,
+    /// What its `kv` and `cache` calls do while the shared backend is down.
+    pub on_state_error: StateErrorPolicy,
 }

@@ -26,6 +26,7 @@ mod identity;
 pub mod instance;
 pub mod kv;
 pub mod message;
+pub mod redis;
 pub(crate) mod services;
 pub(crate) mod slot;
 pub mod state;

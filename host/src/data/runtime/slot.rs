@@ -86,6 +86,7 @@ impl PluginSlot {
         let identity = Arc::new(PluginIdentity {
             plugin: component.name.clone(),
             route: route.into(),
+            on_state_error: plugin.on_state_error,
         });
         let start_error = |failure| LoadError::Start {
             plugin: name.clone(),

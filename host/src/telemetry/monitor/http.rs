@@ -3,7 +3,7 @@
 //! | endpoint | answer |
 //! |---|---|
 //! | `GET /`, `GET /dashboard` | the dashboard page (self-contained HTML) |
-//! | `GET /api/live?seconds=60` | live series, upstream health, alerts, analytics state, reloads |
+//! | `GET /api/live?seconds=60` | live series, upstream health, alerts, analytics state, reloads, shared state backend |
 //! | `GET /api/alerts` | rules (firing or not) and recent transitions |
 //! | `GET /analytics/top-consumers?from=&to=&limit=` | consumers by requests |
 //! | `GET /analytics/top-routes?from=&to=&limit=` | routes by requests |
@@ -61,6 +61,7 @@ fn live(monitor: &Monitor, seconds: usize) -> serde_json::Value {
         "alerts": { "rules": monitor.alerts.rules(), "recent": monitor.alerts.recent() },
         "analytics": monitor.analytics.as_ref().map(|a| a.status()),
         "reloads": monitor.reloads(),
+        "state": monitor.state(),
     })
 }
 

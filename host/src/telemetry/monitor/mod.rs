@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::data::gateway::Gateway;
+use crate::data::runtime::redis::RedisStore;
 use crate::telemetry::alerts::Alerts;
 use crate::telemetry::analytics::Analytics;
 use crate::telemetry::live::{LiveStats, Recorder, RequestSample};
@@ -40,6 +41,7 @@ pub struct Monitor {
     pub analytics: Option<Arc<Analytics>>,
     evaluation: Mutex<Option<JoinHandle<()>>>,
     reloads: Mutex<Option<ReloadSource>>,
+    shared_state: Mutex<Option<Arc<RedisStore>>>,
 }
 
 impl Monitor {
@@ -61,6 +63,7 @@ impl Monitor {
             analytics,
             evaluation: Mutex::new(Some(evaluation)),
             reloads: Mutex::new(None),
+            shared_state: Mutex::new(None),
         }))
     }
 
@@ -75,6 +78,23 @@ impl Monitor {
     /// Lets the dashboard show the last reloads (the admin listener's).
     pub(crate) fn set_reload_source(&self, source: ReloadSource) {
         *self.reloads.lock() = Some(source);
+    }
+
+    /// Lets the dashboard show the shared state backend (`None`: memory).
+    pub(crate) fn set_shared_state(&self, shared: Option<Arc<RedisStore>>) {
+        *self.shared_state.lock() = shared;
+    }
+
+    /// Where `kv` and `cache` live and, for Redis, whether it serves.
+    pub fn state(&self) -> serde_json::Value {
+        match self.shared_state.lock().as_ref() {
+            None => serde_json::json!({ "backend": "memory" }),
+            Some(redis) => serde_json::json!({
+                "backend": "redis",
+                "target": redis.target(),
+                "up": redis.is_up(),
+            }),
+        }
     }
 
     /// The last reloads, when a source is set.

@@ -1,0 +1,413 @@
+//! The shared state backend: `kv` and `cache` in Redis, for every gateway
+//! instance that points at the same server (`[state] backend = "redis"`).
+//!
+//! `pool_size` multiplexed connections (redis-rs' `ConnectionManager`,
+//! which reconnects by itself) are used in turn; each is opened on first
+//! use, so a gateway starts while Redis is down. Every call is bounded by
+//! `timeout_ms`, connecting included. `increment` is one round trip: a
+//! Lua script that adds and, when it created the key, sets its expiry, so
+//! racing gateways each see a distinct count.
+//!
+//! An outage is tracked here (`Health`): the first failed call logs once
+//! and sets `portico_state_backend_up` to 0; while it lasts, calls fail at
+//! once (no request waits for a dead server) except one probe per backoff
+//! period (100 ms doubling to 5 s); the first call that succeeds again
+//! logs the recovery. What a failed call means to a plugin (fall back to
+//! this instance's memory, or fail) is the caller's policy
+//! (`capabilities.rs`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use parking_lot::Mutex;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+use super::kv::{KvError, MAX_KEY, MAX_VALUE};
+use crate::config::RedisConfig;
+use crate::data::observe::metrics::{STATE_BACKEND_UP, STATE_ERRORS};
+
+/// The backend could not serve a call (unreachable, failing or too slow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable;
+
+/// The Redis config could not be turned into a client.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RedisSetupError(String);
+
+/// Adds `ARGV[1]` to the integer at `KEYS[1]` and, when the key did not
+/// exist, expires it after `ARGV[2]` ms (0: never). Not-a-number: nil.
+const INCREMENT: &str = r"
+local existed = redis.call('EXISTS', KEYS[1]) == 1
+local ok, value = pcall(redis.call, 'INCRBY', KEYS[1], ARGV[1])
+if not ok then return false end
+local ttl = tonumber(ARGV[2])
+if not existed and ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return value
+";
+
+/// The `kv` and `cache` data of every plugin, in Redis.
+pub struct RedisStore {
+    client: redis::Client,
+    manager: ConnectionManagerConfig,
+    slots: Box<[Slot]>,
+    next: AtomicUsize,
+    timeout: Duration,
+    prefix: String,
+    increment: Script,
+    health: Health,
+    /// Where the store points, for logs (no credentials).
+    target: String,
+}
+
+/// One multiplexed connection, opened on first use.
+struct Slot {
+    connection: ArcSwapOption<ConnectionManager>,
+    opening: tokio::sync::Mutex<()>,
+}
+
+impl RedisStore {
+    /// A store for `config`, reading its password reference now. Nothing
+    /// is connected yet.
+    pub fn new(config: &RedisConfig) -> Result<Self, RedisSetupError> {
+        // rediss:// builds its TLS config from the process's provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut info: redis::ConnectionInfo = config
+            .url
+            .parse()
+            .map_err(|e| RedisSetupError(format!("`{}`: {e}", config.url)))?;
+        if let Some(username) = &config.username {
+            info.redis.username = Some(username.clone());
+        }
+        if let Some(password) = &config.password {
+            info.redis.password = Some(password.read().map_err(RedisSetupError)?);
+        }
+        let target = info.addr.to_string();
+        let client = redis::Client::open(info).map_err(|e| RedisSetupError(e.to_string()))?;
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout)
+            .set_number_of_retries(1)
+            .set_max_delay(1000);
+        let slots = (0..config.pool_size.max(1))
+            .map(|_| Slot {
+                connection: ArcSwapOption::empty(),
+                opening: tokio::sync::Mutex::new(()),
+            })
+            .collect();
+        metrics::gauge!(STATE_BACKEND_UP).set(1.0);
+        Ok(RedisStore {
+            client,
+            manager,
+            slots,
+            next: AtomicUsize::new(0),
+            timeout,
+            prefix: config.key_prefix.clone(),
+            increment: Script::new(INCREMENT),
+            health: Health::default(),
+            target,
+        })
+    }
+
+    /// Whether the backend is serving (no outage being tracked).
+    pub fn is_up(&self) -> bool {
+        self.health.outage.lock().is_none()
+    }
+
+    /// Where the store points (`host:port`), for the admin API.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn key(&self, area: &str, plugin: &str, key: &str) -> String {
+        let mut full =
+            String::with_capacity(self.prefix.len() + area.len() + plugin.len() + key.len() + 2);
+        full.push_str(&self.prefix);
+        full.push_str(area);
+        full.push(':');
+        full.push_str(plugin);
+        full.push(':');
+        full.push_str(key);
+        full
+    }
+
+    /// A connection of the pool, opened if it is not yet.
+    async fn connection(&self) -> redis::RedisResult<ConnectionManager> {
+        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        if let Some(open) = slot.connection.load_full() {
+            return Ok((*open).clone());
+        }
+        let _opening = slot.opening.lock().await;
+        if let Some(open) = slot.connection.load_full() {
+            return Ok((*open).clone());
+        }
+        let open =
+            ConnectionManager::new_with_config(self.client.clone(), self.manager.clone()).await?;
+        slot.connection.store(Some(Arc::new(open.clone())));
+        Ok(open)
+    }
+
+    /// Runs `call` on a connection within the timeout, tracking outages.
+    async fn call<T, F>(
+        &self,
+        op: &'static str,
+        call: impl FnOnce(ConnectionManager) -> F,
+    ) -> Result<T, Unavailable>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        if !self.health.may_try() {
+            return Err(Unavailable);
+        }
+        let outcome = tokio::time::timeout(self.timeout, async {
+            let connection = self.connection().await?;
+            call(connection).await
+        })
+        .await;
+        match outcome {
+            Ok(Ok(value)) => {
+                self.health.succeeded(&self.target);
+                Ok(value)
+            }
+            Ok(Err(error)) => {
+                self.health.failed(&self.target, op, &error.to_string());
+                Err(Unavailable)
+            }
+            Err(_) => {
+                let waited = format!("no answer within {} ms", self.timeout.as_millis());
+                self.health.failed(&self.target, op, &waited);
+                Err(Unavailable)
+            }
+        }
+    }
+
+    /// `kv.get`.
+    pub async fn kv_get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, Unavailable> {
+        let key = self.key("kv", plugin, key);
+        self.call("kv_get", |mut c| async move { c.get(key).await })
+            .await
+    }
+
+    /// `kv.set`.
+    pub async fn kv_set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<Result<(), KvError>, Unavailable> {
+        if key.len() > MAX_KEY || value.len() > MAX_VALUE {
+            return Ok(Err(KvError::TooLarge));
+        }
+        let key = self.key("kv", plugin, key);
+        self.call("kv_set", |mut c| async move {
+            match ttl {
+                Some(ttl) => c.pset_ex(key, value, millis(ttl)).await,
+                None => c.set(key, value).await,
+            }
+        })
+        .await
+        .map(Ok)
+    }
+
+    /// `kv.delete`.
+    pub async fn kv_delete(&self, plugin: &str, key: &str) -> Result<bool, Unavailable> {
+        let key = self.key("kv", plugin, key);
+        self.call("kv_delete", |mut c| async move {
+            c.del::<_, u64>(key).await.map(|n| n > 0)
+        })
+        .await
+    }
+
+    /// `kv.increment`: one round trip, atomic across gateways.
+    pub async fn kv_increment(
+        &self,
+        plugin: &str,
+        key: &str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> Result<Result<i64, KvError>, Unavailable> {
+        if key.len() > MAX_KEY {
+            return Ok(Err(KvError::TooLarge));
+        }
+        let key = self.key("kv", plugin, key);
+        let ttl_ms = ttl.map_or(0, millis);
+        let script = &self.increment;
+        let value: Option<i64> = self
+            .call("kv_increment", |mut c| async move {
+                script
+                    .key(key)
+                    .arg(delta)
+                    .arg(ttl_ms)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(value.ok_or(KvError::NotANumber))
+    }
+
+    /// `cache.get`.
+    pub async fn cache_get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, Unavailable> {
+        let key = self.key("cache", plugin, key);
+        self.call("cache_get", |mut c| async move { c.get(key).await })
+            .await
+    }
+
+    /// `cache.set`: `ttl` at least 1 ms; values over `max_entry` bytes are
+    /// dropped, as the memory cache does.
+    pub async fn cache_set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+        max_entry: usize,
+    ) -> Result<(), Unavailable> {
+        if value.len() > max_entry {
+            return Ok(());
+        }
+        let key = self.key("cache", plugin, key);
+        let ttl = millis(ttl).max(1);
+        self.call("cache_set", |mut c| async move {
+            c.pset_ex(key, value, ttl).await
+        })
+        .await
+    }
+
+    /// `cache.delete`.
+    pub async fn cache_delete(&self, plugin: &str, key: &str) -> Result<(), Unavailable> {
+        let key = self.key("cache", plugin, key);
+        self.call("cache_delete", |mut c| async move {
+            c.del::<_, u64>(key).await.map(|_| ())
+        })
+        .await
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// First backoff after a failure; doubled per failed probe up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between two probes of a backend that is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The backend's outage, if one is going on.
+#[derive(Default)]
+struct Health {
+    outage: Mutex<Option<Outage>>,
+}
+
+struct Outage {
+    since: Instant,
+    next_probe: Instant,
+    backoff: Duration,
+}
+
+impl Health {
+    /// Whether a call may go to the backend now: always while it is up;
+    /// during an outage, one call per backoff period (the probe).
+    fn may_try(&self) -> bool {
+        let mut outage = self.outage.lock();
+        match outage.as_mut() {
+            None => true,
+            Some(outage) => {
+                let now = Instant::now();
+                if now < outage.next_probe {
+                    return false;
+                }
+                outage.next_probe = now + outage.backoff;
+                true
+            }
+        }
+    }
+
+    fn succeeded(&self, target: &str) {
+        let mut outage = self.outage.lock();
+        if let Some(ended) = outage.take() {
+            metrics::gauge!(STATE_BACKEND_UP).set(1.0);
+            tracing::info!(
+                target_addr = target,
+                down_ms = ended.since.elapsed().as_millis() as u64,
+                "shared state backend reachable again"
+            );
+        }
+    }
+
+    fn failed(&self, target: &str, op: &'static str, error: &str) {
+        metrics::counter!(STATE_ERRORS, "op" => op).increment(1);
+        let mut outage = self.outage.lock();
+        let now = Instant::now();
+        match outage.as_mut() {
+            Some(outage) => {
+                outage.backoff = (outage.backoff * 2).min(MAX_BACKOFF);
+                outage.next_probe = now + outage.backoff;
+            }
+            None => {
+                metrics::gauge!(STATE_BACKEND_UP).set(0.0);
+                tracing::error!(
+                    target_addr = target,
+                    op,
+                    error,
+                    "shared state backend unreachable: kv and cache calls follow each plugin's on_state_error until it is back"
+                );
+                *outage = Some(Outage {
+                    since: now,
+                    next_probe: now + FIRST_BACKOFF,
+                    backoff: FIRST_BACKOFF,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_probed_once_per_backoff_and_ends_on_success() {
+        let health = Health::default();
+        assert!(health.may_try());
+        health.failed("t", "kv_get", "refused");
+        assert!(!health.may_try(), "within the first backoff: fail fast");
+        {
+            let mut outage = health.outage.lock();
+            outage.as_mut().expect("down").next_probe = Instant::now();
+        }
+        assert!(health.may_try(), "the probe");
+        assert!(!health.may_try(), "one probe per period");
+        health.failed("t", "kv_get", "refused");
+        assert_eq!(
+            health.outage.lock().as_ref().map(|o| o.backoff),
+            Some(FIRST_BACKOFF * 2)
+        );
+        health.succeeded("t");
+        assert!(health.may_try());
+        assert!(health.outage.lock().is_none());
+    }
+
+    #[test]
+    fn credentials_come_from_the_reference_not_the_url() {
+        let config = RedisConfig {
+            url: "redis://127.0.0.1:1/2".into(),
+            username: Some("portico".into()),
+            password: Some(crate::config::SecretRef::Env(
+                "PORTICO_TEST_UNSET_VAR".into(),
+            )),
+            pool_size: 1,
+            timeout_ms: 10,
+            key_prefix: "p:".into(),
+        };
+        let error = RedisStore::new(&config).err().expect("unset variable");
+        assert!(
+            error.to_string().contains("PORTICO_TEST_UNSET_VAR"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,256 @@
+//! Shared state on a real `redis-server`: two real gateway processes count
+//! one rate limit together and share one cache; a Redis killed under load
+//! leaves each route to its `on_state_error` (counting locally, or 503),
+//! no request waits past the timeout, and counting goes back to Redis
+//! once it is up again.
+
+use crate::support;
+use crate::support::origin;
+use crate::support::process;
+use crate::support::redis::RedisServer;
+
+use std::net::SocketAddr;
+use std::process::Child;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use support::builder::{Cap, Gateway, GatewayBuilder, auth_probe, plugin};
+
+/// A `portico run` child process, killed when dropped.
+struct Instance {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Instance {
+    /// Runs the real binary on `config`'s text.
+    fn run(config: &GatewayBuilder) -> Instance {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("portico.toml");
+        std::fs::write(&path, config.toml(&[])).expect("write config");
+        let (child, addr) = process::spawn_portico(&path);
+        Instance {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET url` with `headers`: the status and the `cache-status` header.
+async fn get(url: &str, headers: &[(&str, &str)]) -> (StatusCode, String) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut request = Request::get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = client
+        .request(request.body(Full::new(Bytes::new())).expect("request"))
+        .await
+        .expect("answered");
+    let status = response.status();
+    let cache = response
+        .headers()
+        .get("cache-status")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    response.into_body().collect().await.expect("body");
+    (status, cache)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_gateways_on_one_redis_admit_one_limit_together() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let origin = support::upstream("origin").await;
+    let config = Gateway::builder()
+        .runtime("deadline_ms = 2000")
+        .table(&redis.state_table())
+        .upstream("origin", &[origin])
+        .route("limited", |r| {
+            r.plugin(auth_probe()).plugin(
+                plugin("rate-limit")
+                    .grant([Cap::Kv, Cap::Clock, Cap::Context, Cap::Metrics])
+                    .config("key", "consumer")
+                    .config_toml("policies", r#"[{ limit = 100, window = "1m" }]"#),
+            )
+        });
+    let (a, b) = (Instance::run(&config), Instance::run(&config));
+
+    // 20 clients, 400 requests, every other client on the other gateway.
+    let admitted = Arc::new(AtomicUsize::new(0));
+    let clients = (0..20).map(|client| {
+        let target = if client % 2 == 0 { a.addr } else { b.addr };
+        let admitted = admitted.clone();
+        tokio::spawn(async move {
+            let url = format!("http://{target}/orders");
+            for _ in 0..20 {
+                let (status, _) = get(&url, &[("x-user", "alice")]).await;
+                match status {
+                    StatusCode::OK => {
+                        admitted.fetch_add(1, Ordering::SeqCst);
+                    }
+                    StatusCode::TOO_MANY_REQUESTS => {}
+                    other => panic!("unexpected {other}"),
+                }
+            }
+        })
+    });
+    for client in clients {
+        client.await.expect("client");
+    }
+    let admitted = admitted.load(Ordering::SeqCst);
+    eprintln!("admitted {admitted} of 400 across two gateways (limit 100)");
+    assert!(
+        (98..=102).contains(&admitted),
+        "one limit for both gateways: admitted {admitted}, expected 100 ± 2%"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_cached_through_one_gateway_is_a_hit_on_the_other() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let origin = origin::origin(move |_request| {
+        let counter = counter.clone();
+        async move {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            Response::builder()
+                .header("cache-control", "public, max-age=60")
+                .body(Full::new(Bytes::from(format!("answer {n}"))))
+                .expect("response")
+        }
+    })
+    .await;
+    let config = Gateway::builder()
+        .table(&redis.state_table())
+        .upstream("origin", &[origin])
+        .route("cached", |r| {
+            r.plugin(plugin("cache").grant([Cap::Cache, Cap::Clock, Cap::Metrics]))
+        });
+    let (a, b) = (Instance::run(&config), Instance::run(&config));
+
+    // Behind one load balancer, both gateways see the same Host.
+    let host = [("host", "api.example.com")];
+    let (status, first) = get(&format!("http://{}/catalog", a.addr), &host).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first, "portico; fwd=miss; stored");
+    let (status, second) = get(&format!("http://{}/catalog", b.addr), &host).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(second.starts_with("portico; hit"), "{second}");
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "the origin was asked once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_under_load_follows_each_routes_policy_and_recovers() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    // /open counts locally while Redis is down (fail open); /closed answers
+    // 503 (fail closed). Both: 3 requests a minute per consumer.
+    let limit = |on_state_error: &str| {
+        plugin("rate-limit")
+            .grant([Cap::Kv, Cap::Clock, Cap::Context, Cap::Metrics])
+            .key(&format!("on_state_error = \"{on_state_error}\""))
+            .config("key", "consumer")
+            .config_toml("policies", r#"[{ limit = 3, window = "1m" }]"#)
+    };
+    let gw = Gateway::builder()
+        .runtime("deadline_ms = 2000")
+        .table(&redis.state_table())
+        .echo("origin")
+        .route("open", |r| {
+            r.prefix("/open")
+                .plugin(auth_probe())
+                .plugin(limit("local"))
+        })
+        .route("closed", |r| {
+            r.prefix("/closed")
+                .plugin(auth_probe())
+                .plugin(limit("fail"))
+        })
+        .start()
+        .await;
+    let send = |path: &'static str, user: &'static str| {
+        let gw = &gw;
+        async move {
+            let started = Instant::now();
+            let response = gw.send(Method::GET, path, &[("x-user", user)], "").await;
+            (response, started.elapsed())
+        }
+    };
+    assert_eq!(send("/closed", "carol").await.0.status, StatusCode::OK);
+
+    redis.kill();
+    // The timeout is 100 ms; a request never waits much past it.
+    let bound = Duration::from_millis(100 + 400);
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        let (response, took) = send("/open", "dave").await;
+        assert!(took < bound, "a request waited {took:?} on a dead Redis");
+        open.push(response.status.as_u16());
+    }
+    assert_eq!(
+        open,
+        [200, 200, 200, 429, 429],
+        "counted locally while Redis is down"
+    );
+    let (refused, took) = send("/closed", "carol").await;
+    assert!(took < bound, "a request waited {took:?} on a dead Redis");
+    let problem = refused.problem(StatusCode::SERVICE_UNAVAILABLE, "rate-limit-unavailable");
+    assert_eq!(problem["status"], 503);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let live = gw.admin_get("/api/live").await.json();
+    assert_eq!(live["state"]["backend"], "redis");
+    assert_eq!(live["state"]["up"], false);
+    let metrics = String::from_utf8_lossy(&gw.admin_get("/metrics").await.body).into_owned();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("portico_state_backend_up") && l.ends_with(" 0")),
+        "{metrics}"
+    );
+
+    // Back up (empty: no persistence): the first probe after the backoff
+    // finds it, and counting is in Redis again.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (response, _) = send("/closed", "erin").await;
+        if response.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(Instant::now() < deadline, "Redis was not used again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let statuses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(send("/closed", "erin").await.0.status.as_u16());
+        }
+        statuses
+    };
+    assert_eq!(statuses, [200, 200, 429], "erin's count is in Redis again");
+    assert_eq!(gw.admin_get("/api/live").await.json()["state"]["up"], true);
+    gw.shutdown().await;
+}

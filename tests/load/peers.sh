@@ -27,6 +27,8 @@
 #   latency  fixed-rate (open-loop) latency at half of nginx's maximum
 #   soak     RSS after SOAK_S (600) seconds at full load vs after 60 s
 #   phases   the gateway's own per-plugin phase histogram under load
+#   redis    the 3-plugin chain with its counters in a local redis-server
+#            (pinned to CPU 1) against the same chain in memory
 #
 # Knobs: ROUNDS (5), DURATION (8 s per run), CONNECTIONS (32),
 # IDLE_CONNECTIONS (4000), SOAK_S (600); KEEP_WORK=1 keeps the scratch
@@ -41,7 +43,7 @@ DURATION=${DURATION:-8}
 CONNECTIONS=${CONNECTIONS:-32}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-4000}
 SOAK_S=${SOAK_S:-600}
-ROWS=${ROWS:-"main tls h2 chains routes idle latency phases"}
+ROWS=${ROWS:-"main tls h2 chains routes idle latency phases redis"}
 PORTICO=${PORTICO:-target/release/portico}
 PLUGINS=${PLUGINS:-$PWD/target/plugins}
 LOADGEN=${LOADGEN:-target/release/portico-loadgen}
@@ -277,6 +279,22 @@ if [ -n "${PORTICO_BEFORE:-}" ]; then
   wait_port "$before_port" /plain
 fi
 
+# A second gateway with the same chain, its kv in a local Redis (row redis).
+if has_row redis; then
+  redis_port=$(free_port); shared_port=$(free_port); shared_tls=$(free_port)
+  taskset -c 1 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+  pids+=($!)
+  {
+    portico_config "$shared_port" "$shared_tls"
+    printf '[state]\nbackend = "redis"\n[state.redis]\nurl = "redis://127.0.0.1:%s/0"\n' "$redis_port"
+    sed -n '/^name = "chain3"/,/^config.response.headers.set/p' "$work/portico.toml" | sed '1s/^/\n[[routes]]\n/'
+  } >"$work/shared.toml"
+  RUST_LOG=warn taskset -c 0 "$PORTICO" run --config "$work/shared.toml" 2>"$work/shared.log" &
+  pids+=($!)
+  for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$shared_port/" && break; sleep 0.05; done
+  curl -fs -o /dev/null -H "x-api-key: $KEY" "http://127.0.0.1:$shared_port/chain3" || { echo "peers: the Redis gateway refused the chain request" >&2; tail "$work/shared.log" >&2; exit 1; }
+fi
+
 for port in "$nginx_port" "$haproxy_port"; do wait_port "$port"; done
 wait_port "$portico_port" /plain
 curl -fs -o /dev/null -H "x-api-key: $KEY" "http://127.0.0.1:$lua_port/" || { echo "peers: nginx+Lua refused the key" >&2; cat "$work/lua.err" >&2; exit 1; }
@@ -322,6 +340,10 @@ for round in $(seq "$ROUNDS"); do
       record before-plain "$round" "$(wrk_rps "http://127.0.0.1:$before_port/plain")"
       record before-chain3 "$round" "$(wrk_rps "http://127.0.0.1:$before_port/chain3" "x-api-key: $KEY")"
     fi
+  fi
+  if has_row redis; then
+    has_row main || record chain3 "$round" "$(wrk_rps "http://127.0.0.1:$portico_port/chain3" "x-api-key: $KEY")"
+    record chain3-redis "$round" "$(wrk_rps "http://127.0.0.1:$shared_port/chain3" "x-api-key: $KEY")"
   fi
   if has_row tls; then
     record nginx-tls "$round" "$(wrk_rps "https://127.0.0.1:$nginx_tls/")"
@@ -527,6 +549,13 @@ if has_row main; then
   fi
   echo
   printf 'Portico 3-plugin chain: %.2f× its own plain path, %.2f× nginx+Lua.\n' "$(ratio chain3 plain)" "$(ratio chain3 lua)"
+fi
+if has_row redis; then
+  echo
+  echo "| 3-plugin chain, rate-limit counters | req/s (median) | ratio to in memory |"
+  echo "|---|---|---|"
+  table_row "in this gateway's memory" chain3 chain3
+  table_row "in a local redis-server (\`[state] backend = \"redis\"\`)" chain3-redis chain3
 fi
 if has_row tls || has_row h2; then
   echo

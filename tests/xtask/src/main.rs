@@ -443,7 +443,7 @@ fn load() -> Result<()> {
 }
 
 /// Debian packages the peer benchmark runs, with a command each provides.
-const PEER_PACKAGES: [(&str, &str); 7] = [
+const PEER_PACKAGES: [(&str, &str); 8] = [
     ("nginx", "/usr/sbin/nginx"),
     (
         "libnginx-mod-http-lua",
@@ -454,6 +454,7 @@ const PEER_PACKAGES: [(&str, &str); 7] = [
     ("nghttp2-client", "/usr/bin/h2load"),
     ("curl", "/usr/bin/curl"),
     ("openssl", "/usr/bin/openssl"),
+    ("redis-server", "/usr/bin/redis-server"),
 ];
 
 fn peers() -> Result<()> {

@@ -4,8 +4,6 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
-use crate::config::KeyEntry;
-
 /// The SHA-256 of a key, from 64 hex digits in the config.
 ///
 /// Anything else is refused, so a plain key pasted into the config is an
@@ -56,16 +54,20 @@ fn nibble(digit: u8) -> Option<u8> {
     }
 }
 
-/// The entry whose hash is the SHA-256 of `key`, if any.
+/// The entry whose hash (`hash_of` it) is the SHA-256 of `key`, if any.
 ///
 /// Every entry is compared, in constant time, whether or not an earlier one
 /// matched: the time taken depends on the number of keys only.
-pub fn find<'a>(entries: &'a [KeyEntry], key: &[u8]) -> Option<&'a KeyEntry> {
+pub fn find<'a, T>(
+    entries: &'a [T],
+    hash_of: impl Fn(&T) -> &KeyHash,
+    key: &[u8],
+) -> Option<&'a T> {
     let presented: [u8; 32] = Sha256::digest(key).into();
     let mut found = 0u32; // index + 1 of the match; 0: none
     for (i, entry) in entries.iter().enumerate() {
         let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        let matches = presented.ct_eq(&entry.sha256.0);
+        let matches = presented.ct_eq(&hash_of(entry).0);
         found = u32::conditional_select(&found, &index, matches);
     }
     let index = usize::try_from(found).ok()?.checked_sub(1)?;

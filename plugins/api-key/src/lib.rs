@@ -55,7 +55,7 @@ impl Plugin for ApiKey {
                 Refusal::Missing,
             )?));
         };
-        let Some(entry) = keys::find(&config.keys.0, &key) else {
+        let Some(entry) = keys::find(&config.keys.0, |entry| &entry.sha256, &key) else {
             return Ok(Action::Respond(problem::unauthorized(
                 config,
                 Refusal::Invalid,

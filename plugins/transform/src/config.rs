@@ -111,19 +111,6 @@ impl TryFrom<String> for ValueTemplate {
     }
 }
 
-/// A query parameter value template: any text (it is percent-encoded).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "String")]
-pub struct ParamValue(pub Template);
-
-impl TryFrom<String> for ParamValue {
-    type Error = String;
-
-    fn try_from(source: String) -> Result<Self, String> {
-        Template::parse(&source).map(ParamValue)
-    }
-}
-
 /// A path template: starts with `/`, no query or fragment.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "String")]

@@ -5,8 +5,20 @@ use std::collections::BTreeMap;
 use portico_sdk::Error;
 use serde::Deserialize;
 
-use crate::config::ParamValue;
-use crate::template::Vars;
+use crate::template::{Template, Vars};
+
+/// A query parameter value template: any text (it is percent-encoded).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ParamValue(pub Template);
+
+impl TryFrom<String> for ParamValue {
+    type Error = String;
+
+    fn try_from(source: String) -> Result<Self, String> {
+        Template::parse(&source).map(ParamValue)
+    }
+}
 
 /// `[request.query]`, applied in the order remove, rename, set. Names are
 /// compared after percent-decoding; values set are percent-encoded.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::imports::metrics::MetricsError;
+use super::errors::MetricsError;
 
 /// Longest metric or label name, bytes (as the gateway).
 const MAX_NAME: usize = 48;

@@ -47,12 +47,7 @@ pub(crate) mod clock {
 pub(crate) mod kv {
     use crate::testing::host::with_capability;
 
-    /// Mirror of the WIT `kv-error`.
-    pub(crate) enum KvError {
-        NotANumber,
-        TooLarge,
-        Unavailable,
-    }
+    pub(crate) use crate::testing::errors::KvError;
 
     pub(crate) fn get(key: &str) -> Option<Vec<u8>> {
         with_capability("kv", "kv::get", |host| {
@@ -143,12 +138,7 @@ pub(crate) mod context {
 pub(crate) mod metrics {
     use crate::testing::host::with_capability;
 
-    /// Mirror of the WIT `metrics-error`.
-    pub(crate) enum MetricsError {
-        InvalidName(String),
-        InvalidLabel(String),
-        TooManySeries,
-    }
+    pub(crate) use crate::testing::errors::MetricsError;
 
     pub(crate) fn counter_add(
         name: &str,

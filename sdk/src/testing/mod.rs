@@ -51,6 +51,7 @@
 
 mod clock;
 mod counters;
+mod errors;
 mod harness;
 mod host;
 pub(crate) mod imports;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::imports::kv::KvError;
+use super::errors::KvError;
 
 /// Longest kv key accepted, bytes (as the gateway).
 const KV_MAX_KEY: usize = 1024;

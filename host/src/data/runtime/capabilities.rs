@@ -160,31 +160,58 @@ fn kv_error(error: super::kv::KvError) -> kv::KvError {
 }
 
 impl HostState {
-    /// The shared backend, when there is one.
-    fn shared(&self) -> Option<Arc<RedisStore>> {
-        self.services.shared.clone()
+    /// The shared backend with this plugin's name and policy, when there is
+    /// one (owned, so that no borrow of the state is held across its call).
+    fn shared(&self) -> Option<Shared> {
+        Some(Shared {
+            store: self.services.shared.clone()?,
+            plugin: self.identity.plugin.clone(),
+            policy: self.identity.on_state_error,
+        })
     }
+}
 
-    /// After the shared backend failed a call: whether to serve it from
-    /// this instance's memory (`on_state_error = "local"`, counted) or to
-    /// fail it.
-    fn fall_back(&self) -> bool {
-        let local = self.identity.on_state_error == StateErrorPolicy::Local;
-        if local {
-            ::metrics::counter!(STATE_FALLBACKS).increment(1);
+/// A call to the shared backend on behalf of one plugin.
+struct Shared {
+    store: Arc<RedisStore>,
+    plugin: Arc<str>,
+    policy: StateErrorPolicy,
+}
+
+impl Shared {
+    /// Runs `call`. `Some` is the answer: the backend's, or `on_fail` when
+    /// it failed and the plugin entry says `on_state_error = "fail"`.
+    /// `None`: it failed and the policy is `"local"` (counted): serve the
+    /// call from this instance's memory.
+    async fn run<T, F>(
+        self,
+        call: impl FnOnce(Arc<RedisStore>, Arc<str>) -> F,
+        on_fail: T,
+    ) -> Option<T>
+    where
+        F: Future<Output = Result<T, Unavailable>>,
+    {
+        match call(self.store, self.plugin).await {
+            Ok(answer) => Some(answer),
+            Err(Unavailable) if self.policy == StateErrorPolicy::Fail => Some(on_fail),
+            Err(Unavailable) => {
+                ::metrics::counter!(STATE_FALLBACKS).increment(1);
+                None
+            }
         }
-        local
     }
 }
 
 impl kv::Host for HostState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
-        if let Some(shared) = self.shared() {
-            match shared.kv_get(&self.identity.plugin, &key).await {
-                Ok(value) => return Ok(value),
-                Err(Unavailable) if !self.fall_back() => return Ok(None),
-                Err(Unavailable) => {}
-            }
+        let shared = |store: Arc<RedisStore>, plugin: Arc<str>| {
+            let key = key.clone();
+            async move { store.kv_get(&plugin, &key).await }
+        };
+        if let Some(backend) = self.shared()
+            && let Some(answer) = backend.run(shared, None).await
+        {
+            return Ok(answer);
         }
         Ok(self
             .services
@@ -198,15 +225,17 @@ impl kv::Host for HostState {
         value: Vec<u8>,
         ttl_ms: u64,
     ) -> wasmtime::Result<Result<(), kv::KvError>> {
-        if let Some(shared) = self.shared() {
-            match shared
-                .kv_set(&self.identity.plugin, &key, value.clone(), ttl(ttl_ms))
-                .await
-            {
-                Ok(stored) => return Ok(stored.map_err(kv_error)),
-                Err(Unavailable) if !self.fall_back() => return Ok(Err(kv::KvError::Unavailable)),
-                Err(Unavailable) => {}
+        let shared = |store: Arc<RedisStore>, plugin: Arc<str>| {
+            let (key, value) = (key.clone(), value.clone());
+            async move {
+                let stored = store.kv_set(&plugin, &key, value, ttl(ttl_ms)).await?;
+                Ok(stored.map_err(kv_error))
             }
+        };
+        if let Some(backend) = self.shared()
+            && let Some(answer) = backend.run(shared, Err(kv::KvError::Unavailable)).await
+        {
+            return Ok(answer);
         }
         let key = namespaced(&self.identity.plugin, &key);
         Ok(self
@@ -217,12 +246,14 @@ impl kv::Host for HostState {
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<bool> {
-        if let Some(shared) = self.shared() {
-            match shared.kv_delete(&self.identity.plugin, &key).await {
-                Ok(existed) => return Ok(existed),
-                Err(Unavailable) if !self.fall_back() => return Ok(false),
-                Err(Unavailable) => {}
-            }
+        let shared = |store: Arc<RedisStore>, plugin: Arc<str>| {
+            let key = key.clone();
+            async move { store.kv_delete(&plugin, &key).await }
+        };
+        if let Some(backend) = self.shared()
+            && let Some(answer) = backend.run(shared, false).await
+        {
+            return Ok(answer);
         }
         Ok(self
             .services
@@ -236,15 +267,19 @@ impl kv::Host for HostState {
         delta: i64,
         ttl_ms: u64,
     ) -> wasmtime::Result<Result<i64, kv::KvError>> {
-        if let Some(shared) = self.shared() {
-            match shared
-                .kv_increment(&self.identity.plugin, &key, delta, ttl(ttl_ms))
-                .await
-            {
-                Ok(counted) => return Ok(counted.map_err(kv_error)),
-                Err(Unavailable) if !self.fall_back() => return Ok(Err(kv::KvError::Unavailable)),
-                Err(Unavailable) => {}
+        let shared = |store: Arc<RedisStore>, plugin: Arc<str>| {
+            let key = key.clone();
+            async move {
+                let counted = store
+                    .kv_increment(&plugin, &key, delta, ttl(ttl_ms))
+                    .await?;
+                Ok(counted.map_err(kv_error))
             }
+        };
+        if let Some(backend) = self.shared()
+            && let Some(answer) = backend.run(shared, Err(kv::KvError::Unavailable)).await
+        {
+            return Ok(answer);
         }
         let key = namespaced(&self.identity.plugin, &key);
         Ok(self
@@ -257,13 +292,15 @@ impl kv::Host for HostState {
 
 impl cache::Host for HostState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
-        if let Some(shared) = self.shared() {
-            match shared.cache_get(&self.identity.plugin, &key).await {
-                Ok(value) => return Ok(value),
-                // A miss, either way: a cache is allowed to forget.
-                Err(Unavailable) if !self.fall_back() => return Ok(None),
-                Err(Unavailable) => {}
-            }
+        // A miss, either way, when the backend fails: a cache may forget.
+        let shared = |store: Arc<RedisStore>, plugin: Arc<str>| {
+            let key = key.clone();
+            async move { store.cache_get(&plugin, &key).await }
+        };
+        if let Some(backend) = self.shared()
+            && let Some(answer) = backend.run(shared, None).await
+        {
+            return Ok(answer);
         }
         Ok(self
             .services
@@ -273,16 +310,15 @@ impl cache::Host for HostState {
 
     async fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> wasmtime::Result<()> {
         let ttl = Duration::from_millis(ttl_ms);
-        if let Some(shared) = self.shared() {
-            let max = self.services.cache_entry_max();
-            match shared
-                .cache_set(&self.identity.plugin, &key, value.clone(), ttl, max)
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(Unavailable) if !self.fall_back() => return Ok(()),
-                Err(Unavailable) => {}
-            }
+        let max = self.services.cache_entry_max();
+        let shared = |store: Arc<RedisStore>, plugin: Arc<str>| {
+            let (key, value) = (key.clone(), value.clone());
+            async move { store.cache_set(&plugin, &key, value, ttl, max).await }
+        };
+        if let Some(backend) = self.shared()
+            && backend.run(shared, ()).await.is_some()
+        {
+            return Ok(());
         }
         let key = namespaced(&self.identity.plugin, &key);
         self.services.cache.set(key, value, ttl);
@@ -290,9 +326,9 @@ impl cache::Host for HostState {
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        if let Some(shared) = self.shared() {
+        if let Some(store) = self.services.shared.clone() {
             // Also forgotten locally: a fallback copy must not outlive it.
-            let _ = shared.cache_delete(&self.identity.plugin, &key).await;
+            let _ = store.cache_delete(&self.identity.plugin, &key).await;
         }
         self.services
             .cache

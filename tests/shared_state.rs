@@ -1,6 +1,6 @@
 //! Shared state on a real `redis-server`: two real gateway processes count
-//! one rate limit together and share one cache; a Redis killed under load
-//! leaves each route to its `on_state_error` (counting locally, or 503),
+//! one rate limit together and share one cache; a Redis killed between
+//! requests leaves each route to its `on_state_error` (counting locally, or 503),
 //! no request waits past the timeout, and counting goes back to Redis
 //! once it is up again.
 

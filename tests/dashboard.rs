@@ -19,7 +19,7 @@ use support::builder::{Cap, Gateway, plugin};
 
 /// The Chromium binary: `$CHROMIUM`, else `chromium` or
 /// `chromium-browser` on `PATH`.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CHROMIUM") {
         return Some(PathBuf::from(path));
     }
@@ -31,7 +31,7 @@ fn chromium() -> Option<PathBuf> {
 
 /// Loads `url` in headless Chromium, lets its timers run for `budget_ms`
 /// of virtual time (fetches included), and returns the resulting DOM.
-async fn dump_dom(browser: PathBuf, url: String, budget_ms: u32) -> String {
+pub(crate) async fn dump_dom(browser: PathBuf, url: String, budget_ms: u32) -> String {
     let profile = tempfile::tempdir().unwrap();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("timeout")
@@ -64,7 +64,7 @@ async fn dump_dom(browser: PathBuf, url: String, budget_ms: u32) -> String {
 }
 
 /// The `<tr>` whose `attr` is `value`.
-fn row<'a>(dom: &'a str, attr: &str, value: &str) -> &'a str {
+pub(crate) fn row<'a>(dom: &'a str, attr: &str, value: &str) -> &'a str {
     let marker = format!("{attr}=\"{value}\"");
     let start = dom
         .find(&marker)
@@ -74,7 +74,7 @@ fn row<'a>(dom: &'a str, attr: &str, value: &str) -> &'a str {
 }
 
 /// The text of the cell with `data-k="key"` in `row`.
-fn cell(row: &str, key: &str) -> String {
+pub(crate) fn cell(row: &str, key: &str) -> String {
     let marker = format!("data-k=\"{key}\"");
     let start = row
         .find(&marker)
@@ -165,6 +165,10 @@ async fn the_dashboard_shows_the_traffic_and_follows_it() {
     );
 
     let dom = dump_dom(browser.clone(), url.clone(), 2500).await;
+    assert!(
+        dom.contains("configured from a file: no cluster"),
+        "a gateway on a config file has no cluster view"
+    );
     let live = gw.admin_get("/api/live").await.json();
     let polls: u32 = dom
         .split("id=\"polls\">")

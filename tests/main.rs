@@ -33,6 +33,7 @@ mod grpc;
 
 // Upstreams.
 mod balancing;
+mod cluster;
 mod discovery;
 mod failover;
 mod upstream_tls;

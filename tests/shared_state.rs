@@ -1,8 +1,8 @@
 //! Shared state on a real `redis-server`: two real gateway processes count
 //! one rate limit together and share one cache; a Redis killed between
-//! requests leaves each route to its `on_state_error` (counting locally, or 503),
-//! no request waits past the timeout, and counting goes back to Redis
-//! once it is up again.
+//! requests, and again under eight concurrent clients, leaves each route
+//! to its `on_state_error` (counting locally, or 503), no request waits
+//! past the timeout, and counting goes back to Redis once it is up again.
 
 use crate::support;
 use crate::support::origin;
@@ -160,36 +160,45 @@ async fn a_response_cached_through_one_gateway_is_a_hit_on_the_other() {
     assert_eq!(asked.load(Ordering::SeqCst), 1, "the origin was asked once");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_killed_under_load_follows_each_routes_policy_and_recovers() {
-    let Some(mut redis) = RedisServer::start() else {
-        return;
-    };
-    // /open counts locally while Redis is down (fail open); /closed answers
-    // 503 (fail closed). Both: 3 requests a minute per consumer.
-    let limit = |on_state_error: &str| {
+/// A gateway on `redis` with `/open`, whose rate limit counts locally while
+/// Redis is down (fails open), and `/closed`, whose limit answers 503 then
+/// (fails closed); both `limit` requests a minute per consumer.
+async fn open_and_closed(redis: &RedisServer, limit: u32) -> support::TestGateway {
+    let rate_limit = |on_state_error: &str| {
         plugin("rate-limit")
             .grant([Cap::Kv, Cap::Clock, Cap::Context, Cap::Metrics])
             .key(&format!("on_state_error = \"{on_state_error}\""))
             .config("key", "consumer")
-            .config_toml("policies", r#"[{ limit = 3, window = "1m" }]"#)
+            .config_toml(
+                "policies",
+                &format!("[{{ limit = {limit}, window = \"1m\" }}]"),
+            )
     };
-    let gw = Gateway::builder()
+    Gateway::builder()
         .runtime("deadline_ms = 2000")
         .table(&redis.state_table())
         .echo("origin")
         .route("open", |r| {
             r.prefix("/open")
                 .plugin(auth_probe())
-                .plugin(limit("local"))
+                .plugin(rate_limit("local"))
         })
         .route("closed", |r| {
             r.prefix("/closed")
                 .plugin(auth_probe())
-                .plugin(limit("fail"))
+                .plugin(rate_limit("fail"))
         })
         .start()
-        .await;
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_between_requests_follows_each_routes_policy_and_recovers() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    // Both: 3 requests a minute per consumer.
+    let gw = open_and_closed(&redis, 3).await;
     let send = |path: &'static str, user: &'static str| {
         let gw = &gw;
         async move {
@@ -252,5 +261,131 @@ async fn redis_killed_under_load_follows_each_routes_policy_and_recovers() {
     };
     assert_eq!(statuses, [200, 200, 429], "erin's count is in Redis again");
     assert_eq!(gw.admin_get("/api/live").await.json()["state"]["up"], true);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_killed_under_concurrent_load_fails_open_and_closed_as_configured() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    // A limit no client reaches: every refusal below is the outage's.
+    let gw = open_and_closed(&redis, 1_000_000).await;
+    let addr = gw.addr;
+
+    // Eight clients, each alternating /open and /closed back to back,
+    // record every answer with when it started and how long it took.
+    let began = Instant::now();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+                while !stop.load(Ordering::Relaxed) {
+                    for path in ["/open", "/closed"] {
+                        let started = began.elapsed();
+                        let request = Request::get(format!("http://{addr}{path}"))
+                            .header("x-user", "load")
+                            .body(Full::new(Bytes::new()))
+                            .expect("request");
+                        let response = client.request(request).await.expect("answered");
+                        let status = response.status();
+                        response.into_body().collect().await.expect("body");
+                        answers.push((path, started, began.elapsed() - started, status));
+                    }
+                }
+                answers
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed = began.elapsed();
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let restarted = began.elapsed();
+    redis.restart();
+    // Recovered once /closed is admitted again.
+    let recovered = {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let response = gw
+                .send(Method::GET, "/closed", &[("x-user", "probe")], "")
+                .await;
+            if response.status == StatusCode::OK {
+                break began.elapsed();
+            }
+            assert!(Instant::now() < deadline, "Redis was not used again");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut answers = Vec::new();
+    for client in clients {
+        answers.extend(client.await.expect("client"));
+    }
+
+    // The timeout is 100 ms: no request waited much longer, outage or not.
+    let slowest = answers.iter().map(|a| a.2).max().expect("answers");
+    eprintln!(
+        "{} requests; slowest {slowest:?}; Redis down from {killed:?} to {restarted:?}, used again at {recovered:?}",
+        answers.len()
+    );
+    assert!(
+        slowest < Duration::from_millis(100 + 500),
+        "a request waited {slowest:?}"
+    );
+    let count = |path: &str, from: Duration, to: Duration, status: StatusCode| {
+        answers
+            .iter()
+            .filter(|a| a.0 == path && a.1 >= from && a.1 + a.2 <= to && a.3 == status)
+            .count()
+    };
+    let all = |path: &str, from: Duration, to: Duration| {
+        answers
+            .iter()
+            .filter(|a| a.0 == path && a.1 >= from && a.1 + a.2 <= to)
+            .count()
+    };
+    let end = began.elapsed();
+    // Fail open: every /open request admitted, before, during and after.
+    assert_eq!(
+        count("/open", Duration::ZERO, end, StatusCode::OK),
+        all("/open", Duration::ZERO, end),
+        "/open admitted everything"
+    );
+    // Fail closed: admitted before the kill, 503 once the outage is known
+    // (after one timeout) until the restart, admitted again after recovery.
+    let before = all("/closed", Duration::ZERO, killed);
+    assert!(before > 20, "{before} requests before the kill");
+    assert_eq!(
+        count("/closed", Duration::ZERO, killed, StatusCode::OK),
+        before
+    );
+    let known = killed + Duration::from_millis(200);
+    let during = all("/closed", known, restarted);
+    assert!(during > 20, "{during} requests during the outage");
+    assert_eq!(
+        count("/closed", known, restarted, StatusCode::SERVICE_UNAVAILABLE),
+        during,
+        "/closed refused everything while Redis was down"
+    );
+    let after = all("/closed", recovered, end);
+    assert!(after > 20, "{after} requests after recovery");
+    assert_eq!(count("/closed", recovered, end, StatusCode::OK), after);
+    // And those were counted in the restarted (empty) Redis.
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let keys: i64 = redis::cmd("DBSIZE")
+        .query_async(&mut connection)
+        .await
+        .expect("DBSIZE");
+    assert!(keys > 0, "counters are in Redis again");
     gw.shutdown().await;
 }

@@ -3,7 +3,8 @@
 //!
 //! The source tree shows the three planes over a shared foundation:
 //!
-//! - the foundation: [`config`] (the parsed, validated config) and the
+//! - the foundation: [`config`] (the parsed, validated config), [`etcd`]
+//!   (the etcd cluster: config documents, watched keys, leases) and the
 //!   leaves ([`body`], `histogram`, `net`, `shutdown`, `worker`);
 //! - [`data`], the data plane: listeners ([`data::server`], with `tls`
 //!   termination and edge `limits`), routing ([`data::router`]), the
@@ -38,6 +39,7 @@ pub mod body;
 pub mod config;
 pub mod control;
 pub mod data;
+pub mod etcd;
 pub(crate) mod histogram;
 pub(crate) mod net;
 pub(crate) mod shutdown;

@@ -1,11 +1,14 @@
-//! The `portico` command: `run` serves a config, `check` validates one.
+//! The `portico` command: `run` serves a config (a file or an etcd
+//! document), `check` validates one, `config push` / `config get` write and
+//! read the etcd document.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use portico::app::App;
-use portico::control::reload::ReloadTrigger;
+use portico::config::EtcdLocation;
+use portico::control::reload::{EtcdSource, ReloadTrigger};
 use portico::data::gateway::Gateway;
 
 /// Portico, a programmable API gateway.
@@ -23,16 +26,56 @@ struct Cli {
 enum Command {
     /// Serve traffic with the given config.
     Run {
-        /// The config file.
+        /// The config: a file, or `etcd://HOST:PORT[,HOST:PORT]/PREFIX` for
+        /// the document at `PREFIX/config`, watched and applied as it
+        /// changes.
         #[arg(long, short)]
-        config: PathBuf,
+        config: String,
+        /// For a config from etcd: what its relative paths (plugin_dir, TLS
+        /// files, ...) resolve against; the working directory by default.
+        #[arg(long)]
+        base_dir: Option<PathBuf>,
+        /// For a config from etcd: this instance's id in the cluster
+        /// registry; `<hostname>-<pid>` by default.
+        #[arg(long)]
+        instance_id: Option<String>,
     },
     /// Validate a config, including each plugin's `init` with its route
     /// config and each listener's TLS files, and exit.
     Check {
-        /// The config file.
+        /// The config: a file or an `etcd://HOST:PORT/PREFIX` location.
         #[arg(long, short)]
-        config: PathBuf,
+        config: String,
+        /// For a config from etcd: what its relative paths resolve against.
+        #[arg(long)]
+        base_dir: Option<PathBuf>,
+    },
+    /// The config document in etcd.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate FILE as `portico check` does, then write it to etcd, only
+    /// over the revision expected (compare-and-swap).
+    Push {
+        /// The config file.
+        file: PathBuf,
+        /// `etcd://HOST:PORT[,HOST:PORT]/PREFIX`.
+        #[arg(long)]
+        to: String,
+        /// The revision your change is based on (from `portico config
+        /// get`); 0 when there must be no document yet. Without it, the
+        /// revision read just before the write.
+        #[arg(long)]
+        expect_revision: Option<i64>,
+    },
+    /// Print the document in etcd (its revision goes to stderr).
+    Get {
+        /// `etcd://HOST:PORT[,HOST:PORT]/PREFIX`.
+        #[arg(long)]
+        from: String,
     },
 }
 
@@ -62,8 +105,21 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run { config } => run(config).await,
-            Command::Check { config } => check(config).await,
+            Command::Run {
+                config,
+                base_dir,
+                instance_id,
+            } => run(config, base_dir, instance_id).await,
+            Command::Check { config, base_dir } => match etcd_location(&config)? {
+                Some(location) => check_etcd(location, base_dir).await,
+                None => check(PathBuf::from(config)).await,
+            },
+            Command::Config(ConfigCommand::Push {
+                file,
+                to,
+                expect_revision,
+            }) => push(file, &to, expect_revision).await,
+            Command::Config(ConfigCommand::Get { from }) => get(&from).await,
         }
     });
     match result {
@@ -89,21 +145,99 @@ fn init_logging(json: bool) {
 }
 
 async fn check(path: PathBuf) -> anyhow::Result<()> {
-    let config = match portico::config::load(&path) {
-        Ok(config) => config,
-        Err(errors) => return Err(with_plugin_errors(&path, errors).await.into()),
-    };
-    let gateway = Gateway::build(&config).await?;
+    let config = checked(&path).await?;
+    println!("{}", summary(&config).await?);
+    Ok(())
+}
+
+/// The config file at `path`, checked as `portico check` does.
+async fn checked(path: &std::path::Path) -> anyhow::Result<portico::config::Config> {
+    match portico::config::load(path) {
+        Ok(config) => Ok(config),
+        Err(errors) => Err(with_plugin_errors(path, errors).await.into()),
+    }
+}
+
+/// Builds the gateway `config` describes (each plugin's `init` run) and
+/// loads its TLS files, as serving would; what was checked, in a line.
+async fn summary(config: &portico::config::Config) -> anyhow::Result<String> {
+    let gateway = Gateway::build(config).await?;
     // Certificates, keys and client CAs load as they would when serving.
-    portico::data::server::load_tls(&config)?;
+    portico::data::server::load_tls(config)?;
     let plugins: usize = gateway.routes.iter().map(|r| r.chain.slots().len()).sum();
-    println!(
+    Ok(format!(
         "{}: OK ({} routes, {} plugin instances initialized)",
-        path.display(),
+        config.source.display(),
         gateway.routes.len(),
         plugins
-    );
+    ))
+}
+
+/// `Some` for an `etcd://` location, `None` for a file name.
+fn etcd_location(text: &str) -> anyhow::Result<Option<EtcdLocation>> {
+    if EtcdLocation::is_location(text) {
+        Ok(Some(EtcdLocation::parse(text)?))
+    } else {
+        Ok(None)
+    }
+}
+
+async fn etcd_source(text: &str, base: Option<PathBuf>) -> anyhow::Result<EtcdSource> {
+    let location = match etcd_location(text)? {
+        Some(location) => location,
+        None => anyhow::bail!("`{text}` is not an etcd://HOST:PORT/PREFIX location"),
+    };
+    let base = match base {
+        Some(base) => base,
+        None => std::env::current_dir()?,
+    };
+    Ok(EtcdSource::connect(location, base).await?)
+}
+
+async fn check_etcd(location: EtcdLocation, base: Option<PathBuf>) -> anyhow::Result<()> {
+    let source = etcd_source(&location.to_string(), base).await?;
+    let (config, _) = source.read().await?;
+    println!("{}", summary(&config).await?);
     Ok(())
+}
+
+async fn push(file: PathBuf, to: &str, expected: Option<i64>) -> anyhow::Result<()> {
+    let source = etcd_source(to, None).await?;
+    let (config, text) = source.parse_file(&file)?;
+    let checked = summary(&config).await?;
+    let pushed = source.push(&text, expected).await?;
+    println!("{checked}");
+    match (pushed.written, pushed.previous) {
+        (false, _) => println!(
+            "{}: unchanged at revision {}",
+            source.key(),
+            pushed.revision
+        ),
+        (true, Some(previous)) => println!(
+            "{}: pushed revision {} (replacing {previous})",
+            source.key(),
+            pushed.revision
+        ),
+        (true, None) => println!(
+            "{}: pushed revision {} (the first)",
+            source.key(),
+            pushed.revision
+        ),
+    }
+    Ok(())
+}
+
+async fn get(from: &str) -> anyhow::Result<()> {
+    let source = etcd_source(from, None).await?;
+    let key = source.key();
+    match portico::etcd::document::get(&source.etcd, &key).await? {
+        Some(document) => {
+            eprintln!("{key}: revision {}", document.revision);
+            print!("{}", document.text);
+            Ok(())
+        }
+        None => anyhow::bail!("no config document at `{key}`"),
+    }
 }
 
 /// A refused config's errors, and the plugin `init` errors of what is left
@@ -124,12 +258,25 @@ async fn with_plugin_errors(
     errors
 }
 
-async fn run(path: PathBuf) -> anyhow::Result<()> {
+async fn run(
+    config: String,
+    base: Option<PathBuf>,
+    instance_id: Option<String>,
+) -> anyhow::Result<()> {
     // Listen for signals before serving: a SIGTERM that arrives as soon as
     // the listeners are open must drain, not kill.
     let stop = shutdown_signal();
     let mut hangup = reload_signal();
-    let app = App::start(&path).await?;
+    let app = match etcd_location(&config)? {
+        Some(location) => {
+            let base = match base {
+                Some(base) => base,
+                None => std::env::current_dir()?,
+            };
+            App::start_etcd(location, base, instance_id).await?
+        }
+        None => App::start(std::path::Path::new(&config)).await?,
+    };
     tokio::pin!(stop);
     loop {
         tokio::select! {

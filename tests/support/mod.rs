@@ -23,6 +23,7 @@
 pub mod backends;
 pub mod builder;
 pub mod dns;
+pub mod etcd;
 pub mod live;
 pub mod monitor;
 pub mod origin;
@@ -314,4 +315,23 @@ impl TestGateway {
             app.shutdown().await;
         }
     }
+}
+
+/// Whether the server `command` (Debian package `package`) is installed;
+/// when it is not, notes that the test skips, and under `CI=true` fails it.
+pub fn installed(command: &str, package: &str) -> bool {
+    let found = std::process::Command::new(command)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{command} is required under CI=true (Debian package {package})"
+        );
+        eprintln!("note: {command} is not installed; skipping (apt-get install {package})");
+    }
+    found
 }

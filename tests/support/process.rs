@@ -9,31 +9,67 @@ use std::time::Duration;
 /// Runs `portico run --log-json --config <config>` and waits (up to 60 s)
 /// for its first listener's address, read from the `listening` log line.
 pub fn spawn_portico(config: &Path) -> (Child, SocketAddr) {
-    let mut gateway = Command::new(env!("CARGO_BIN_EXE_portico"))
+    let (child, addr, _) = spawn(&[config.as_os_str()], false);
+    (child, addr)
+}
+
+/// A `portico run` child process and its addresses.
+pub struct Running {
+    /// The process.
+    pub child: Child,
+    /// Its first traffic listener.
+    pub addr: SocketAddr,
+    /// Its admin listener.
+    pub admin: SocketAddr,
+}
+
+/// Runs `portico run --log-json --config <args...>` and waits (up to 60 s)
+/// for its first traffic listener's address and its admin address, read
+/// from the `listening` and `admin listening` log lines.
+pub fn spawn_run(args: &[&std::ffi::OsStr]) -> Running {
+    let (child, addr, admin) = spawn(args, true);
+    Running {
+        child,
+        addr,
+        admin: admin.expect("the gateway logs its admin address"),
+    }
+}
+
+fn spawn(args: &[&std::ffi::OsStr], want_admin: bool) -> (Child, SocketAddr, Option<SocketAddr>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
         .args(["run", "--log-json", "--config"])
-        .arg(config)
+        .args(args)
         .stderr(Stdio::piped())
         .spawn()
         .expect("start portico");
-    let stderr = gateway.stderr.take().expect("stderr is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
-            if event["fields"]["message"] == "listening"
-                && let Some(addr) = event["fields"]["addr"].as_str()
+            let message = event["fields"]["message"].as_str().unwrap_or_default();
+            if let ("listening" | "admin listening", Some(addr)) =
+                (message, event["fields"]["addr"].as_str())
                 && let Ok(addr) = addr.parse::<SocketAddr>()
             {
-                let _ = addr_tx.send(addr);
+                let _ = addr_tx.send((message == "admin listening", addr));
             }
         }
     });
-    let addr = addr_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the gateway logs its address");
-    (gateway, addr)
+    let (mut addr, mut admin) = (None, None);
+    while addr.is_none() || (want_admin && admin.is_none()) {
+        let (is_admin, found) = addr_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the gateway logs its addresses");
+        if is_admin {
+            admin = Some(found);
+        } else {
+            addr = addr.or(Some(found));
+        }
+    }
+    (child, addr.expect("traffic address"), admin)
 }
 
 /// Sends `signal` to `child`.

@@ -18,19 +18,7 @@ impl RedisServer {
     /// Starts a server, or `None` (with a note) when `redis-server` is not
     /// installed; under `CI=true` a missing server fails the test.
     pub fn start() -> Option<RedisServer> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_err()
-        {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "redis-server is required under CI=true (Debian package redis-server)"
-            );
-            eprintln!(
-                "note: redis-server is not installed; skipping (apt-get install redis-server)"
-            );
+        if !super::installed("redis-server", "redis-server") {
             return None;
         }
         let addr = {

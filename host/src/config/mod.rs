@@ -10,6 +10,7 @@
 
 pub mod checked;
 mod error;
+pub mod etcd;
 pub mod limits;
 pub mod monitor;
 pub mod observability;
@@ -26,6 +27,7 @@ pub(crate) mod validate;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors};
+pub use etcd::{EtcdConfig, EtcdDiscoveryConfig, EtcdLocation};
 pub use limits::LimitsConfig;
 pub use monitor::{AlertKind, AlertRule, AlertingConfig, AnalyticsConfig};
 pub use observability::{AccessField, AccessLogConfig, ObservabilityConfig, OtlpConfig, QueryMode};
@@ -56,9 +58,34 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     Ok(config)
 }
 
+/// Parses and validates a config document for etcd at `location`, named
+/// `source` in errors (`etcd://.../config@REVISION`, or the file being
+/// pushed): its relative paths are resolved against `base` (the
+/// instance's working directory unless told otherwise), and without an
+/// `[etcd]` table, etcd discovery reads the location's cluster.
+pub fn parse_document(
+    location: &EtcdLocation,
+    source: &Path,
+    base: &Path,
+    text: &str,
+) -> Result<Config, ConfigErrors> {
+    let mut config = deserialize_at(source, base, text)?;
+    if config.etcd.is_none() {
+        config.etcd = Some(EtcdConfig::for_location(location));
+    }
+    validate::validate(&config)?;
+    Ok(config)
+}
+
 /// Parses config text into its types, with relative paths resolved, but
 /// does not validate it.
 fn deserialize(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    deserialize_at(path, &base, text)
+}
+
+/// [`deserialize`] with relative paths resolved against `base`.
+fn deserialize_at(path: &Path, base: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let deserializer = toml::Deserializer::parse(text)
         .map_err(|e| ConfigErrors::one(syntax_error(path, text, &e)))?;
     let mut config: Config = match serde_path_to_error::deserialize(deserializer) {
@@ -73,7 +100,7 @@ fn deserialize(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         }
     };
     config.source = path.to_path_buf();
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = base.to_path_buf();
     config.plugin_dir = resolve(&base, &config.plugin_dir);
     config.runtime.cache_dir = Some(match &config.runtime.cache_dir {
         Some(dir) => resolve(&base, dir),
@@ -90,6 +117,9 @@ fn deserialize(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         .as_mut()
         .and_then(|r| r.password.as_mut())
     {
+        password.resolve(&base);
+    }
+    if let Some(password) = config.etcd.as_mut().and_then(|e| e.password.as_mut()) {
         password.resolve(&base);
     }
     for upstream in config.upstreams.values_mut() {

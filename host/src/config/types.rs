@@ -61,6 +61,10 @@ pub struct Config {
     /// or Redis shared by every instance).
     #[serde(default)]
     pub state: StateConfig,
+    /// `[etcd]`: the etcd cluster that `etcd` discovery reads; for a config
+    /// read from `etcd://`, that location's cluster when absent.
+    #[serde(default)]
+    pub etcd: Option<super::etcd::EtcdConfig>,
     /// The file this config was read from (set by the loader).
     #[serde(skip)]
     pub source: PathBuf,

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::checked::Checked;
 use super::target::Target;
 
-/// An `[upstreams.<name>]` table. Exactly one of `targets`, `file` and `dns`
+/// An `[upstreams.<name>]` table. Exactly one of `targets`, `file`, `dns` and `etcd`
 /// names the targets.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +27,8 @@ pub struct UpstreamConfig {
     pub file: Option<FileDiscoveryConfig>,
     /// Targets resolved from DNS (A/AAAA or SRV).
     pub dns: Option<DnsDiscoveryConfig>,
+    /// Targets read from an etcd key prefix and kept current by a watch.
+    pub etcd: Option<super::etcd::EtcdDiscoveryConfig>,
     /// Balancing algorithm; `round_robin` by default.
     #[serde(default)]
     pub balance: Balance,

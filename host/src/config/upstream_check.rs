@@ -13,14 +13,18 @@ pub fn check(upstream: &UpstreamConfig) -> Problems {
         !upstream.targets.is_empty(),
         upstream.file.is_some(),
         upstream.dns.is_some(),
+        upstream.etcd.is_some(),
     ];
     match sources.iter().filter(|s| **s).count() {
         0 => add(
             "targets",
-            "at least one target is required (or `file` or `dns`)".into(),
+            "at least one target is required (or `file`, `dns` or `etcd`)".into(),
         ),
         1 => {}
-        _ => add("", "give exactly one of `targets`, `file` and `dns`".into()),
+        _ => add(
+            "",
+            "give exactly one of `targets`, `file`, `dns` and `etcd`".into(),
+        ),
     }
     let breaker = upstream.circuit_breaker;
     if breaker.max_requests == 0 {
@@ -185,6 +189,36 @@ tls = { ca_file = "ca.pem", server_name = "users.internal", client_cert = "c.pem
         assert_eq!(
             errors("file = { path = \"t.txt\", interval_ms = 10 }"),
             Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn etcd_discovery_needs_a_cluster_and_is_one_source_of_targets() {
+        assert_eq!(
+            errors("etcd = { prefix = \"/services/u/\" }"),
+            [
+                "upstreams.u.etcd: needs an `[etcd]` table (or a config read from etcd://) to say which cluster"
+            ]
+        );
+        let text = format!(
+            "{PRELUDE}\n[etcd]\nendpoints = [\"127.0.0.1:2379\", \"https://e:2379\", \"nope\"]\ntimeout_ms = 0\nusername = \"u\"\n\n[upstreams.u]\ntargets = [\"10.0.0.1:80\"]\netcd = {{ prefix = \"services\" }}\n"
+        );
+        let found: Vec<String> = parse(Path::new("p.toml"), &text)
+            .expect_err("refused")
+            .0
+            .into_iter()
+            .map(|e| format!("{}: {}", e.key, e.message))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "upstreams.u: give exactly one of `targets`, `file`, `dns` and `etcd`",
+                "etcd.endpoints[1]: `https://e:2379`: https:// endpoints are not supported yet (etcd over TLS)",
+                "etcd.endpoints[2]: `nope`: must be host:port or http://host:port",
+                "etcd.timeout_ms: must be at least 1",
+                "etcd.password: required with `username`",
+                "upstreams.u.etcd.prefix: `services` must be a key prefix starting with `/`",
+            ]
         );
     }
 

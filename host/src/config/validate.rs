@@ -118,6 +118,20 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigErrors> {
     for (key, message) in super::state::check(&config.state) {
         errors.add(key, message);
     }
+    if let Some(etcd) = &config.etcd {
+        for (key, message) in super::etcd::check(etcd) {
+            errors.add(key, message);
+        }
+    }
+    for (name, upstream) in &config.upstreams {
+        if let Some(discovery) = &upstream.etcd {
+            let key = format!("upstreams.{name}.etcd");
+            let cluster = config.etcd.as_ref();
+            for (key, message) in super::etcd::check_discovery(&key, discovery, cluster) {
+                errors.add(key, message);
+            }
+        }
+    }
     if errors.found.is_empty() {
         Ok(())
     } else {

@@ -7,21 +7,23 @@
 //! |---|---|---|---|
 //! | 0 | foundation (`src/`) | `body`, `histogram`, `shutdown`, `net`, `worker` | leaves |
 //! | 1 | foundation | `config` | the parsed, validated config |
-//! | 2 | `data/` | `router`, `tls` | matching requests, terminating TLS |
-//! | 3 | `data/` | `observe` | access log, metrics, traces, request samples |
-//! | 4 | `data/` | `runtime` | plugins |
-//! | 5 | `data/` | `upstream` | targets, pools, balancing, health |
-//! | 6 | `data/` | `error` | every error as a client's response |
-//! | 7 | `data/` | `limits` | edge limits |
-//! | 8 | `data/` | `gateway` | a config's snapshot, and the one serving |
-//! | 9 | `data/` | `proxy` | the request path |
-//! | 10 | `data/` | `server` | listeners and connections |
-//! | 11 | `telemetry/` | `live` | live stats over finished requests |
-//! | 12 | `telemetry/` | `alerts`, `analytics` | rules over the live stats; the analytics store |
-//! | 13 | `telemetry/` | `monitor` | the telemetry tied to a gateway |
-//! | 14 | `control/` | `reload` | live changes |
-//! | 15 | `control/` | `admin` | the admin API |
-//! | 16 | foundation's folder (`src/`) | `app` | a whole gateway process |
+//! | 2 | foundation | `etcd` | the etcd cluster: documents, watched keys, leases |
+//! | 3 | `data/` | `router`, `tls` | matching requests, terminating TLS |
+//! | 4 | `data/` | `observe` | access log, metrics, traces, request samples |
+//! | 5 | `data/` | `runtime` | plugins |
+//! | 6 | `data/` | `upstream` | targets, pools, balancing, health |
+//! | 7 | `data/` | `error` | every error as a client's response |
+//! | 8 | `data/` | `limits` | edge limits |
+//! | 9 | `data/` | `gateway` | a config's snapshot, and the one serving |
+//! | 10 | `data/` | `proxy` | the request path |
+//! | 11 | `data/` | `server` | listeners and connections |
+//! | 12 | `telemetry/` | `live` | live stats over finished requests |
+//! | 13 | `telemetry/` | `alerts`, `analytics` | rules over the live stats; the analytics store |
+//! | 14 | `telemetry/` | `monitor` | the telemetry tied to a gateway |
+//! | 15 | `control/` | `reload` | live changes |
+//! | 16 | `control/` | `cluster` | instances registered in etcd |
+//! | 17 | `control/` | `admin` | the admin API |
+//! | 18 | foundation's folder (`src/`) | `app` | a whole gateway process |
 //!
 //! Since the planes are contiguous bands of layers, the planes themselves
 //! are in order too: data → telemetry → control. Unit tests
@@ -41,6 +43,7 @@ const PLANES: &[&str] = &["data", "telemetry", "control"];
 const LAYERS: &[(&str, &[&str])] = &[
     ("", &["body", "histogram", "shutdown", "net", "worker"]),
     ("", &["config"]),
+    ("", &["etcd"]),
     ("data", &["router", "tls"]),
     ("data", &["observe"]),
     ("data", &["runtime"]),
@@ -54,6 +57,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("telemetry", &["alerts", "analytics"]),
     ("telemetry", &["monitor"]),
     ("control", &["reload"]),
+    ("control", &["cluster"]),
     ("control", &["admin"]),
     ("", &["app"]),
 ];

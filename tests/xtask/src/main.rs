@@ -1,12 +1,15 @@
 //! `cargo xtask <task>`: the project's tasks, so that a fresh clone needs only
-//! `cargo` (with rustup) to build, run and test everything.
+//! `cargo` (with rustup) to build, run and test everything. Every cargo it
+//! runs gets `PROTOC`, a vendored `protoc` (the host's etcd client is
+//! generated with it at build time), unless `PROTOC` is set already.
 //!
 //! - `plugins`: add the `wasm32-wasip2` target if missing, build every guest
 //!   crate (each workspace package with a `cdylib` target) into its own target
 //!   directory, and copy the components to `target/plugins/<package>.wasm`.
 //! - `run`: `plugins`, then start the demo upstream on 127.0.0.1:9000 and the
 //!   gateway on `examples/portico.toml` (port 8080).
-//! - `test`: `plugins`, `redis-server` with apt-get when missing, Python's
+//! - `test`: `plugins`, `redis-server` and `etcd` (`etcd-server`) with
+//!   apt-get when missing, Python's
 //!   `grpcio` (the real gRPC client and server
 //!   of `tests/grpc.rs`) with pip when missing, then `cargo test --workspace`,
 //!   then `fuzz` (each target for `FUZZ_SECONDS`, 60 by default; 0 skips).
@@ -77,7 +80,20 @@ fn root() -> PathBuf {
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(root());
+    if let Some(protoc) = protoc() {
+        command.env("PROTOC", protoc);
+    }
     command
+}
+
+/// The `protoc` the host's etcd client is generated with: `PROTOC` when set,
+/// else the vendored one (`None` on a platform it has no binary for, where
+/// `protoc` must be on the PATH).
+fn protoc() -> Option<PathBuf> {
+    if let Some(set) = std::env::var_os("PROTOC") {
+        return Some(PathBuf::from(set));
+    }
+    protoc_bin_vendored::protoc_bin_path().ok()
 }
 
 fn status(command: &mut Command) -> Result<()> {
@@ -140,7 +156,8 @@ fn ensure_python_grpc() -> Result<()> {
 
 /// Installs, with apt-get, the Debian packages (`(command, package)`)
 /// whose command is missing: the real servers the tests start
-/// (`redis-server` for `tests/shared_state.rs`). Without apt-get (or
+/// (`redis-server` for `tests/shared_state.rs`, `etcd` for
+/// `tests/cluster.rs`). Without apt-get (or
 /// root), says what is missing; those tests then skip with a note, and
 /// fail under `CI=true`.
 fn ensure_debian_packages(wanted: &[(&str, &str)]) -> Result<()> {
@@ -262,7 +279,7 @@ fn run() -> Result<()> {
 fn test(extra: &[String]) -> Result<()> {
     build_plugins()?;
     ensure_python_grpc()?;
-    ensure_debian_packages(&[("redis-server", "redis-server")])?;
+    ensure_debian_packages(&[("redis-server", "redis-server"), ("etcd", "etcd-server")])?;
     status(cargo().args(["test", "--workspace"]).args(extra))?;
     fuzz(&[])
 }

@@ -7,6 +7,7 @@ use hyper::body::Incoming;
 use serde::Serialize;
 
 use crate::body::{self, Body};
+use crate::control::cluster::Cluster;
 use crate::control::reload::{ReloadOutcome, ReloadReport, ReloadTrigger, Reloader, RollbackError};
 use crate::telemetry::monitor::Monitor;
 
@@ -17,6 +18,7 @@ const MAX_BODY: usize = 64 * 1024;
 pub(super) async fn handle(
     reloader: &Reloader,
     monitor: Option<&Monitor>,
+    cluster: Option<&Cluster>,
     request: Request<Incoming>,
 ) -> Response<Body> {
     let (head, incoming) = request.into_parts();
@@ -46,6 +48,16 @@ pub(super) async fn handle(
         (&Method::GET, ["plugins"]) => json(StatusCode::OK, &reloader.plugins().await),
         (&Method::GET, ["routes"]) => json(StatusCode::OK, &routes(reloader)),
         (&Method::GET, ["reloads"]) => json(StatusCode::OK, &reloads(reloader)),
+        (&Method::GET, ["cluster"]) => match cluster {
+            Some(cluster) => match cluster.report().await {
+                Ok(report) => json(StatusCode::OK, &report),
+                Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+            },
+            None => problem(
+                StatusCode::NOT_FOUND,
+                "this gateway is not configured from etcd (portico run --config etcd://HOST:PORT/PREFIX), so it has no cluster",
+            ),
+        },
         (&Method::POST, ["reload"]) => report(reloader.reload_config(ReloadTrigger::Admin).await),
         (&Method::POST, ["plugins", name, "rollback"]) => match reloader.rollback(name).await {
             Ok(done) => report(done),
@@ -56,7 +68,7 @@ pub(super) async fn handle(
                 problem(StatusCode::CONFLICT, &error.to_string())
             }
         },
-        (_, ["healthz" | "metrics" | "plugins" | "routes" | "reloads" | "reload"])
+        (_, ["healthz" | "metrics" | "plugins" | "routes" | "reloads" | "reload" | "cluster"])
         | (_, ["plugins", _, "rollback"]) => {
             problem(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         }

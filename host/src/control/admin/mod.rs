@@ -6,9 +6,10 @@
 //! | `GET /plugins` | each loaded plugin: name, version, SHA-256, the previous version, the routes using it |
 //! | `GET /routes` | each route's active chain, in order, with versions |
 //! | `GET /reloads` | recent reload reports (newest last) and replaced snapshots still held by requests |
-//! | `POST /reload` | re-read the config file; 200 with the report, 422 when refused |
+//! | `POST /reload` | re-read the config (file or etcd document); 200 with the report, 422 when refused |
 //! | `POST /plugins/<name>/rollback` | make the previous version active; 200, 404, 409 or 422 |
 //! | `GET /metrics` | Prometheus text exposition (see `observe::metrics`) |
+//! | `GET /cluster` | for a gateway configured from etcd: every registered instance, the config's latest revision, whether each serves it; 404 otherwise, 503 when etcd does not answer |
 //! | `GET /healthz` | `ok` |
 //! | `GET /`, `/dashboard`, `/api/live`, `/api/alerts`, `/analytics/...` | the monitor's dashboard and JSON ([`crate::telemetry::monitor::http`]) |
 
@@ -26,6 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::control::cluster::ClusterSlot;
 use crate::control::reload::Reloader;
 use crate::data::limits::Limits;
 use crate::data::server::{Admission, Lifecycle, ListenerError, Serve, accept_loop};
@@ -50,6 +52,7 @@ impl AdminServer {
         limits: &Limits,
         reloader: Arc<Reloader>,
         monitor: Option<Arc<Monitor>>,
+        cluster: ClusterSlot,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, ListenerError> {
         let bind_error = |error| ListenerError::Bind {
@@ -68,6 +71,7 @@ impl AdminServer {
         let server = Arc::new(AdminConnections {
             reloader,
             monitor,
+            cluster,
             http1,
             drain_timeout: limits.drain_timeout,
         });
@@ -91,6 +95,7 @@ impl AdminServer {
 struct AdminConnections {
     reloader: Arc<Reloader>,
     monitor: Option<Arc<Monitor>>,
+    cluster: ClusterSlot,
     http1: http1::Builder,
     drain_timeout: Duration,
 }
@@ -99,11 +104,14 @@ impl Serve for AdminConnections {
     async fn serve(&self, stream: TcpStream, _addr: SocketAddr, mut life: Lifecycle) {
         let reloader = self.reloader.clone();
         let monitor = self.monitor.clone();
+        let cluster = self.cluster.clone();
         let service = service_fn(move |request| {
             let reloader = reloader.clone();
             let monitor = monitor.clone();
+            let cluster = cluster.clone();
             async move {
-                let response = api::handle(&reloader, monitor.as_deref(), request).await;
+                let response =
+                    api::handle(&reloader, monitor.as_deref(), cluster.get(), request).await;
                 Ok::<_, Infallible>(response)
             }
         });

@@ -3,16 +3,19 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
 use super::report::{PluginChange, ReloadOutcome, ReloadReport, ReloadTrigger};
-use crate::config::{self, Config, ConfigErrors};
+use super::source::ConfigSource;
+use crate::config::{Config, ConfigErrors};
 use crate::data::gateway::LiveGateway;
 use crate::data::gateway::{Gateway, GatewayRuntime};
+use crate::data::observe::metrics::{CONFIG_RELOADS, CONFIG_REVISION};
 use crate::data::runtime::{LoadedComponent, PluginCatalog};
+use crate::etcd::document::Document;
 use crate::telemetry::monitor::Monitor;
 
 /// Reports kept for the admin API.
@@ -70,6 +73,12 @@ pub struct Reloader {
     next_id: AtomicU64,
     /// Live stats and analytics: every snapshot reports its requests here.
     monitor: Option<Arc<Monitor>>,
+    /// Where reloads read the config.
+    source: ConfigSource,
+    /// The etcd revision of the config serving (0 for a file); watched by
+    /// the cluster registration.
+    revision: tokio::sync::watch::Sender<i64>,
+    applied: AtomicI64,
 }
 
 impl Reloader {
@@ -82,6 +91,18 @@ impl Reloader {
     /// snapshot report their requests and upstreams to `monitor`.
     pub async fn start_monitored(
         config: Config,
+        monitor: Option<Arc<Monitor>>,
+    ) -> Result<Arc<Self>, ConfigErrors> {
+        let source = ConfigSource::File(config.source.clone());
+        Reloader::start_sourced(config, source, 0, monitor).await
+    }
+
+    /// Builds the first snapshot from `config`, read from `source` at
+    /// `revision` (0 for a file); reloads read `source` again.
+    pub async fn start_sourced(
+        config: Config,
+        source: ConfigSource,
+        revision: i64,
         monitor: Option<Arc<Monitor>>,
     ) -> Result<Arc<Self>, ConfigErrors> {
         let started = Instant::now();
@@ -98,8 +119,12 @@ impl Reloader {
         let mut report = ReloadReport::new(1, ReloadTrigger::Startup);
         report.plugins = changes(&catalog, &used);
         report.outcome = ReloadOutcome::Applied;
+        report.config_revision = (revision > 0).then_some(revision);
         report.finish(started);
         catalog.commit(used);
+        if revision > 0 {
+            metrics::gauge!(CONFIG_REVISION).set(revision as f64);
+        }
         Ok(Arc::new(Reloader {
             live: Arc::new(LiveGateway::new(Arc::new(gateway))),
             startup: config.clone(),
@@ -111,7 +136,25 @@ impl Reloader {
             history: parking_lot::Mutex::new(VecDeque::from([report])),
             next_id: AtomicU64::new(2),
             monitor,
+            source,
+            revision: tokio::sync::watch::Sender::new(revision),
+            applied: AtomicI64::new(revision),
         }))
+    }
+
+    /// Where reloads read the config.
+    pub fn source(&self) -> &ConfigSource {
+        &self.source
+    }
+
+    /// The etcd revision of the config document serving (0 for a file).
+    pub fn applied_revision(&self) -> i64 {
+        self.applied.load(Ordering::Acquire)
+    }
+
+    /// Follows [`Reloader::applied_revision`].
+    pub fn watch_revision(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.revision.subscribe()
     }
 
     /// The serving snapshot.
@@ -119,7 +162,7 @@ impl Reloader {
         &self.live
     }
 
-    /// The config file reloads read.
+    /// The config file reloads read (for etcd, the document's name).
     pub fn config_path(&self) -> &Path {
         &self.startup.source
     }
@@ -144,16 +187,95 @@ impl Reloader {
     pub async fn reload_config(&self, trigger: ReloadTrigger) -> ReloadReport {
         let started = Instant::now();
         let mut state = self.state.lock().await;
-        let config = match config::load(self.config_path()) {
-            Ok(config) => config,
+        let (config, revision) = match self.source.read().await {
+            Ok(read) => read,
             Err(errors) => {
                 let mut report = self.report(trigger);
                 report.refuse(&errors);
                 return self.record(report, started);
             }
         };
-        self.rebuild(&mut state, config, None, trigger, started)
+        self.rebuild_revision(&mut state, config, revision, trigger, started)
             .await
+    }
+
+    /// Applies a revision of the etcd config document (from the watch),
+    /// or refuses it and keeps serving the current one. `None` when that
+    /// revision is serving already.
+    pub(crate) async fn apply_document(&self, document: &Document) -> Option<ReloadReport> {
+        let started = Instant::now();
+        let mut state = self.state.lock().await;
+        if document.revision <= self.applied_revision() {
+            return None;
+        }
+        let ConfigSource::Etcd(source) = &self.source else {
+            return None;
+        };
+        let trigger = ReloadTrigger::Etcd {
+            revision: document.revision,
+        };
+        let config = match source.parse(document) {
+            Ok(config) => config,
+            Err(errors) => {
+                let mut report = self.report(trigger);
+                report.config_revision = Some(document.revision);
+                report.refuse(&errors);
+                return Some(self.record(report, started));
+            }
+        };
+        Some(
+            self.rebuild_revision(&mut state, config, document.revision, trigger, started)
+                .await,
+        )
+    }
+
+    /// Refuses the deletion of the etcd config document: the running
+    /// config keeps serving.
+    pub(crate) async fn document_deleted(&self, key: &str, revision: i64) -> ReloadReport {
+        let started = Instant::now();
+        let _state = self.state.lock().await;
+        let mut report = self.report(ReloadTrigger::Etcd { revision });
+        report.config_revision = Some(revision);
+        report.refuse_file(
+            key.to_owned(),
+            format!(
+                "the config document was deleted; revision {} keeps serving until a new one is pushed",
+                self.applied_revision()
+            ),
+        );
+        self.record(report, started)
+    }
+
+    /// [`Reloader::rebuild`] for a config read at `revision` (0: a file),
+    /// which becomes the applied revision unless the config is refused.
+    async fn rebuild_revision(
+        &self,
+        state: &mut State,
+        config: Config,
+        revision: i64,
+        trigger: ReloadTrigger,
+        started: Instant,
+    ) -> ReloadReport {
+        let mut report = self.rebuild(state, config, None, trigger, started).await;
+        if revision > 0 {
+            report.config_revision = Some(revision);
+            if report.outcome != ReloadOutcome::Refused {
+                self.applied.store(revision, Ordering::Release);
+                self.revision.send_replace(revision);
+                metrics::gauge!(CONFIG_REVISION).set(revision as f64);
+            }
+            // The report was recorded before its revision was known.
+            if let Some(last) = self
+                .history
+                .lock()
+                .iter_mut()
+                .rev()
+                .find(|r| r.id == report.id)
+            {
+                last.config_revision = Some(revision);
+            }
+        }
+        report
     }
 
     /// Swaps in the version of plugin `name` now on disk for the routes
@@ -309,6 +431,12 @@ impl Reloader {
     fn record(&self, mut report: ReloadReport, started: Instant) -> ReloadReport {
         report.finish(started);
         log(&report);
+        let outcome = match report.outcome {
+            ReloadOutcome::Applied => "applied",
+            ReloadOutcome::Unchanged => "unchanged",
+            ReloadOutcome::Refused => "refused",
+        };
+        metrics::counter!(CONFIG_RELOADS, "outcome" => outcome).increment(1);
         let mut history = self.history.lock();
         if history.len() == HISTORY {
             history.pop_front();
@@ -405,6 +533,7 @@ fn restart_only_changes(startup: &Config, new: &Config) -> Vec<String> {
     check(startup.alerts != new.alerts, "alerts");
     check(startup.observability != new.observability, "observability");
     check(startup.state != new.state, "state");
+    check(startup.etcd != new.etcd, "etcd");
     warnings
 }
 

@@ -16,6 +16,11 @@ pub enum ReloadTrigger {
     ConfigFile,
     /// `SIGHUP`.
     Signal,
+    /// A new revision of the config document in etcd.
+    Etcd {
+        /// The document's revision.
+        revision: i64,
+    },
     /// The admin API's `POST /reload`.
     Admin,
     /// A plugin's `.wasm` changed in the plugin directory.
@@ -90,6 +95,9 @@ pub struct ReloadReport {
     pub plugins: Vec<PluginChange>,
     /// Time taken to build and check the new snapshot, ms.
     pub duration_ms: f64,
+    /// The etcd revision of the config document read; `None` for a file
+    /// and for plugin changes.
+    pub config_revision: Option<i64>,
 }
 
 impl ReloadReport {
@@ -103,6 +111,7 @@ impl ReloadReport {
             warnings: Vec::new(),
             plugins: Vec::new(),
             duration_ms: 0.0,
+            config_revision: None,
         }
     }
 

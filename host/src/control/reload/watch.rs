@@ -44,8 +44,10 @@ pub(crate) fn spawn_watcher(
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let config_path = reloader.config_path().to_path_buf();
-        let mut config = stamp(&config_path);
+        // A config from etcd is watched by `etcd_watch`; only its plugin
+        // directory is polled here.
+        let config_path = reloader.source().file().map(Path::to_path_buf);
+        let mut config = config_path.as_deref().map_or(Stamp::Missing, stamp);
         let mut plugins: HashMap<String, Stamp> = HashMap::new();
         for name in reloader.plugin_names().await {
             let path = plugin_path(&reloader, &name);
@@ -58,7 +60,7 @@ pub(crate) fn spawn_watcher(
                 _ = ticker.tick() => {}
                 _ = crate::shutdown::stopping(&mut shutdown) => return,
             }
-            let now = stamp(&config_path);
+            let now = config_path.as_deref().map_or(Stamp::Missing, stamp);
             if now != config {
                 config = now;
                 if now != Stamp::Missing {

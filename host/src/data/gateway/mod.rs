@@ -141,6 +141,9 @@ impl Gateway {
         let router = Router::new(&config.routes)
             .map_err(|e| ConfigErrors::one(error("routes".into(), e.to_string())))?;
         let mut errors = Vec::new();
+        let etcd = etcd_for_discovery(config)
+            .await
+            .map_err(|e| ConfigErrors::one(error("etcd".into(), e.to_string())))?;
         let mut upstreams = HashMap::new();
         for (name, upstream) in &config.upstreams {
             let kept = previous
@@ -150,7 +153,7 @@ impl Gateway {
                 upstreams.insert(name.clone(), (upstream.clone(), kept.clone()));
                 continue;
             }
-            match Upstream::build(name, upstream).await {
+            match Upstream::build(name, upstream, etcd.as_ref()).await {
                 Ok(built) => {
                     let built = Arc::new(built);
                     let weak: std::sync::Weak<Upstream> = Arc::downgrade(&built);
@@ -335,4 +338,17 @@ fn with_config_files(plugin: &PluginRef) -> Result<Cow<'_, PluginRef>, (String, 
             .insert(name.clone(), toml::Value::String(text));
     }
     Ok(Cow::Owned(plugin))
+}
+
+/// A client for the config's `[etcd]` cluster when some upstream discovers
+/// its targets there (connected lazily: an unreachable cluster fails the
+/// first watch, which keeps retrying, not the build).
+async fn etcd_for_discovery(
+    config: &Config,
+) -> Result<Option<crate::etcd::Etcd>, crate::etcd::EtcdError> {
+    let wanted = config.upstreams.values().any(|u| u.etcd.is_some());
+    match (&config.etcd, wanted) {
+        (Some(cluster), true) => Ok(Some(crate::etcd::Etcd::connect(cluster).await?)),
+        _ => Ok(None),
+    }
 }

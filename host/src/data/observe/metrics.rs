@@ -64,6 +64,13 @@ pub(crate) const STATE_ERRORS: &str = "portico_state_errors_total";
 /// `kv`/`cache` calls served from this instance's memory because the shared
 /// backend was unavailable (`on_state_error = "local"`).
 pub(crate) const STATE_FALLBACKS: &str = "portico_state_local_fallbacks_total";
+/// Config reloads by `outcome` (`applied`, `unchanged`, `refused`).
+pub(crate) const CONFIG_RELOADS: &str = "portico_config_reloads_total";
+/// The etcd revision of the config document serving (configs from etcd).
+pub(crate) const CONFIG_REVISION: &str = "portico_config_revision";
+/// 1 while the etcd watch on the config document runs, 0 while etcd is
+/// unreachable (the last applied config keeps serving).
+pub(crate) const ETCD_UP: &str = "portico_etcd_up";
 /// Access-log lines dropped because the writer's buffer was full.
 pub(crate) const ACCESS_LOG_LINES_DROPPED: &str = "portico_access_log_lines_dropped_total";
 /// Export requests that failed.
@@ -281,6 +288,18 @@ fn describe() {
     describe_counter!(
         STATE_FALLBACKS,
         "kv and cache calls served from this instance's memory during a shared state outage."
+    );
+    describe_counter!(
+        CONFIG_RELOADS,
+        "Config reloads, by outcome (applied, unchanged, refused)."
+    );
+    describe_gauge!(
+        CONFIG_REVISION,
+        "The etcd revision of the config document serving."
+    );
+    describe_gauge!(
+        ETCD_UP,
+        "1 while the etcd watch on the config document runs, 0 while etcd is unreachable."
     );
     describe_counter!(
         ACCESS_LOG_LINES_DROPPED,

@@ -135,9 +135,13 @@ impl RedisStore {
         full
     }
 
-    /// A connection of the pool, opened if it is not yet.
-    async fn connection(&self) -> redis::RedisResult<ConnectionManager> {
-        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+    /// The next slot of the pool.
+    fn slot(&self) -> &Slot {
+        &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()]
+    }
+
+    /// `slot`'s connection, opened if it is not yet.
+    async fn connection(&self, slot: &Slot) -> redis::RedisResult<ConnectionManager> {
         if let Some(open) = slot.connection.load_full() {
             return Ok((*open).clone());
         }
@@ -160,29 +164,35 @@ impl RedisStore {
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
-        if !self.health.may_try() {
+        let Some(probe) = self.health.may_try() else {
             return Err(Unavailable);
-        }
+        };
+        let slot = self.slot();
         let outcome = tokio::time::timeout(self.timeout, async {
-            let connection = self.connection().await?;
+            let connection = self.connection(slot).await?;
             call(connection).await
         })
         .await;
-        match outcome {
+        let problem = match outcome {
             Ok(Ok(value)) => {
                 self.health.succeeded(&self.target);
-                Ok(value)
+                return Ok(value);
             }
-            Ok(Err(error)) => {
-                self.health.failed(&self.target, op, &error.to_string());
-                Err(Unavailable)
-            }
-            Err(_) => {
-                let waited = format!("no answer within {} ms", self.timeout.as_millis());
-                self.health.failed(&self.target, op, &waited);
-                Err(Unavailable)
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
+        };
+        // A connection that failed is not trusted again: the manager's own
+        // reconnect answers its first call after a break with the error,
+        // so a probe through it would fail even with Redis back. The next
+        // call on this slot opens a new one within the timeout. An outage
+        // that starts drops every slot's, for the same reason.
+        slot.connection.store(None);
+        if self.health.failed(&self.target, op, &problem, probe) {
+            for slot in &self.slots {
+                slot.connection.store(None);
             }
         }
+        Err(Unavailable)
     }
 
     /// `kv.get`.
@@ -310,19 +320,20 @@ struct Outage {
 }
 
 impl Health {
-    /// Whether a call may go to the backend now: always while it is up;
-    /// during an outage, one call per backoff period (the probe).
-    fn may_try(&self) -> bool {
+    /// Whether a call may go to the backend now: always while it is up
+    /// (`Some(false)`); during an outage, one call per backoff period, the
+    /// probe (`Some(true)`).
+    fn may_try(&self) -> Option<bool> {
         let mut outage = self.outage.lock();
         match outage.as_mut() {
-            None => true,
+            None => Some(false),
             Some(outage) => {
                 let now = Instant::now();
                 if now < outage.next_probe {
-                    return false;
+                    return None;
                 }
                 outage.next_probe = now + outage.backoff;
-                true
+                Some(true)
             }
         }
     }
@@ -339,14 +350,21 @@ impl Health {
         }
     }
 
-    fn failed(&self, target: &str, op: &'static str, error: &str) {
+    /// Records a failed call (`probe`: the one call of a backoff period);
+    /// true when it starts an outage. Only a failed probe lengthens the
+    /// backoff: calls that were in flight when the backend went away fail
+    /// together and say nothing more.
+    fn failed(&self, target: &str, op: &'static str, error: &str, probe: bool) -> bool {
         metrics::counter!(STATE_ERRORS, "op" => op).increment(1);
         let mut outage = self.outage.lock();
         let now = Instant::now();
         match outage.as_mut() {
             Some(outage) => {
-                outage.backoff = (outage.backoff * 2).min(MAX_BACKOFF);
-                outage.next_probe = now + outage.backoff;
+                if probe {
+                    outage.backoff = (outage.backoff * 2).min(MAX_BACKOFF);
+                    outage.next_probe = now + outage.backoff;
+                }
+                false
             }
             None => {
                 metrics::gauge!(STATE_BACKEND_UP).set(0.0);
@@ -361,6 +379,7 @@ impl Health {
                     next_probe: now + FIRST_BACKOFF,
                     backoff: FIRST_BACKOFF,
                 });
+                true
             }
         }
     }
@@ -373,22 +392,35 @@ mod tests {
     #[test]
     fn an_outage_is_probed_once_per_backoff_and_ends_on_success() {
         let health = Health::default();
-        assert!(health.may_try());
-        health.failed("t", "kv_get", "refused");
-        assert!(!health.may_try(), "within the first backoff: fail fast");
+        assert_eq!(health.may_try(), Some(false));
+        assert!(
+            health.failed("t", "kv_get", "refused", false),
+            "starts an outage"
+        );
+        // Calls that were in flight fail too, without lengthening the wait.
+        assert!(!health.failed("t", "kv_get", "refused", false));
+        assert_eq!(
+            health.outage.lock().as_ref().map(|o| o.backoff),
+            Some(FIRST_BACKOFF)
+        );
+        assert_eq!(
+            health.may_try(),
+            None,
+            "within the first backoff: fail fast"
+        );
         {
             let mut outage = health.outage.lock();
             outage.as_mut().expect("down").next_probe = Instant::now();
         }
-        assert!(health.may_try(), "the probe");
-        assert!(!health.may_try(), "one probe per period");
-        health.failed("t", "kv_get", "refused");
+        assert_eq!(health.may_try(), Some(true), "the probe");
+        assert_eq!(health.may_try(), None, "one probe per period");
+        assert!(!health.failed("t", "kv_get", "refused", true));
         assert_eq!(
             health.outage.lock().as_ref().map(|o| o.backoff),
             Some(FIRST_BACKOFF * 2)
         );
         health.succeeded("t");
-        assert!(health.may_try());
+        assert_eq!(health.may_try(), Some(false));
         assert!(health.outage.lock().is_none());
     }
 

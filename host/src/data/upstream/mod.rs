@@ -42,10 +42,13 @@ pub use crate::config::target::{self, Target};
 pub use stats::{StatsSnapshot, UpstreamStats};
 
 use crate::config::{HashOn, UpstreamConfig, UpstreamProtocol};
+use crate::etcd::Etcd;
 use budget::RetryBudget;
 use client::UpstreamClient;
 use connector::Connector;
-use discovery::{DiscoveryError, DnsDiscovery, FileDiscovery, ServiceDiscovery, StaticList};
+use discovery::{
+    DiscoveryError, DnsDiscovery, EtcdDiscovery, FileDiscovery, ServiceDiscovery, StaticList,
+};
 use health::{HealthChecker, OutlierDetector};
 use pool::Http1Pool;
 use set::Targets;
@@ -53,6 +56,8 @@ use tls::TlsError;
 
 /// Retry delay for DNS discovery that failed, when no interval is set.
 const DNS_RETRY: Duration = Duration::from_secs(5);
+/// Retry delay for an etcd watch that failed (etcd down or restarting).
+const ETCD_RETRY: Duration = Duration::from_secs(1);
 
 /// An upstream could not be built from its config.
 #[derive(Debug, thiserror::Error)]
@@ -155,8 +160,13 @@ impl Upstream {
     /// Builds an upstream: its pool, its first target set, and the tasks
     /// that keep the set current and check health (stopped when the
     /// upstream is dropped). A DNS upstream whose first lookup fails starts
-    /// with no targets and keeps trying.
-    pub async fn build(name: &str, config: &UpstreamConfig) -> Result<Self, UpstreamError> {
+    /// with no targets and keeps trying, and so does an etcd upstream whose
+    /// cluster (`etcd`, the config's `[etcd]`) does not answer.
+    pub async fn build(
+        name: &str,
+        config: &UpstreamConfig,
+        etcd: Option<&Etcd>,
+    ) -> Result<Self, UpstreamError> {
         let name: Arc<str> = name.into();
         let dns_name = config.dns.as_ref().map(|dns| dns.name.as_str());
         let tls = config
@@ -194,6 +204,15 @@ impl Upstream {
                     Arc::new(FileDiscovery::new(file.path.clone(), interval)),
                     interval,
                 )
+            } else if let Some(discovery) = &config.etcd {
+                let cluster = etcd.ok_or_else(|| {
+                    UpstreamError::Discovery(DiscoveryError::Etcd {
+                        prefix: discovery.prefix.clone(),
+                        reason: "no `[etcd]` cluster is configured".into(),
+                    })
+                })?;
+                let provider = EtcdDiscovery::new(&name, cluster.clone(), &discovery.prefix);
+                (Arc::new(provider), ETCD_RETRY)
             } else if let Some(dns) = &config.dns {
                 let provider = DnsDiscovery::new(dns).map_err(UpstreamError::Discovery)?;
                 let retry = dns.interval_ms.map_or(DNS_RETRY, Duration::from_millis);
@@ -220,8 +239,8 @@ impl Upstream {
                 targets.update(found.targets.unwrap_or_default());
                 found.next
             }
-            Err(error @ DiscoveryError::Dns { .. }) => {
-                tracing::warn!(upstream = %name, %error, "DNS discovery failed; starting with no targets");
+            Err(error @ (DiscoveryError::Dns { .. } | DiscoveryError::Etcd { .. })) => {
+                tracing::warn!(upstream = %name, %error, "target discovery failed; starting with no targets");
                 Some(retry)
             }
             Err(error) => return Err(UpstreamError::Discovery(error)),

@@ -2,10 +2,12 @@
 //!
 //! Every provider implements [`ServiceDiscovery`]; [`watch`] asks it again
 //! whenever it says to and swaps the new target set in atomically.
-//! Providers: [`StaticList`], [`FileDiscovery`] (a watched file) and
-//! [`DnsDiscovery`] (A/AAAA or SRV).
+//! Providers: [`StaticList`], [`FileDiscovery`] (a watched file),
+//! [`DnsDiscovery`] (A/AAAA or SRV) and [`EtcdDiscovery`] (an etcd key
+//! prefix, watched).
 
 mod dns;
+mod etcd;
 mod file;
 mod static_list;
 
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use dns::DnsDiscovery;
+pub use etcd::EtcdDiscovery;
 pub use file::FileDiscovery;
 pub use static_list::StaticList;
 
@@ -60,6 +63,14 @@ pub enum DiscoveryError {
         /// The parser's message.
         reason: String,
     },
+    /// etcd could not be reached, or its watch ended.
+    #[error("etcd `{prefix}`: {reason}")]
+    Etcd {
+        /// The watched prefix.
+        prefix: String,
+        /// What failed.
+        reason: String,
+    },
     /// The resolver could not be set up, or a lookup failed.
     #[error("DNS `{name}`: {reason}")]
     Dns {
@@ -83,7 +94,8 @@ pub trait ServiceDiscovery: Send + Sync {
 
 /// Keeps `targets` up to date with `provider`: asks again when the provider
 /// says, or after `retry` when a round failed (keeping the last targets).
-/// Runs until the provider says the list cannot change.
+/// Runs until the provider says the list cannot change. An outage is
+/// logged when it starts and when it ends, not at every retry.
 pub async fn watch(
     upstream: Arc<str>,
     provider: Arc<dyn ServiceDiscovery>,
@@ -92,10 +104,14 @@ pub async fn watch(
     retry: Duration,
 ) {
     let mut delay = first_delay;
+    let mut failing = false;
     loop {
         tokio::time::sleep(delay).await;
         match provider.discover().await {
             Ok(found) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!(%upstream, "target discovery answers again");
+                }
                 if let Some(list) = found.targets {
                     let count = list.len();
                     if targets.update(list) {
@@ -108,7 +124,11 @@ pub async fn watch(
                 }
             }
             Err(error) => {
-                tracing::warn!(%upstream, %error, "target discovery failed; keeping the last targets");
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(%upstream, %error, "target discovery failed; keeping the last targets and retrying");
+                } else {
+                    tracing::debug!(%upstream, %error, "target discovery still failing");
+                }
                 delay = retry;
             }
         }

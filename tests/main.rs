@@ -41,6 +41,7 @@ mod upstream_tls;
 // Plugins.
 mod access;
 mod cache;
+mod identity;
 mod jwt;
 mod rate_limit;
 mod shared_state;

@@ -3,10 +3,12 @@
 //! shape, so everything above this module is written once.
 
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use crate::testing::imports::{cache, clock, context, kv, log, metrics, types};
+pub(crate) use crate::testing::imports::{
+    cache, clock, context, kv, log, metrics, outbound, types,
+};
 #[cfg(target_arch = "wasm32")]
 pub(crate) use crate::wit::bindings::portico::plugin::{
-    cache, clock, context, kv, log, metrics, types,
+    cache, clock, context, http as outbound, kv, log, metrics, types,
 };
 
 /// How [`Request`](crate::Request) holds the host's request for one call.

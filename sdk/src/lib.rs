@@ -136,7 +136,7 @@ mod wit;
 
 pub use action::{Action, Reply};
 #[doc(inline)]
-pub use capabilities::{cache, clock, context, kv, log, metrics};
+pub use capabilities::{cache, clock, context, kv, log, metrics, outbound};
 pub use config::ConfigError;
 pub use error::Error;
 pub use message::{Request, Response};

@@ -34,6 +34,8 @@ pub enum Cap {
     Context,
     /// `metrics`.
     Metrics,
+    /// `http`.
+    Http,
 }
 
 impl Cap {
@@ -45,6 +47,7 @@ impl Cap {
             Cap::Cache => "cache",
             Cap::Context => "context",
             Cap::Metrics => "metrics",
+            Cap::Http => "http",
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod backends;
 pub mod builder;
 pub mod dns;
 pub mod etcd;
+pub mod idp;
 pub mod live;
 pub mod monitor;
 pub mod origin;

@@ -14,6 +14,7 @@ pub mod etcd;
 pub mod limits;
 pub mod monitor;
 pub mod observability;
+pub mod outbound;
 mod salvage;
 mod sections;
 pub mod state;
@@ -128,6 +129,9 @@ fn deserialize_at(path: &Path, base: &Path, text: &str) -> Result<Config, Config
     for plugin in config.routes.iter_mut().flat_map(|r| r.plugins.iter_mut()) {
         for file in plugin.config_files.values_mut() {
             *file = resolve(&base, file);
+        }
+        if let Some(ca) = plugin.http.as_mut().and_then(|h| h.ca_file.as_mut()) {
+            *ca = resolve(&base, ca);
         }
     }
     for tls in config.listeners.iter_mut().filter_map(|l| l.tls.as_mut()) {

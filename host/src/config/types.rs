@@ -315,6 +315,9 @@ pub struct PluginRef {
     /// backend (`[state] backend = "redis"`) cannot be reached.
     #[serde(default)]
     pub on_state_error: StateErrorPolicy,
+    /// The grant of the `http` capability: where the plugin may send
+    /// requests, with their timeout and size bounds.
+    pub http: Option<super::outbound::HttpGrantConfig>,
     /// Pooled instances are discarded after this many requests.
     #[serde(default = "default_max_uses")]
     pub max_uses: u32,
@@ -356,17 +359,21 @@ pub enum Capability {
     Context,
     /// `portico:plugin/metrics`.
     Metrics,
+    /// `portico:plugin/http`: outbound requests, to the destinations of the
+    /// entry's `http` table.
+    Http,
 }
 
 impl Capability {
     /// Every capability.
-    pub(crate) const ALL: [Capability; 6] = [
+    pub(crate) const ALL: [Capability; 7] = [
         Capability::Log,
         Capability::Clock,
         Capability::Kv,
         Capability::Cache,
         Capability::Context,
         Capability::Metrics,
+        Capability::Http,
     ];
 
     /// The config and WIT name, e.g. `kv`.
@@ -378,6 +385,7 @@ impl Capability {
             Capability::Cache => "cache",
             Capability::Context => "context",
             Capability::Metrics => "metrics",
+            Capability::Http => "http",
         }
     }
 }

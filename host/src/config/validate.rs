@@ -112,6 +112,11 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigErrors> {
             if plugin.max_uses == 0 {
                 errors.add(format!("{pkey}.max_uses"), "must be at least 1");
             }
+            let granted = plugin.capabilities.contains(&super::Capability::Http);
+            let http_key = format!("{pkey}.http");
+            for (key, message) in super::outbound::check(&http_key, plugin.http.as_ref(), granted) {
+                errors.add(key, message);
+            }
         }
     }
     super::monitor::check(config, &mut |key, message| errors.add(key, message));

@@ -12,6 +12,7 @@ pub mod context;
 pub mod kv;
 pub mod log;
 pub mod metrics;
+pub mod outbound;
 
 use std::time::Duration;
 

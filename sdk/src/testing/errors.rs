@@ -14,3 +14,14 @@ pub(crate) enum MetricsError {
     InvalidLabel(String),
     TooManySeries,
 }
+
+/// Mirror of the WIT `http-error`.
+pub(crate) enum HttpError {
+    Denied(String),
+    InvalidRequest(String),
+    Timeout,
+    Connect(String),
+    Tls(String),
+    TooLarge,
+    Other(String),
+}

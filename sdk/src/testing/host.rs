@@ -8,13 +8,14 @@ use std::time::Duration;
 use super::clock::MockClock;
 use super::counters::Counters;
 use super::harness::MockPlugin;
+use super::http_stubs::{HttpStubs, SentRequest};
 use super::store::Store;
 use crate::capabilities::ttl_ms;
 use crate::log::Level;
 use crate::{ConfigError, Plugin};
 
 /// The capabilities a route can grant, by their names in the gateway's config.
-const CAPABILITIES: [&str; 6] = ["log", "clock", "kv", "cache", "context", "metrics"];
+const CAPABILITIES: [&str; 7] = ["log", "clock", "kv", "cache", "context", "metrics", "http"];
 
 /// One message a plugin logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub(crate) struct HostState {
     pub(crate) counters: Counters,
     /// The shared state backend is down (`on_state_error = "fail"`).
     pub(crate) state_unavailable: bool,
+    /// The `http` capability's stubs and the requests sent.
+    pub(crate) http: HttpStubs,
 }
 
 thread_local! {
@@ -78,8 +81,9 @@ pub(crate) fn with_capability<R>(
 ///
 /// Creating one installs it for the current thread (replacing any earlier
 /// one): the plugin's calls to [`log`](crate::log), [`clock`](crate::clock),
-/// [`kv`](crate::kv), [`cache`](crate::cache), [`context`](crate::context)
-/// and [`metrics`](crate::metrics) go to it. Load plugins with [`load`](MockHost::load) and drive them with
+/// [`kv`](crate::kv), [`cache`](crate::cache), [`context`](crate::context),
+/// [`metrics`](crate::metrics) and [`outbound`](crate::outbound) (`http`) go
+/// to it. Load plugins with [`load`](MockHost::load) and drive them with
 /// [`MockRequest`](super::MockRequest) and [`MockResponse`](super::MockResponse).
 ///
 /// Differences from the gateway:
@@ -112,7 +116,7 @@ impl MockHost {
     }
 
     /// A host granting only `capabilities` (names as in the gateway's config:
-    /// `log`, `clock`, `kv`, `cache`, `context`, `metrics`), installed for
+    /// `log`, `clock`, `kv`, `cache`, `context`, `metrics`, `http`), installed for
     /// this thread.
     ///
     /// # Panics
@@ -227,6 +231,26 @@ impl MockHost {
     /// plugin reported through [`metrics`](crate::metrics); 0 if never.
     pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
         self.state.borrow().counters.get(name, labels)
+    }
+
+    /// Answers the plugin's `http` requests for `method url` (the exact
+    /// absolute URL, query included) with `response` from now on. A request
+    /// with no stub is denied, as the gateway denies a destination its grant
+    /// does not allow.
+    pub fn stub_http(&self, method: &str, url: &str, response: http::Response<Vec<u8>>) {
+        self.state.borrow_mut().http.stub(method, url, response);
+    }
+
+    /// Fails the plugin's `http` requests for `method url` with `error` (an
+    /// unreachable IdP: [`HttpError::Connect`](crate::outbound::HttpError::Connect)
+    /// or [`Timeout`](crate::outbound::HttpError::Timeout)).
+    pub fn stub_http_error(&self, method: &str, url: &str, error: crate::outbound::HttpError) {
+        self.state.borrow_mut().http.fail(method, url, error);
+    }
+
+    /// Every `http` request the plugin sent (that had a stub), oldest first.
+    pub fn http_requests(&self) -> Vec<SentRequest> {
+        self.state.borrow().http.sent.clone()
     }
 
     /// Drops the context, as the gateway does when a request ends.

@@ -150,3 +150,28 @@ pub(crate) mod metrics {
         })
     }
 }
+
+pub(crate) mod outbound {
+    use crate::testing::host::with_capability;
+
+    pub(crate) use crate::testing::errors::HttpError;
+
+    /// Mirror of the WIT `outgoing-request`.
+    pub(crate) struct OutgoingRequest {
+        pub(crate) method: String,
+        pub(crate) url: String,
+        pub(crate) headers: Vec<(String, String)>,
+        pub(crate) body: Vec<u8>,
+    }
+
+    /// Mirror of the WIT `incoming-response`.
+    pub(crate) struct IncomingResponse {
+        pub(crate) status: u16,
+        pub(crate) headers: Vec<(String, String)>,
+        pub(crate) body: Vec<u8>,
+    }
+
+    pub(crate) fn send(request: &OutgoingRequest) -> Result<IncomingResponse, HttpError> {
+        with_capability("http", "outbound::send", |host| host.http.answer(request))
+    }
+}

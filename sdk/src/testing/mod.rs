@@ -54,6 +54,7 @@ mod counters;
 mod errors;
 mod harness;
 mod host;
+mod http_stubs;
 pub(crate) mod imports;
 mod message;
 pub(crate) mod resources;
@@ -63,4 +64,5 @@ mod tests;
 
 pub use harness::MockPlugin;
 pub use host::{LogRecord, MockHost};
+pub use http_stubs::SentRequest;
 pub use message::{MockRequest, MockResponse};

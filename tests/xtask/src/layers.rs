@@ -287,12 +287,12 @@ mod tests {
             "{error}"
         );
         assert!(
-            error.contains("router.rs:1: `router` (layer 2) imports `proxy` (layer 9)"),
+            error.contains("router.rs:1: `router` (layer 3) imports `proxy` (layer 10)"),
             "{error}"
         );
         assert!(
             error.contains(
-                "module `monitor` sits in src/data/ but its layer (13) is in src/telemetry/"
+                "module `monitor` sits in src/data/ but its layer (14) is in src/telemetry/"
             ),
             "{error}"
         );

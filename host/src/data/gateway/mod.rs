@@ -294,6 +294,7 @@ async fn load_chain(
                     }
                     LoadError::Config { .. } => format!("{key}.config"),
                     LoadError::Ungranted { .. } => format!("{key}.capabilities"),
+                    LoadError::Http { .. } => format!("{key}.http"),
                     _ => format!("{key}.name"),
                 };
                 errors.push((key, error.to_string()));

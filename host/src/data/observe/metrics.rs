@@ -64,6 +64,13 @@ pub(crate) const STATE_ERRORS: &str = "portico_state_errors_total";
 /// `kv`/`cache` calls served from this instance's memory because the shared
 /// backend was unavailable (`on_state_error = "local"`).
 pub(crate) const STATE_FALLBACKS: &str = "portico_state_local_fallbacks_total";
+/// Outbound requests of the `http` capability, by `plugin`, `destination`
+/// (`scheme://host:port`, `-` when refused before one was known) and
+/// `outcome` (`2xx`.., `denied`, `invalid`, `timeout`, `connect`, `tls`,
+/// `too_large`, `error`).
+pub(crate) const PLUGIN_HTTP_REQUESTS: &str = "portico_plugin_http_requests_total";
+/// Seconds per outbound request sent, by `plugin`, `destination`.
+pub(crate) const PLUGIN_HTTP_DURATION: &str = "portico_plugin_http_duration_seconds";
 /// Config reloads by `outcome` (`applied`, `unchanged`, `refused`).
 pub(crate) const CONFIG_RELOADS: &str = "portico_config_reloads_total";
 /// The etcd revision of the config document serving (configs from etcd).
@@ -288,6 +295,15 @@ fn describe() {
     describe_counter!(
         STATE_FALLBACKS,
         "kv and cache calls served from this instance's memory during a shared state outage."
+    );
+    describe_counter!(
+        PLUGIN_HTTP_REQUESTS,
+        "Outbound requests of plugins' http capability, by plugin, destination and outcome."
+    );
+    describe_histogram!(
+        PLUGIN_HTTP_DURATION,
+        Unit::Seconds,
+        "Outbound requests of plugins' http capability, sent to answered in full."
     );
     describe_counter!(
         CONFIG_RELOADS,

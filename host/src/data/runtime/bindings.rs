@@ -3,7 +3,8 @@
 //! Imports are "trappable": a host function returns `wasmtime::Result`, and an
 //! `Err` traps the guest (used only for host-side faults such as a stale
 //! resource handle). Reading a body is async (it awaits the network), and
-//! so are `kv` and `cache`, which may await a shared backend (Redis). Exports are called with `call_async`, so a guest that runs long
+//! so are `kv` and `cache`, which may await a shared backend (Redis), and
+//! `http`, which awaits another service. Exports are called with `call_async`, so a guest that runs long
 //! yields to the executor every epoch tick until its deadline.
 
 wasmtime::component::bindgen!({
@@ -20,6 +21,8 @@ wasmtime::component::bindgen!({
         "portico:plugin/cache.get": async | trappable,
         "portico:plugin/cache.set": async | trappable,
         "portico:plugin/cache.delete": async | trappable,
+        // `http` awaits the destination.
+        "portico:plugin/http.send": async | trappable,
         default: trappable,
     },
     exports: { default: async },
@@ -29,4 +32,5 @@ wasmtime::component::bindgen!({
     },
 });
 
+pub use self::portico::plugin::http as outbound;
 pub use self::portico::plugin::{cache, clock, context, kv, log, metrics, types};

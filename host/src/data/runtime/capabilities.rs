@@ -12,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-use super::bindings::{cache, clock, context, kv, log, metrics, types};
+use super::bindings::{cache, clock, context, kv, log, metrics, outbound, types};
 use super::error::LoadError;
+use super::outbound::OutboundError;
 use super::redis::{RedisStore, Unavailable};
 use super::services::namespaced;
 use super::state::HostState;
@@ -92,6 +93,9 @@ pub(crate) fn linker(engine: &Engine, grants: &Grants) -> wasmtime::Result<Linke
             }
             Capability::Metrics => {
                 metrics::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
+            Capability::Http => {
+                outbound::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
             }
         }
     }
@@ -374,5 +378,42 @@ impl metrics::Host for HostState {
             CounterError::InvalidLabel(why) => metrics::MetricsError::InvalidLabel(why),
             CounterError::TooManySeries => metrics::MetricsError::TooManySeries,
         }))
+    }
+}
+
+impl outbound::Host for HostState {
+    /// The call waits for the destination, not the guest: that time does
+    /// not count toward the phase deadline (the grant's timeout bounds it).
+    async fn send(
+        &mut self,
+        request: outbound::OutgoingRequest,
+    ) -> wasmtime::Result<Result<outbound::IncomingResponse, outbound::HttpError>> {
+        let Some(client) = self.identity.outbound.clone() else {
+            // Linked only with a grant, which always builds a client.
+            return Ok(Err(outbound::HttpError::Denied(
+                "this plugin entry has no `http` grant".into(),
+            )));
+        };
+        let started = Instant::now();
+        let result = client
+            .send(&request.method, &request.url, request.headers, request.body)
+            .await;
+        self.timing.add_io_wait(started.elapsed());
+        Ok(match result {
+            Ok(answer) => Ok(outbound::IncomingResponse {
+                status: answer.status,
+                headers: answer.headers,
+                body: answer.body,
+            }),
+            Err(error) => Err(match error {
+                OutboundError::Denied(why) => outbound::HttpError::Denied(why),
+                OutboundError::Invalid(why) => outbound::HttpError::InvalidRequest(why),
+                OutboundError::Timeout => outbound::HttpError::Timeout,
+                OutboundError::Connect(why) => outbound::HttpError::Connect(why),
+                OutboundError::Tls(why) => outbound::HttpError::Tls(why),
+                OutboundError::TooLarge => outbound::HttpError::TooLarge,
+                OutboundError::Other(why) => outbound::HttpError::Other(why),
+            }),
+        })
     }
 }

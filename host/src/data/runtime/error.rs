@@ -58,6 +58,16 @@ pub enum LoadError {
         /// What is missing.
         message: String,
     },
+    /// The plugin entry's `http` grant cannot be set up (its `ca_file`).
+    #[error("plugin `{plugin}` on route `{route}`: `http`: {message}")]
+    Http {
+        /// Plugin name.
+        plugin: String,
+        /// Route name.
+        route: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The plugin's `init` rejected the route's config.
     #[error(
         "plugin `{plugin}` on route `{route}` rejected its config{}: {message}",

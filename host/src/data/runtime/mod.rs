@@ -7,7 +7,8 @@
 //!   (the active and previous version of each), with compiled code cached on
 //!   disk.
 //! - [`capabilities`]: deny-by-default host imports (log, clock, kv, cache,
-//!   context, metrics) and the per-plugin linker.
+//!   context, metrics, http) and the per-plugin linker; `outbound`: the
+//!   `http` capability's client, per plugin entry.
 //! - `slot` and [`instance`]: a plugin on a route, its instances and how
 //!   they are pooled or made fresh per request.
 //! - [`chain`]: running a route's plugins over a request and its response.
@@ -26,6 +27,7 @@ mod identity;
 pub mod instance;
 pub mod kv;
 pub mod message;
+mod outbound;
 pub mod redis;
 pub(crate) mod services;
 pub(crate) mod slot;

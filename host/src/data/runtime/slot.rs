@@ -20,9 +20,10 @@ use super::engine::{PluginEngine, SlotTicket};
 use super::error::{LoadError, PluginFailure};
 use super::identity::PluginIdentity;
 use super::instance::{InitOutcome, PluginInstance};
+use super::outbound::OutboundHttp;
 use super::services::HostServices;
 use super::state::HostState;
-use crate::config::{FailureMode, InstanceMode, PluginRef};
+use crate::config::{Capability, FailureMode, InstanceMode, PluginRef};
 use crate::data::observe::plugin_stats::PluginStats;
 
 /// Idle instances kept per slot at most; more are created under load and
@@ -83,10 +84,23 @@ impl PluginSlot {
             key: String::new(),
             message: e.to_string(),
         })?;
+        let outbound = match &plugin.http {
+            Some(grant) if grants.contains(&Capability::Http) => Some(Arc::new(
+                OutboundHttp::new(component.name.clone(), grant).map_err(|message| {
+                    LoadError::Http {
+                        plugin: name.clone(),
+                        route: route.to_owned(),
+                        message,
+                    }
+                })?,
+            )),
+            _ => None,
+        };
         let identity = Arc::new(PluginIdentity {
             plugin: component.name.clone(),
             route: route.into(),
             on_state_error: plugin.on_state_error,
+            outbound,
         });
         let start_error = |failure| LoadError::Start {
             plugin: name.clone(),

@@ -3,7 +3,8 @@
 //! capability. Active, inactive, expired and narrow tokens; one IdP call
 //! for many requests (the cache); the IdP down (503, fail closed) and
 //! back; a slow IdP bounded by the grant's timeout; and a destination the
-//! grant does not allow, refused before any connection is made.
+//! grant does not allow, refused before any connection is made. And
+//! `basic-auth` (argon2id and bcrypt) and `api-key` feeding one `acl`.
 
 use crate::support;
 use crate::support::idp::{CLIENT_ID, CLIENT_SECRET, Idp};
@@ -240,4 +241,119 @@ async fn an_http_grant_is_checked_with_the_config() {
         error.contains("routes[0].plugins[0].http.timeout_ms"),
         "{error}"
     );
+}
+
+/// argon2id (m=1024, t=1) of `alice-pass`.
+const ALICE_ARGON2: &str = "$argon2id$v=19$m=1024,t=1,p=1$cG9ydGljby10ZXN0LXNhbHQ$HUxu8xHZgA+0CNbsDeU5rbzse2xgqmIM3tFSikbvYOw";
+/// bcrypt (cost 4) of `bob-pass`.
+const BOB_BCRYPT: &str = "$2b$04$aE7wbEjhZwzxWUvyJRC0WeZLmHzueoNV7uN/gBd0frbVHAgoZec6a";
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let pair = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `acl`: admins and `orders` members in, `suspended` out.
+fn acl() -> PluginBuilder {
+    plugin("acl")
+        .grant([Cap::Context])
+        .config_toml("allow", r#"{ groups = ["admin", "orders"] }"#)
+        .config_toml("deny", r#"{ groups = ["suspended"] }"#)
+}
+
+#[tokio::test]
+async fn basic_auth_and_api_key_feed_one_acl() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let htpasswd = dir.path().join("users.htpasswd");
+    std::fs::write(&htpasswd, format!("bob:{BOB_BCRYPT}\n")).expect("htpasswd");
+    let users = format!(
+        r#"[{{ username = "alice", hash = "{ALICE_ARGON2}", groups = ["admin"] }}, {{ username = "carol", hash = "{ALICE_ARGON2}", groups = ["admin", "suspended"] }}]"#
+    );
+    let keys = format!(
+        r#"[{{ sha256 = "{}", consumer = "svc-orders", groups = ["orders"] }}, {{ sha256 = "{}", consumer = "svc-other", groups = ["reports"] }}]"#,
+        sha256_hex("key-orders"),
+        sha256_hex("key-other")
+    );
+    let gw = Gateway::builder()
+        .echo("orders")
+        .route("people", |r| {
+            r.prefix("/people")
+                .plugin(
+                    plugin("basic-auth")
+                        .grant([Cap::Context])
+                        .key(&format!(
+                            "config_files = {{ htpasswd = \"{}\" }}",
+                            htpasswd.display()
+                        ))
+                        .config("realm", "orders")
+                        .config_toml("users", &users),
+                )
+                .plugin(acl())
+        })
+        .route("services", |r| {
+            r.prefix("/services")
+                .plugin(
+                    plugin("api-key")
+                        .grant([Cap::Context])
+                        .config_toml("keys", &keys),
+                )
+                .plugin(acl())
+        })
+        .start()
+        .await;
+    let send = |path: &'static str, header: (&'static str, String)| {
+        let gw = &gw;
+        async move {
+            gw.send(Method::GET, path, &[(header.0, header.1.as_str())], "")
+                .await
+        }
+    };
+
+    // basic-auth: good (argon2id from the config, bcrypt from the file),
+    // wrong, unknown and malformed credentials.
+    let alice = send("/people", ("authorization", basic("alice", "alice-pass"))).await;
+    assert_eq!(alice.status, StatusCode::OK);
+    assert_eq!(
+        forwarded(&alice.json(), "authorization"),
+        None,
+        "credentials never go upstream"
+    );
+    // bob is in no allowed group: authenticated, then refused by the acl.
+    let bob = send("/people", ("authorization", basic("bob", "bob-pass"))).await;
+    bob.problem(StatusCode::FORBIDDEN, "forbidden");
+    for bad in [
+        basic("alice", "wrong"),
+        basic("mallory", "alice-pass"),
+        "Basic not*base64".to_owned(),
+        "Bearer alice-pass".to_owned(),
+    ] {
+        let refused = send("/people", ("authorization", bad.clone())).await;
+        refused.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+        assert_eq!(
+            refused.header("www-authenticate"),
+            Some("Basic realm=\"orders\", charset=\"UTF-8\""),
+            "{bad}"
+        );
+    }
+    // Deny wins over allow: carol is an admin but suspended.
+    let carol = send("/people", ("authorization", basic("carol", "alice-pass"))).await;
+    carol.problem(StatusCode::FORBIDDEN, "forbidden");
+
+    // The same acl after api-key: groups from the key's entry.
+    let orders = send("/services", ("x-api-key", "key-orders".to_owned())).await;
+    assert_eq!(orders.status, StatusCode::OK);
+    let other = send("/services", ("x-api-key", "key-other".to_owned())).await;
+    other.problem(StatusCode::FORBIDDEN, "forbidden");
 }

@@ -52,6 +52,22 @@ pub fn check(claims: &Object, config: &Config, now_ms: u64) -> Result<(), Reason
     }
 }
 
+/// A claim's values as group names: the strings of an array, or the words
+/// of a space-separated string (`scope`); names with a `,` (the context's
+/// separator) or control characters are left out.
+pub fn groups(value: &Value) -> Vec<String> {
+    let names: Vec<&str> = match value {
+        Value::String(s) => s.split_whitespace().collect(),
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    names
+        .into_iter()
+        .filter(|n| !n.is_empty() && !n.contains(',') && n.bytes().all(|b| b >= 0x20 && b != 0x7f))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A claim's value as header text: strings as they are, arrays of scalars
 /// joined with `,`, other values as JSON. `None` when the text cannot be a
 /// header value (control characters) or the claim is null.

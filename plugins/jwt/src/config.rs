@@ -30,6 +30,9 @@ pub struct Config {
     pub forward_claims: BTreeMap<String, HeaderName>,
     /// The claim whose (string) value becomes the context's `consumer`.
     pub consumer_claim: String,
+    /// The claim whose values (an array of strings, or a space-separated
+    /// string such as `scope`) become the context's `consumer.groups`.
+    pub groups_claim: Option<String>,
     /// Where the token is read from.
     pub token: TokenSource,
     /// The realm in `WWW-Authenticate`.
@@ -70,6 +73,7 @@ struct RawConfig {
     forward_claims: BTreeMap<String, HeaderName>,
     #[serde(default = "default_consumer_claim")]
     consumer_claim: String,
+    groups_claim: Option<String>,
     #[serde(default)]
     token: RawToken,
     #[serde(default = "default_realm")]
@@ -126,6 +130,7 @@ impl TryFrom<RawConfig> for Config {
             required_claims: raw.required_claims,
             forward_claims: raw.forward_claims,
             consumer_claim: raw.consumer_claim,
+            groups_claim: raw.groups_claim,
             token,
             realm: raw.realm.0,
         })

@@ -83,6 +83,10 @@ impl Plugin for Jwt {
         {
             context::set(CONSUMER_KEY, subject);
         }
+        if let Some(claim) = &config.groups_claim {
+            let groups = claims.0.get(claim).map(claims::groups).unwrap_or_default();
+            context::set("consumer.groups", &groups.join(","));
+        }
         Ok(Action::Continue)
     }
 }

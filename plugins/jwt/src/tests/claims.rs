@@ -240,3 +240,27 @@ fn two_bearer_tokens_are_refused() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn groups_claim_fills_the_consumer_groups() -> TestResult {
+    let (host, mut plugin) = hs_plugin(json!({ "groups_claim": "groups" }));
+    let claims = with(json!({ "groups": ["admin", "bad,name", 7, "beta"] }));
+    assert!(passes(&mut plugin, &mut bearer(&token(&claims)))?);
+    assert_eq!(
+        host.context("consumer.groups").as_deref(),
+        Some("admin,beta")
+    );
+
+    let (host, mut plugin) = hs_plugin(json!({ "groups_claim": "scope" }));
+    let claims = with(json!({ "scope": "orders:read  orders:write" }));
+    assert!(passes(&mut plugin, &mut bearer(&token(&claims)))?);
+    assert_eq!(
+        host.context("consumer.groups").as_deref(),
+        Some("orders:read,orders:write")
+    );
+    // A token without the claim has no groups (not a stale value).
+    host.set_context("consumer.groups", "stale");
+    assert!(passes(&mut plugin, &mut bearer(&token(&good_claims())))?);
+    assert_eq!(host.context("consumer.groups").as_deref(), Some(""));
+    Ok(())
+}

@@ -97,6 +97,47 @@ impl Reply {
         Ok(self.header("content-type", "application/json"))
     }
 
+    /// An `application/problem+json` reply (RFC 9457) shaped like the
+    /// gateway's own errors: `type` `urn:portico:problem:<kind>`, `title`,
+    /// `status`, `detail`, `source` `"plugin"`, `plugin` (pass
+    /// `env!("CARGO_PKG_NAME")`) and `retryable` (true for 429 and 503),
+    /// with `Cache-Control: no-store`. Add a challenge or `Retry-After`
+    /// with [`Reply::header`].
+    ///
+    /// ```
+    /// use portico_sdk::{Reply, http::StatusCode};
+    /// let reply = Reply::problem(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "Not for you.", "acl");
+    /// assert_eq!(reply.header_value("content-type"), Some("application/problem+json"));
+    /// let body: serde_json::Value = serde_json::from_slice(reply.body_bytes()).unwrap();
+    /// assert_eq!(body["type"], "urn:portico:problem:forbidden");
+    /// assert_eq!(body["status"], 403);
+    /// ```
+    pub fn problem(
+        status: StatusCode,
+        kind: &str,
+        title: &str,
+        detail: &str,
+        plugin: &str,
+    ) -> Self {
+        let retryable = matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        );
+        let body = serde_json::json!({
+            "type": format!("urn:portico:problem:{kind}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+            "source": "plugin",
+            "retryable": retryable,
+            "plugin": plugin,
+        });
+        Reply::new(status)
+            .header("content-type", "application/problem+json")
+            .header("cache-control", "no-store")
+            .body(body.to_string())
+    }
+
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.status

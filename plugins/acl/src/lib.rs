@@ -116,21 +116,13 @@ impl Plugin for Acl {
         } else {
             "The consumer may not reach this route."
         };
-        let body = serde_json::json!({
-            "type": "urn:portico:problem:forbidden",
-            "title": "Forbidden",
-            "status": 403,
-            "detail": detail,
-            "source": "plugin",
-            "retryable": false,
-            "plugin": env!("CARGO_PKG_NAME"),
-        });
-        Ok(Action::Respond(
-            Reply::new(StatusCode::FORBIDDEN)
-                .header("content-type", "application/problem+json")
-                .header("cache-control", "no-store")
-                .body(body.to_string()),
-        ))
+        Ok(Action::Respond(Reply::problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            detail,
+            env!("CARGO_PKG_NAME"),
+        )))
     }
 }
 

@@ -170,25 +170,17 @@ fn unauthorized(realm: &str, presented: bool) -> Action {
     } else {
         "Credentials are required: Authorization: Basic base64(user:password)."
     };
-    let body = serde_json::json!({
-        "type": "urn:portico:problem:unauthorized",
-        "title": "Unauthorized",
-        "status": 401,
-        "detail": detail,
-        "source": "plugin",
-        "retryable": false,
-        "plugin": env!("CARGO_PKG_NAME"),
-    });
-    Action::Respond(
-        Reply::new(StatusCode::UNAUTHORIZED)
-            .header(
-                "www-authenticate",
-                format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
-            )
-            .header("content-type", "application/problem+json")
-            .header("cache-control", "no-store")
-            .body(body.to_string()),
-    )
+    let reply = Reply::problem(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Unauthorized",
+        detail,
+        env!("CARGO_PKG_NAME"),
+    );
+    Action::Respond(reply.header(
+        "www-authenticate",
+        format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
+    ))
 }
 
 #[cfg(test)]

@@ -66,19 +66,7 @@ fn reply(
     title: &str,
     detail: &str,
 ) -> Action {
-    let body = serde_json::json!({
-        "type": format!("urn:portico:problem:{kind}"),
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail,
-        "source": "plugin",
-        "retryable": status == StatusCode::SERVICE_UNAVAILABLE,
-        "plugin": env!("CARGO_PKG_NAME"),
-    });
-    let mut reply = Reply::new(status)
-        .header("content-type", "application/problem+json")
-        .header("cache-control", "no-store")
-        .body(body.to_string());
+    let mut reply = Reply::problem(status, kind, title, detail, env!("CARGO_PKG_NAME"));
     if let Some(challenge) = challenge {
         reply = reply.header("www-authenticate", challenge);
     }

@@ -71,6 +71,40 @@ const IP_RULES: &str = "\n[[routes.plugins]]\nname = \"ip-rules\"\nconfig = { al
 const CACHE: &str =
     "\n[[routes.plugins]]\nname = \"cache\"\ncapabilities = [\"cache\", \"clock\", \"metrics\"]\n";
 
+/// `oauth2-introspection` asking the bench's IdP at `idp` (plain HTTP on
+/// loopback), caching active answers for `cache_s` seconds (0: every
+/// request asks).
+fn introspection(idp: std::net::SocketAddr, cache_s: u64) -> String {
+    format!(
+        "\n[[routes.plugins]]\nname = \"oauth2-introspection\"\ncapabilities = [\"http\", \"cache\", \"clock\", \"context\", \"log\"]\nhttp = {{ allow = [\"http://{idp}\"] }}\nconfig = {{ endpoint = \"http://{idp}/introspect\", client_id = \"bench\", client_secret = \"bench\", required_scopes = [\"orders:read\"], max_cache_seconds = {cache_s} }}\n"
+    )
+}
+
+/// An RFC 7662 endpoint on loopback answering every token as active.
+async fn idp() -> std::net::SocketAddr {
+    use http_body_util::Full;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind idp");
+    let addr = listener.local_addr().expect("idp addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_request| async {
+                    let body = r#"{"active":true,"sub":"alice","scope":"orders:read"}"#;
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                        Bytes::from_static(body.as_bytes()),
+                    )))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
 fn config_text(chain: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     format!(
@@ -140,8 +174,21 @@ fn bench_chains(c: &mut Criterion) {
         scheme: "http",
         max_body_bytes: 1024,
     });
+    let idp = runtime.block_on(idp());
+    let mut chains: Vec<(String, String)> = CHAINS
+        .iter()
+        .map(|(name, chain)| (name.to_string(), chain.to_string()))
+        .collect();
+    chains.push((
+        "oauth2-introspection-cached-pooled".into(),
+        introspection(idp, 300),
+    ));
+    chains.push((
+        "oauth2-introspection-uncached-pooled".into(),
+        introspection(idp, 0),
+    ));
     let mut group = c.benchmark_group("plugin_chain");
-    for (name, chain) in CHAINS {
+    for (name, chain) in &chains {
         let text = config_text(chain);
         let config =
             portico::config::parse(&PathBuf::from("bench.toml"), &text).expect("bench config");
@@ -149,7 +196,7 @@ fn bench_chains(c: &mut Criterion) {
             .block_on(Gateway::build(&config))
             .expect("bench gateway");
         let route = &gateway.routes[0];
-        group.bench_function(*name, |b| {
+        group.bench_function(name.as_str(), |b| {
             b.to_async(&runtime).iter(|| async {
                 let mut run = route.chain.start();
                 let response = match run.on_request(request(&info)).await {

@@ -449,3 +449,67 @@ async fn targets_registered_in_etcd_change_the_set_under_load_and_survive_an_etc
     assert!(served > 500, "the load ran ({served} requests)");
     assert_eq!(failed, 0, "no request failed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_etcd_with_auth_is_reached_with_the_credentials_from_the_environment() {
+    let Some(etcd) = EtcdServer::start().await else {
+        return;
+    };
+    let location = etcd.location("/portico/auth");
+    let echo = support::upstream("echo").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "config.toml", echo, false);
+    // Auth on: root may do anything, nobody else anything.
+    let mut admin = etcd.client().await;
+    admin
+        .user_add("root", "root-pw", None)
+        .await
+        .expect("user root");
+    admin
+        .user_grant_role("root", "root")
+        .await
+        .expect("grant root");
+    admin.auth_enable().await.expect("auth enable");
+
+    let with = |user: Option<(&str, &str)>, args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portico"));
+        command
+            .args(args)
+            .env_remove("PORTICO_ETCD_USERNAME")
+            .env_remove("PORTICO_ETCD_PASSWORD");
+        if let Some((name, password)) = user {
+            command
+                .env("PORTICO_ETCD_USERNAME", name)
+                .env("PORTICO_ETCD_PASSWORD", password);
+        }
+        let output = command.output().expect("run portico");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr),
+        )
+    };
+    let push = ["config", "push", config.as_str(), "--to", location.as_str()];
+    let (ok, out) = with(None, &push);
+    assert!(!ok, "no credentials: refused\n{out}");
+    assert!(out.contains("etcdserver: user name is empty"), "{out}");
+    assert_eq!(
+        out.matches("grpc request error").count(),
+        1,
+        "said once: {out}"
+    );
+    let (ok, out) = with(Some(("root", "wrong")), &push);
+    assert!(!ok, "a wrong password: refused\n{out}");
+    assert!(
+        out.contains("authentication failed, invalid user ID or password"),
+        "{out}"
+    );
+    let (ok, out) = with(Some(("root", "root-pw")), &push);
+    assert!(ok, "{out}");
+    assert!(out.contains("pushed revision"), "{out}");
+    let (ok, out) = with(
+        Some(("root", "root-pw")),
+        &["config", "get", "--from", location.as_str()],
+    );
+    assert!(ok && out.contains("[[routes]]"), "{out}");
+}

@@ -33,12 +33,13 @@ pub enum EtcdError {
     #[error("etcd credentials: {0}")]
     Credentials(String),
     /// The cluster could not be reached, or refused or failed the call.
-    #[error("etcd {op}: {source}")]
+    #[error("etcd {op}: {error}")]
     Call {
         /// What was being done (`get /portico/config`, `watch ...`).
         op: String,
-        /// The client's error.
-        source: etcd_client::Error,
+        /// The client's error (in the message, not a separate cause, so a
+        /// printed chain does not repeat it).
+        error: etcd_client::Error,
     },
     /// The call took longer than the configured timeout.
     #[error("etcd {op}: no answer within {timeout_ms} ms")]
@@ -132,9 +133,9 @@ async fn bounded<T>(
 ) -> Result<T, EtcdError> {
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(source)) => Err(EtcdError::Call {
+        Ok(Err(error)) => Err(EtcdError::Call {
             op: op.to_owned(),
-            source,
+            error,
         }),
         Err(_) => Err(EtcdError::Timeout {
             op: op.to_owned(),

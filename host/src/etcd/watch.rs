@@ -96,11 +96,11 @@ impl KeyWatch {
                     self.stream = None;
                     return Err(self.ended("the server closed the stream"));
                 }
-                Err(source) => {
+                Err(error) => {
                     self.stream = None;
                     return Err(EtcdError::Call {
                         op: format!("watch {}", self.key),
-                        source,
+                        error,
                     });
                 }
             };

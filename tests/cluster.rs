@@ -181,6 +181,17 @@ async fn configs_pushed_to_etcd_reach_every_instance_and_bad_ones_are_refused() 
         "{out}"
     );
     let first_revision = revision_of(&location);
+    // `portico check` checks the stored document as an instance would.
+    let check = Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(["check", "--config", &location])
+        .output()
+        .expect("run portico check");
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("{location}/config@{first_revision}: OK (1 routes")),
+        "{said}"
+    );
 
     let a = Instance::run(&location, "a");
     let b = Instance::run(&location, "b");

@@ -9,7 +9,7 @@
 //! url = "redis://10.0.0.7:6379/0"           # rediss:// for TLS
 //! username = "portico"                      # ACL user (optional)
 //! password = { env = "PORTICO_REDIS_PASSWORD" }   # or { file = "secrets/redis-password" }
-//! pool_size = 4                             # multiplexed connections
+//! pool_size = 1                             # multiplexed connections per worker thread
 //! timeout_ms = 50                           # per call; beyond it the call fails
 //! key_prefix = "portico:"                   # every key starts with it
 //! ```
@@ -51,7 +51,7 @@ pub struct RedisConfig {
     pub username: Option<String>,
     /// The password, by reference.
     pub password: Option<SecretRef>,
-    /// Multiplexed connections, used in turn.
+    /// Multiplexed connections per worker thread, used in turn.
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
     /// Time allowed for one call (connecting included), ms.
@@ -63,7 +63,7 @@ pub struct RedisConfig {
 }
 
 fn default_pool_size() -> usize {
-    4
+    1
 }
 
 fn default_timeout_ms() -> u64 {

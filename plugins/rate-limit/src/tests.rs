@@ -129,6 +129,47 @@ fn the_previous_window_still_counts_while_it_slides_out() -> TestResult {
     Ok(())
 }
 
+/// `r=` of the `ratelimit` header: the requests still allowed.
+fn remaining(res: &MockResponse) -> Option<u64> {
+    let header = res.header_value("ratelimit")?;
+    header
+        .split(';')
+        .find_map(|part| part.strip_prefix("r=")?.parse().ok())
+}
+
+/// 10 requests in the window at 10 s, then two `advance_ms` later with the
+/// previous window's counter set to 0 between them: what each has left.
+fn remaining_before_and_after_a_change_to_the_previous_count(
+    advance_ms: u64,
+) -> Result<(Option<u64>, Option<u64>), Error> {
+    let config = json!({ "key": "route", "policies": [{ "limit": 100, "window": "10s" }] });
+    let host = host_at(10_000);
+    let mut plugin = host.load::<RateLimit>(config)?;
+    statuses(&mut plugin, 10, &MockRequest::get("/"));
+    host.advance(Duration::from_millis(advance_ms));
+    let before = remaining(&send(&mut plugin, MockRequest::get("/"))?);
+    host.kv_set("rl:4:test:100-per-10s:1:route", "0", None);
+    let after = remaining(&send(&mut plugin, MockRequest::get("/"))?);
+    Ok((before, after))
+}
+
+#[test]
+fn a_settled_previous_window_is_read_once_and_a_settling_one_every_time() -> TestResult {
+    // 0.5 s into the next window (under its first tenth): still settling,
+    // so the change is seen: 100 − 10 · 0.95 − 1 = 89.5, then 100 − 2.
+    assert_eq!(
+        remaining_before_and_after_a_change_to_the_previous_count(10_500)?,
+        (Some(89), Some(98))
+    );
+    // 2.5 s in: settled, the count read once is kept by the instance:
+    // 100 − 10 · 0.75 − 1 = 91.5, then 90.5.
+    assert_eq!(
+        remaining_before_and_after_a_change_to_the_previous_count(12_500)?,
+        (Some(91), Some(90))
+    );
+    Ok(())
+}
+
 #[test]
 fn counters_are_per_consumer_with_the_client_address_as_fallback() -> TestResult {
     let host = host_at(5_000);

@@ -164,14 +164,28 @@ fn kv_error(error: super::kv::KvError) -> kv::KvError {
 }
 
 impl HostState {
-    /// The shared backend with this plugin's name and policy, when there is
-    /// one (owned, so that no borrow of the state is held across its call).
-    fn shared(&self) -> Option<Shared> {
-        Some(Shared {
+    /// Runs `call` on the shared backend, when there is one, with this
+    /// plugin's name and `on_state_error` policy (see [`Shared::run`]):
+    /// `None` means "serve it from this instance's memory". The wait is
+    /// the backend's, not the guest's: it does not count toward the phase
+    /// deadline (`[state.redis] timeout_ms` bounds it).
+    async fn on_shared<T, F>(
+        &mut self,
+        call: impl FnOnce(Arc<RedisStore>, Arc<str>) -> F,
+        on_fail: T,
+    ) -> Option<T>
+    where
+        F: Future<Output = Result<T, Unavailable>>,
+    {
+        let backend = Shared {
             store: self.services.shared.clone()?,
             plugin: self.identity.plugin.clone(),
             policy: self.identity.on_state_error,
-        })
+        };
+        let started = Instant::now();
+        let answer = backend.run(call, on_fail).await;
+        self.timing.add_io_wait(started.elapsed());
+        answer
     }
 }
 
@@ -212,9 +226,7 @@ impl kv::Host for HostState {
             let key = key.clone();
             async move { store.kv_get(&plugin, &key).await }
         };
-        if let Some(backend) = self.shared()
-            && let Some(answer) = backend.run(shared, None).await
-        {
+        if let Some(answer) = self.on_shared(shared, None).await {
             return Ok(answer);
         }
         Ok(self
@@ -236,9 +248,7 @@ impl kv::Host for HostState {
                 Ok(stored.map_err(kv_error))
             }
         };
-        if let Some(backend) = self.shared()
-            && let Some(answer) = backend.run(shared, Err(kv::KvError::Unavailable)).await
-        {
+        if let Some(answer) = self.on_shared(shared, Err(kv::KvError::Unavailable)).await {
             return Ok(answer);
         }
         let key = namespaced(&self.identity.plugin, &key);
@@ -254,9 +264,7 @@ impl kv::Host for HostState {
             let key = key.clone();
             async move { store.kv_delete(&plugin, &key).await }
         };
-        if let Some(backend) = self.shared()
-            && let Some(answer) = backend.run(shared, false).await
-        {
+        if let Some(answer) = self.on_shared(shared, false).await {
             return Ok(answer);
         }
         Ok(self
@@ -280,9 +288,7 @@ impl kv::Host for HostState {
                 Ok(counted.map_err(kv_error))
             }
         };
-        if let Some(backend) = self.shared()
-            && let Some(answer) = backend.run(shared, Err(kv::KvError::Unavailable)).await
-        {
+        if let Some(answer) = self.on_shared(shared, Err(kv::KvError::Unavailable)).await {
             return Ok(answer);
         }
         let key = namespaced(&self.identity.plugin, &key);
@@ -301,9 +307,7 @@ impl cache::Host for HostState {
             let key = key.clone();
             async move { store.cache_get(&plugin, &key).await }
         };
-        if let Some(backend) = self.shared()
-            && let Some(answer) = backend.run(shared, None).await
-        {
+        if let Some(answer) = self.on_shared(shared, None).await {
             return Ok(answer);
         }
         Ok(self
@@ -319,9 +323,7 @@ impl cache::Host for HostState {
             let (key, value) = (key.clone(), value.clone());
             async move { store.cache_set(&plugin, &key, value, ttl, max).await }
         };
-        if let Some(backend) = self.shared()
-            && backend.run(shared, ()).await.is_some()
-        {
+        if self.on_shared(shared, ()).await.is_some() {
             return Ok(());
         }
         let key = namespaced(&self.identity.plugin, &key);

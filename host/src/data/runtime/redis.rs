@@ -1,9 +1,12 @@
 //! The shared state backend: `kv` and `cache` in Redis, for every gateway
 //! instance that points at the same server (`[state] backend = "redis"`).
 //!
-//! `pool_size` multiplexed connections (redis-rs' `ConnectionManager`,
-//! which reconnects by itself) are used in turn; each is opened on first
-//! use, so a gateway starts while Redis is down. Every call is bounded by
+//! Each worker thread has its own `pool_size` multiplexed connections
+//! (redis-rs' `ConnectionManager`, which reconnects by itself), used in
+//! turn. A connection is opened on first use by the worker that uses it,
+//! so its driver task runs on that worker's event loop: a call crosses no
+//! thread, and the calls a worker makes in one turn of its loop go out in
+//! one write (a pipeline). A gateway starts while Redis is down. Every call is bounded by
 //! `timeout_ms`, connecting included. `increment` is one round trip: a
 //! Lua script that adds and, when it created the key, sets its expiry, so
 //! racing gateways each see a distinct count.
@@ -53,7 +56,9 @@ return value
 pub struct RedisStore {
     client: redis::Client,
     manager: ConnectionManagerConfig,
+    /// `pool_size` slots per worker shard, shard after shard.
     slots: Box<[Slot]>,
+    pool_size: usize,
     next: AtomicUsize,
     timeout: Duration,
     prefix: String,
@@ -93,7 +98,8 @@ impl RedisStore {
             .set_response_timeout(timeout)
             .set_number_of_retries(1)
             .set_max_delay(1000);
-        let slots = (0..config.pool_size.max(1))
+        let pool_size = config.pool_size.max(1);
+        let slots = (0..pool_size * crate::worker::shards())
             .map(|_| Slot {
                 connection: ArcSwapOption::empty(),
                 opening: tokio::sync::Mutex::new(()),
@@ -104,6 +110,7 @@ impl RedisStore {
             client,
             manager,
             slots,
+            pool_size,
             next: AtomicUsize::new(0),
             timeout,
             prefix: config.key_prefix.clone(),
@@ -135,9 +142,16 @@ impl RedisStore {
         full
     }
 
-    /// The next slot of the pool.
+    /// The next slot of this worker's share of the pool.
     fn slot(&self) -> &Slot {
-        &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()]
+        let shards = self.slots.len() / self.pool_size;
+        let shard = crate::worker::current() % shards;
+        let turn = if self.pool_size == 1 {
+            0
+        } else {
+            self.next.fetch_add(1, Ordering::Relaxed) % self.pool_size
+        };
+        &self.slots[shard * self.pool_size + turn]
     }
 
     /// `slot`'s connection, opened if it is not yet.

@@ -2,7 +2,9 @@
 //! one rate limit together and share one cache; a Redis killed between
 //! requests, and again under eight concurrent clients, leaves each route
 //! to its `on_state_error` (counting locally, or 503), no request waits
-//! past the timeout, and counting goes back to Redis once it is up again.
+//! past the timeout, and counting goes back to Redis once it is up again;
+//! a hung Redis (stopped, its socket open) times out into the same policy,
+//! never into the plugin's phase deadline.
 
 use crate::support;
 use crate::support::origin;
@@ -164,6 +166,15 @@ async fn a_response_cached_through_one_gateway_is_a_hit_on_the_other() {
 /// Redis is down (fails open), and `/closed`, whose limit answers 503 then
 /// (fails closed); both `limit` requests a minute per consumer.
 async fn open_and_closed(redis: &RedisServer, limit: u32) -> support::TestGateway {
+    open_and_closed_within(redis, limit, 2000).await
+}
+
+/// [`open_and_closed`] with a phase deadline of `deadline_ms`.
+async fn open_and_closed_within(
+    redis: &RedisServer,
+    limit: u32,
+    deadline_ms: u64,
+) -> support::TestGateway {
     let rate_limit = |on_state_error: &str| {
         plugin("rate-limit")
             .grant([Cap::Kv, Cap::Clock, Cap::Context, Cap::Metrics])
@@ -175,7 +186,7 @@ async fn open_and_closed(redis: &RedisServer, limit: u32) -> support::TestGatewa
             )
     };
     Gateway::builder()
-        .runtime("deadline_ms = 2000")
+        .runtime(&format!("deadline_ms = {deadline_ms}"))
         .table(&redis.state_table())
         .echo("origin")
         .route("open", |r| {
@@ -261,6 +272,54 @@ async fn redis_killed_between_requests_follows_each_routes_policy_and_recovers()
     };
     assert_eq!(statuses, [200, 200, 429], "erin's count is in Redis again");
     assert_eq!(gw.admin_get("/api/live").await.json()["state"]["up"], true);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_ends_in_each_routes_policy_not_in_a_deadline_kill() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    // A phase deadline (30 ms) shorter than the Redis timeout (100 ms): the
+    // wait for Redis is not the guest's time, so the call times out and
+    // the route's on_state_error decides, not the deadline.
+    let gw = open_and_closed_within(&redis, 3, 30).await;
+    let send = |path: &'static str, user: &'static str| {
+        let gw = &gw;
+        async move {
+            let started = Instant::now();
+            let response = gw.send(Method::GET, path, &[("x-user", user)], "").await;
+            (response, started.elapsed())
+        }
+    };
+    assert_eq!(send("/open", "frank").await.0.status, StatusCode::OK);
+
+    redis.pause();
+    let bound = Duration::from_millis(100 + 400);
+    let (counted, took) = send("/open", "frank").await;
+    assert!(took < bound, "a request waited {took:?} on a hung Redis");
+    assert_eq!(
+        counted.status,
+        StatusCode::OK,
+        "counted locally, not killed"
+    );
+    let (refused, took) = send("/closed", "grace").await;
+    assert!(took < bound, "a request waited {took:?} on a hung Redis");
+    refused.problem(StatusCode::SERVICE_UNAVAILABLE, "rate-limit-unavailable");
+    let metrics = String::from_utf8_lossy(&gw.admin_get("/metrics").await.body).into_owned();
+    assert!(
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("portico_plugin_deadline_overruns_total") && !l.ends_with(" 0")),
+        "no deadline overrun: {metrics}"
+    );
+
+    redis.resume();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while send("/closed", "grace").await.0.status != StatusCode::OK {
+        assert!(Instant::now() < deadline, "Redis was not used again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     gw.shutdown().await;
 }
 

@@ -47,6 +47,27 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP): its port still accepts connections
+    /// and takes commands, but nothing is answered until [`Self::resume`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("redis-server is running");
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} redis-server failed");
+    }
+
     /// Starts the server (again) on the same port, empty, and waits until
     /// it answers.
     pub fn restart(&mut self) {

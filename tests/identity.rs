@@ -43,9 +43,7 @@ async fn gateway(
     allow: &str,
     timeout_ms: u64,
 ) -> (TestGateway, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ca = dir.path().join("idp-ca.pem");
-    std::fs::write(&ca, &idp.ca_pem).expect("write ca");
+    let (dir, ca) = idp.ca_file();
     let gw = Gateway::builder()
         .runtime("deadline_ms = 2000")
         .echo("orders")

@@ -43,6 +43,7 @@ mod access;
 mod cache;
 mod identity;
 mod jwt;
+mod oidc;
 mod rate_limit;
 mod shared_state;
 mod transform;

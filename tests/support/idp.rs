@@ -3,7 +3,9 @@
 //! token introspection (RFC 7662) at `/introspect` for the tokens a test
 //! registers, checking the client's credentials, counting calls and
 //! connections, and able to go down (every connection closed at once) or
-//! slow.
+//! slow. For OIDC it also serves its metadata at
+//! `/.well-known/openid-configuration` and the JWKS a test publishes at
+//! `/jwks`, counting those fetches.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -39,6 +41,9 @@ struct State {
     connections: AtomicUsize,
     down: AtomicBool,
     delay: Mutex<Duration>,
+    jwks: Mutex<Value>,
+    key_fetches: AtomicUsize,
+    issuer: Mutex<String>,
 }
 
 /// A running identity provider.
@@ -69,6 +74,8 @@ impl Idp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind idp");
         let addr = listener.local_addr().expect("idp addr");
         let state = Arc::new(State::default());
+        *state.issuer.lock() = format!("https://localhost:{}", addr.port());
+        *state.jwks.lock() = json!({ "keys": [] });
         let shared = state.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -130,6 +137,30 @@ impl Idp {
         self.state.down.store(down, Ordering::SeqCst);
     }
 
+    /// Its CA written to a file in a new temporary directory (kept while
+    /// the directory lives), for a grant's `ca_file`.
+    pub fn ca_file(&self) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = dir.path().join("idp-ca.pem");
+        std::fs::write(&ca, &self.ca_pem).expect("write ca");
+        (dir, ca)
+    }
+
+    /// The issuer it names in its metadata (its origin).
+    pub fn issuer(&self) -> String {
+        self.state.issuer.lock().clone()
+    }
+
+    /// Publishes `jwks` at `/jwks` from now on.
+    pub fn publish_jwks(&self, jwks: Value) {
+        *self.state.jwks.lock() = jwks;
+    }
+
+    /// Metadata and JWKS requests answered so far.
+    pub fn key_fetches(&self) -> usize {
+        self.state.key_fetches.load(Ordering::SeqCst)
+    }
+
     /// Delays every answer by `delay`.
     pub fn set_delay(&self, delay: Duration) {
         *self.state.delay.lock() = delay;
@@ -143,6 +174,24 @@ async fn answer(state: &State, request: Request<Incoming>) -> Response<Full<Byte
     }
     if state.down.load(Ordering::SeqCst) {
         return reply(StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "down" }));
+    }
+    if request.method() == http::Method::GET {
+        return match request.uri().path() {
+            "/.well-known/openid-configuration" => {
+                state.key_fetches.fetch_add(1, Ordering::SeqCst);
+                let issuer = state.issuer.lock().clone();
+                let jwks_uri = format!("{issuer}/jwks");
+                reply(
+                    StatusCode::OK,
+                    json!({ "issuer": issuer, "jwks_uri": jwks_uri }),
+                )
+            }
+            "/jwks" => {
+                state.key_fetches.fetch_add(1, Ordering::SeqCst);
+                reply(StatusCode::OK, state.jwks.lock().clone())
+            }
+            _ => reply(StatusCode::NOT_FOUND, json!({ "error": "not found" })),
+        };
     }
     let (head, body) = request.into_parts();
     let body = body

@@ -28,22 +28,10 @@
 
 #![warn(missing_docs)]
 
-pub mod alg;
-pub mod claims;
-pub mod config;
-pub mod extract;
-pub mod keys;
-pub mod reject;
-pub mod token;
+pub use jwt_core::{CONSUMER_KEY, alg, claims, config, extract, keys, reject, token};
 
-use portico_sdk::{Action, Error, Plugin, Request, clock, context, export_plugin, log};
-
-use crate::config::Config;
-use crate::reject::Reason;
-use crate::token::Object;
-
-/// The context key the subject is stored under.
-pub const CONSUMER_KEY: &str = "consumer";
+use jwt_core::config::Config;
+use portico_sdk::{Action, Error, Plugin, Request, clock, export_plugin};
 
 /// The plugin. It keeps no per-request state.
 pub struct Jwt {
@@ -59,56 +47,18 @@ impl Plugin for Jwt {
 
     fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
         let config = self.config;
-        for header in config.forward_claims.values() {
-            req.remove_header(header.as_str());
-        }
-        let token = match extract::token(req, &config.token) {
-            Ok(Some(token)) => token,
-            Ok(None) => return Ok(reject::missing(&config.realm)),
-            Err(reason) => return Ok(refuse(req, &reason, &config.realm)),
+        let token = match jwt_core::begin(req, config) {
+            Ok(token) => token,
+            Err(answer) => return Ok(answer),
         };
-        let claims = match authenticate(&token, config) {
-            Ok(claims) => claims,
-            Err(reason) => return Ok(refuse(req, &reason, &config.realm)),
-        };
-        for (claim, header) in &config.forward_claims {
-            if let Some(text) = claims.0.get(claim).and_then(claims::header_text) {
-                req.set_header(header.as_str(), &text)?;
-            }
+        match jwt_core::check(&token, &config.keys, config, clock::now_ms()) {
+            Ok(claims) => jwt_core::admit(req, config, &claims),
+            Err(reason) => Ok(jwt_core::refuse(req, &reason, &config.realm)),
         }
-        if let Some(subject) = claims
-            .0
-            .get(&config.consumer_claim)
-            .and_then(|v| v.as_str())
-        {
-            context::set(CONSUMER_KEY, subject);
-        }
-        if let Some(claim) = &config.groups_claim {
-            let groups = claims.0.get(claim).map(claims::groups).unwrap_or_default();
-            context::set("consumer.groups", &groups.join(","));
-        }
-        Ok(Action::Continue)
     }
 }
 
 export_plugin!(Jwt);
-
-/// Verifies the signature, then the claims.
-fn authenticate(token: &str, config: &Config) -> Result<Object, Reason> {
-    let (claims, _key) = token::verify(token, &config.keys)?;
-    claims::check(&claims, config, clock::now_ms())?;
-    Ok(claims)
-}
-
-/// Logs why, and answers 401 without saying why.
-fn refuse(req: &Request<'_>, reason: &Reason, realm: &str) -> Action {
-    log::info(format!(
-        "rejected a token for {} {}: {reason}",
-        req.method(),
-        req.path()
-    ));
-    reject::invalid(realm)
-}
 
 #[cfg(test)]
 mod tests;

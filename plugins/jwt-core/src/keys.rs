@@ -145,25 +145,62 @@ impl Key {
 /// `sig` are skipped; any other key that cannot be used is an error naming
 /// it (`keys[2].alg: ...`).
 pub fn from_jwks(text: &str) -> Result<Vec<Key>, String> {
-    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    let entries = doc
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or("a JWKS needs a `keys` array")?;
     let mut keys = Vec::new();
-    for (i, entry) in entries.iter().enumerate() {
-        if entry
-            .get("use")
-            .is_some_and(|u| u != &Value::String("sig".into()))
-        {
-            continue;
-        }
-        keys.push(Key::from_jwk(entry, None, None).map_err(|e| format!("keys[{i}]: {e}"))?);
+    for (i, entry) in signature_entries(text)? {
+        keys.push(Key::from_jwk(&entry, None, None).map_err(|e| format!("keys[{i}]: {e}"))?);
     }
     if keys.is_empty() {
         return Err("the JWKS has no signature keys".into());
     }
     Ok(keys)
+}
+
+/// The keys of a JWKS document fetched from an identity provider, and why
+/// each key left out was. Unlike [`from_jwks`] (a document the operator
+/// wrote), one unusable key does not refuse the rest: an IdP may publish
+/// keys for algorithms this verifier lacks. Symmetric (`oct`) keys are
+/// always left out: a key anyone can fetch is no secret. An error when no
+/// signature key is left.
+pub fn from_remote_jwks(text: &str) -> Result<(Vec<Key>, Vec<String>), String> {
+    let mut keys = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, entry) in signature_entries(text)? {
+        if entry.get("kty").and_then(Value::as_str) == Some("oct") {
+            skipped.push(format!("keys[{i}]: a symmetric key in a published set"));
+            continue;
+        }
+        match Key::from_jwk(&entry, None, None) {
+            Ok(key) => keys.push(key),
+            Err(e) => skipped.push(format!("keys[{i}]: {e}")),
+        }
+    }
+    if keys.is_empty() {
+        let why = if skipped.is_empty() {
+            "it lists none".to_owned()
+        } else {
+            skipped.join("; ")
+        };
+        return Err(format!("the JWKS has no usable signature keys ({why})"));
+    }
+    Ok((keys, skipped))
+}
+
+/// The entries of a JWKS document's `keys` with their index, those whose
+/// `use` is not `sig` (encryption keys) left out.
+fn signature_entries(text: &str) -> Result<Vec<(usize, Value)>, String> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let Some(Value::Array(entries)) = doc.get("keys").cloned() else {
+        return Err("a JWKS needs a `keys` array".into());
+    };
+    Ok(entries
+        .into_iter()
+        .enumerate()
+        .filter(|(_, entry)| {
+            entry
+                .get("use")
+                .is_none_or(|u| u == &Value::String("sig".into()))
+        })
+        .collect())
 }
 
 fn ec_material(jwk: &Map<String, Value>) -> Result<(Material, Option<Alg>), String> {

@@ -1,5 +1,10 @@
 //! The route's `config` table, validated when the route loads: every key is
 //! parsed (PEM, JWK, JWKS) and bound to its algorithm before any request.
+//!
+//! Both plugins read the same table. [`Config`] (`jwt`) takes its keys
+//! from `keys` and `jwks` and refuses the remote ones; [`OidcConfig`]
+//! (`jwt-oidc`) takes `issuer` discovery or `jwks_uri` and refuses written
+//! keys, so a route never mixes the two by accident.
 
 use std::collections::BTreeMap;
 
@@ -54,13 +59,43 @@ pub enum TokenSource {
     Query(String),
 }
 
+/// `jwt-oidc`'s config: the shared part (its `keys` empty) and where the
+/// keys come from.
+#[derive(Deserialize)]
+#[serde(try_from = "RawConfig")]
+pub struct OidcConfig {
+    /// Claims, forwarding, token source and realm, as for `jwt`.
+    pub config: Config,
+    /// The key set's source and refresh bounds.
+    pub remote: Remote,
+}
+
+/// Where `jwt-oidc` fetches its key set, and how often at most.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// The issuer discovery is done for (the first `issuer`).
+    pub issuer: String,
+    /// The JWKS URL; `None`: from the issuer's
+    /// `/.well-known/openid-configuration`.
+    pub jwks_uri: Option<String>,
+    /// Fewest milliseconds between two fetches (an unknown `kid` refetches
+    /// no sooner).
+    pub refresh_interval_ms: u64,
+    /// A key set older than this is fetched again before use (the old one
+    /// still serves if the fetch fails).
+    pub max_age_ms: u64,
+}
+
 /// The table as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawConfig {
+pub struct RawConfig {
     #[serde(default)]
     keys: Vec<KeyEntry>,
     jwks: Option<Jwks>,
+    jwks_uri: Option<String>,
+    refresh_interval_s: Option<u64>,
+    max_age_s: Option<u64>,
     issuer: OneOrMany,
     audience: OneOrMany,
     #[serde(default = "default_leeway")]
@@ -96,45 +131,122 @@ fn default_realm() -> Realm {
 impl TryFrom<RawConfig> for Config {
     type Error = String;
 
-    fn try_from(raw: RawConfig) -> Result<Self, String> {
-        let mut keys: Vec<Key> = raw.keys.into_iter().map(|k| k.0).collect();
-        keys.extend(raw.jwks.into_iter().flat_map(|j| j.0));
+    fn try_from(mut raw: RawConfig) -> Result<Self, String> {
+        if raw.jwks_uri.is_some() || raw.refresh_interval_s.is_some() || raw.max_age_s.is_some() {
+            return Err(
+                "`jwks_uri`, `refresh_interval_s` and `max_age_s` are `jwt-oidc` keys: \
+                 that plugin fetches the issuer's keys over the `http` capability"
+                    .into(),
+            );
+        }
+        let mut keys: Vec<Key> = std::mem::take(&mut raw.keys)
+            .into_iter()
+            .map(|k| k.0)
+            .collect();
+        keys.extend(raw.jwks.take().into_iter().flat_map(|j| j.0));
         if keys.is_empty() {
             return Err("no keys: set `keys`, `jwks`, or both".into());
         }
-        let token = match (raw.token.header, raw.token.query, raw.token.scheme) {
-            (Some(_), Some(_), _) => {
-                return Err("`token`: set `header` or `query`, not both".into());
-            }
-            (None, Some(_), Some(_)) => {
-                return Err("`token.scheme` applies to `header` only".into());
-            }
-            (None, Some(query), None) if !query.is_empty() => TokenSource::Query(query),
-            (None, Some(_), None) => return Err("`token.query` must not be empty".into()),
-            (header, None, scheme) => TokenSource::Header {
-                name: header.unwrap_or_else(|| HeaderName::from_static("authorization")),
-                scheme: match scheme {
-                    None => Some("Bearer".into()),
-                    Some(s) if s.is_empty() => None,
-                    Some(s) if s.bytes().all(|b| b.is_ascii_graphic()) => Some(s),
-                    Some(s) => return Err(format!("`token.scheme` {s:?} is not a token")),
-                },
-            },
+        shared(raw, keys)
+    }
+}
+
+/// Default fewest seconds between two key set fetches.
+const DEFAULT_REFRESH_INTERVAL_S: u64 = 60;
+/// Default age after which a key set is fetched again.
+const DEFAULT_MAX_AGE_S: u64 = 300;
+
+impl TryFrom<RawConfig> for OidcConfig {
+    type Error = String;
+
+    fn try_from(mut raw: RawConfig) -> Result<Self, String> {
+        if !raw.keys.is_empty() || raw.jwks.is_some() {
+            return Err(
+                "`keys` and `jwks` are `jwt` keys: `jwt-oidc` takes its keys \
+                 from the issuer (`jwks_uri`, or discovery)"
+                    .into(),
+            );
+        }
+        let jwks_uri = raw.jwks_uri.take().map(checked_url).transpose()?;
+        let issuer = raw.issuer.0[0].clone();
+        if jwks_uri.is_none() {
+            checked_url(issuer.clone()).map_err(|e| format!("`issuer` for discovery: {e}"))?;
+        }
+        let refresh_interval_s = raw.refresh_interval_s.unwrap_or(DEFAULT_REFRESH_INTERVAL_S);
+        let max_age_s = raw.max_age_s.unwrap_or(DEFAULT_MAX_AGE_S);
+        if refresh_interval_s == 0 {
+            return Err("`refresh_interval_s` must be at least 1".into());
+        }
+        if max_age_s < refresh_interval_s {
+            return Err("`max_age_s` must be at least `refresh_interval_s`".into());
+        }
+        let remote = Remote {
+            issuer,
+            jwks_uri,
+            refresh_interval_ms: refresh_interval_s * 1000,
+            max_age_ms: max_age_s.saturating_mul(1000),
         };
-        Ok(Config {
-            keys,
-            issuers: raw.issuer.0,
-            audiences: raw.audience.0,
-            leeway_s: raw.leeway_s,
-            require_exp: raw.require_exp,
-            required_claims: raw.required_claims,
-            forward_claims: raw.forward_claims,
-            consumer_claim: raw.consumer_claim,
-            groups_claim: raw.groups_claim,
-            token,
-            realm: raw.realm.0,
+        Ok(OidcConfig {
+            config: shared(raw, Vec::new())?,
+            remote,
         })
     }
+}
+
+/// An `https://` URL (or `http://` to a loopback host, for development),
+/// without a fragment.
+pub fn checked_url(url: String) -> Result<String, String> {
+    let rest = if let Some(rest) = url.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split(['/', ':']).next().unwrap_or_default();
+        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            return Err(format!("`{url}`: keys are fetched over https:// only"));
+        }
+        rest
+    } else {
+        return Err(format!("`{url}` is not an https:// URL"));
+    };
+    if rest.is_empty() || rest.starts_with('/') || url.contains('#') {
+        return Err(format!("`{url}` is not a URL with a host and no fragment"));
+    }
+    Ok(url)
+}
+
+/// Everything but the keys, checked.
+fn shared(raw: RawConfig, keys: Vec<Key>) -> Result<Config, String> {
+    let token = match (raw.token.header, raw.token.query, raw.token.scheme) {
+        (Some(_), Some(_), _) => {
+            return Err("`token`: set `header` or `query`, not both".into());
+        }
+        (None, Some(_), Some(_)) => {
+            return Err("`token.scheme` applies to `header` only".into());
+        }
+        (None, Some(query), None) if !query.is_empty() => TokenSource::Query(query),
+        (None, Some(_), None) => return Err("`token.query` must not be empty".into()),
+        (header, None, scheme) => TokenSource::Header {
+            name: header.unwrap_or_else(|| HeaderName::from_static("authorization")),
+            scheme: match scheme {
+                None => Some("Bearer".into()),
+                Some(s) if s.is_empty() => None,
+                Some(s) if s.bytes().all(|b| b.is_ascii_graphic()) => Some(s),
+                Some(s) => return Err(format!("`token.scheme` {s:?} is not a token")),
+            },
+        },
+    };
+    Ok(Config {
+        keys,
+        issuers: raw.issuer.0,
+        audiences: raw.audience.0,
+        leeway_s: raw.leeway_s,
+        require_exp: raw.require_exp,
+        required_claims: raw.required_claims,
+        forward_claims: raw.forward_claims,
+        consumer_claim: raw.consumer_claim,
+        groups_claim: raw.groups_claim,
+        token,
+        realm: raw.realm.0,
+    })
 }
 
 /// `[[keys]]`: one key, bound to `alg`, from exactly one of `pem`, `secret`

@@ -46,6 +46,7 @@ mod jwt;
 mod oidc;
 mod rate_limit;
 mod shared_state;
+mod signatures;
 mod transform;
 
 // Telemetry.

@@ -4,7 +4,7 @@
 //! later plugin as `consumer`, and a JWKS file given with `config_files`.
 
 #[path = "../plugins/jwt/src/tests/mint.rs"]
-mod mint;
+pub(crate) mod mint;
 use crate::support;
 
 use http::{Method, StatusCode};
@@ -24,7 +24,12 @@ fn now() -> u64 {
 }
 
 fn claims() -> Value {
-    json!({ "iss": "https://id.example", "aud": ["other", "api"], "sub": "alice",
+    claims_from("https://id.example")
+}
+
+/// Good claims from `iss`, for audience `api`.
+pub(crate) fn claims_from(iss: &str) -> Value {
+    json!({ "iss": iss, "aud": ["other", "api"], "sub": "alice",
             "scope": "orders:read", "exp": now() + NOW_SLACK, "nbf": now() - 5 })
 }
 
@@ -82,14 +87,18 @@ async fn all_keys_gateway() -> TestGateway {
     jwt_gateway(&jwt_config(json!(keys)), None).start().await
 }
 
-async fn send(gw: &TestGateway, token: &str, headers: &[(&str, &str)]) -> support::TestResponse {
+pub(crate) async fn send(
+    gw: &TestGateway,
+    token: &str,
+    headers: &[(&str, &str)],
+) -> support::TestResponse {
     let auth = format!("Bearer {token}");
     let mut all = vec![("authorization", auth.as_str())];
     all.extend_from_slice(headers);
     gw.send(Method::GET, "/orders", &all, "").await
 }
 
-fn assert_rejected(response: &support::TestResponse, what: &str) {
+pub(crate) fn assert_rejected(response: &support::TestResponse, what: &str) {
     assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{what}");
     assert_eq!(response.header("www-authenticate"), Some(INVALID), "{what}");
     assert_eq!(
@@ -152,18 +161,28 @@ async fn missing_token_gets_a_bare_challenge() {
 #[tokio::test]
 async fn every_attack_is_rejected() {
     let gw = all_keys_gateway().await;
-    let good = claims();
+    for (what, token) in attacks("https://id.example") {
+        let response = send(&gw, &token, &[("x-user", "root")]).await;
+        assert_rejected(&response, what);
+    }
+}
+
+/// The attack table: tokens for issuer `iss` and audience `api` that must
+/// all be refused by a gateway trusting `issuer()`'s keys (by their alg's
+/// name as `kid`).
+pub(crate) fn attacks(iss: &str) -> Vec<(&'static str, String)> {
+    let good = claims_from(iss);
     let mut half_zero = vec![0u8; 32];
     half_zero.extend([7u8; 32]);
     let rsa_pem = issuer().pem("RS256");
-    let mut expired = claims();
+    let mut expired = claims_from(iss);
     expired["exp"] = json!(now() - 3600);
-    let mut wrong_aud = claims();
+    let mut wrong_aud = claims_from(iss);
     wrong_aud["aud"] = json!("billing");
-    let mut wrong_iss = claims();
+    let mut wrong_iss = claims_from(iss);
     wrong_iss["iss"] = json!("https://evil.example");
     let mut jku = json!({ "alg": "RS256", "kid": "RS256", "jku": "http://127.0.0.1:1/jwks.json" });
-    let attacks = [
+    vec![
         (
             "alg none",
             mint_with(&json!({ "alg": "none" }), &good, |_| Vec::new()),
@@ -247,11 +266,7 @@ async fn every_attack_is_rejected() {
             "garbage",
             format!("{}.{}.", b64(b"{\"alg\":\"HS256\"}"), b64(b"{}")),
         ),
-    ];
-    for (what, token) in attacks {
-        let response = send(&gw, &token, &[("x-user", "root")]).await;
-        assert_rejected(&response, what);
-    }
+    ]
 }
 
 #[tokio::test]

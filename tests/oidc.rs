@@ -4,6 +4,8 @@
 //! rotation picked up on the first token with the new `kid`, the removed
 //! key refused after; the known attacks refused; the IdP down (the last
 //! good set serves) and a route that never had a set (503, then recovery).
+//! And `jwt`'s whole attack table, refused by `jwt-oidc` with the
+//! issuer's keys published as a JWKS.
 
 use crate::support;
 use crate::support::idp::Idp;
@@ -31,6 +33,15 @@ fn now_ms() -> u64 {
 /// A gateway whose `/orders` verifies tokens of `idp`'s issuer with
 /// `jwt-oidc` (discovery, refetch spacing 1 s, sets fresh for `max_age_s`).
 async fn gateway(idp: &Idp, max_age_s: u64) -> (TestGateway, tempfile::TempDir) {
+    gateway_for(idp, max_age_s, "orders").await
+}
+
+/// [`gateway`] accepting tokens for `audience`.
+async fn gateway_for(
+    idp: &Idp,
+    max_age_s: u64,
+    audience: &str,
+) -> (TestGateway, tempfile::TempDir) {
     let (dir, ca) = idp.ca_file();
     let gw = Gateway::builder()
         .runtime("deadline_ms = 2000")
@@ -45,7 +56,7 @@ async fn gateway(idp: &Idp, max_age_s: u64) -> (TestGateway, tempfile::TempDir) 
                         ca.display()
                     ))
                     .config("issuer", &idp.issuer())
-                    .config("audience", "orders")
+                    .config("audience", audience)
                     .config_toml("refresh_interval_s", "1")
                     .config_toml("max_age_s", &max_age_s.to_string())
                     .config_toml("forward_claims", r#"{ sub = "x-user" }"#),
@@ -157,6 +168,36 @@ async fn jwt_oidc_without_a_key_set_fails_closed_then_recovers() {
     while get(&gw, &token).await.status != StatusCode::OK {
         assert!(std::time::Instant::now() < deadline, "never recovered");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_oidc_refuses_every_attack_of_the_jwt_table() {
+    use crate::jwt::mint::{ALGS, issuer};
+    let idp = Idp::start().await;
+    // Every asymmetric test key, published (an IdP publishes no secrets).
+    let published: Vec<&str> = ALGS.into_iter().filter(|a| !a.starts_with("HS")).collect();
+    let keys: Vec<Value> = published.iter().map(|alg| issuer().jwk(alg)).collect();
+    idp.publish_jwks(json!({ "keys": keys }));
+    let (gw, _dir) = gateway_for(&idp, 300, "api").await;
+    let iss = idp.issuer();
+    // The control: each published key's tokens pass, so a refusal below is
+    // the attack's doing.
+    for alg in &published {
+        let token = issuer().mint(
+            &json!({ "alg": alg, "kid": alg }),
+            &crate::jwt::claims_from(&iss),
+        );
+        assert_eq!(
+            crate::jwt::send(&gw, &token, &[]).await.status,
+            StatusCode::OK,
+            "{alg}"
+        );
+    }
+    for (what, token) in crate::jwt::attacks(&iss) {
+        let response = crate::jwt::send(&gw, &token, &[("x-user", "root")]).await;
+        crate::jwt::assert_rejected(&response, what);
     }
     gw.shutdown().await;
 }

@@ -40,6 +40,7 @@ mod upstream_tls;
 
 // Plugins.
 mod access;
+mod admin_auth;
 mod cache;
 mod identity;
 mod jwt;

@@ -37,6 +37,9 @@ pub enum StartError {
     /// etcd could not be reached for the config.
     #[error(transparent)]
     Etcd(#[from] EtcdError),
+    /// The audit log could not be opened.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// A running gateway with live reload.
@@ -90,6 +93,9 @@ impl App {
             Reloader::start_sourced(config.clone(), source, revision, Some(monitor.clone()))
                 .await?;
         monitor.set_reload_source(reload_source(&reloader));
+        if let Some(audit) = config.admin.as_ref().and_then(|a| a.audit.as_ref()) {
+            reloader.set_audit(Arc::new(crate::audit::AuditLog::open(audit)?));
+        }
         let running = RunningGateway::start_live(&config, reloader.live().clone()).await?;
         let (stop, _) = watch::channel(false);
         let cluster = ClusterSlot::default();
@@ -100,6 +106,7 @@ impl App {
                     AdminServer::start(
                         admin.addr,
                         admin.max_connections,
+                        &admin.tokens,
                         &Limits::resolve(&config.limits, None),
                         reloader.clone(),
                         monitor,

@@ -35,6 +35,7 @@
 //! ```
 
 pub mod app;
+pub mod audit;
 pub mod body;
 pub mod config;
 pub mod control;

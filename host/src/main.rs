@@ -53,6 +53,21 @@ enum Command {
     /// The config document in etcd.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain through FILES (oldest first: `audit.jsonl.2
+    /// audit.jsonl.1 audit.jsonl`); name the first broken or missing
+    /// record and exit 1.
+    Verify {
+        /// The files, oldest first.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -77,6 +92,16 @@ enum ConfigCommand {
         #[arg(long)]
         from: String,
     },
+}
+
+/// `portico audit verify`: the chain's extent, or the first broken line.
+fn verify_audit(files: &[PathBuf]) -> anyhow::Result<()> {
+    let verified = portico::audit::verify_files(files)?;
+    println!(
+        "ok: {} records, {} to {}, last hash {}",
+        verified.records, verified.first_seq, verified.last_seq, verified.head
+    );
+    Ok(())
 }
 
 /// mimalloc: the request path allocates and frees small objects on each
@@ -120,6 +145,7 @@ fn main() -> ExitCode {
                 expect_revision,
             }) => push(file, &to, expect_revision).await,
             Command::Config(ConfigCommand::Get { from }) => get(&from).await,
+            Command::Audit(AuditCommand::Verify { files }) => verify_audit(&files),
         }
     });
     match result {

@@ -8,6 +8,7 @@
 //! router and the upstreams take the parsed values. Plugin configs are
 //! checked later by the plugins' own `init`, when the gateway is built.
 
+pub mod admin;
 pub mod checked;
 mod error;
 pub mod etcd;
@@ -27,6 +28,7 @@ pub(crate) mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use admin::{AdminRole, AdminToken, AuditConfig};
 pub use error::{ConfigError, ConfigErrors};
 pub use etcd::{EtcdConfig, EtcdDiscoveryConfig, EtcdLocation};
 pub use limits::LimitsConfig;
@@ -112,6 +114,9 @@ fn deserialize_at(path: &Path, base: &Path, text: &str) -> Result<Config, Config
         None => base.join(".portico").join("analytics"),
     });
     config.observability.resolve_paths(&base);
+    if let Some(audit) = config.admin.as_mut().and_then(|a| a.audit.as_mut()) {
+        audit.path = resolve(&base, &audit.path);
+    }
     if let Some(password) = config
         .state
         .redis

@@ -90,6 +90,11 @@ pub struct AdminConfig {
     /// they are accepted.
     #[serde(default = "default_admin_max_connections")]
     pub max_connections: usize,
+    /// Bearer tokens; with any, every endpoint but `/healthz` needs one.
+    #[serde(default)]
+    pub tokens: Vec<crate::config::admin::AdminToken>,
+    /// The hash-chained audit log of admin actions and config changes.
+    pub audit: Option<crate::config::admin::AuditConfig>,
 }
 
 fn default_admin_max_connections() -> usize {

@@ -189,16 +189,30 @@ fn is_plugin_name(name: &str) -> bool {
 fn check_admin(config: &Config, errors: &mut Errors) {
     if let Some(admin) = &config.admin
         && !admin.addr.ip().is_loopback()
+        && admin.tokens.is_empty()
         && !admin.allow_non_loopback
     {
         errors.add(
             "admin.addr",
             format!(
-                "{} is not a loopback address; the admin listener has no authentication \
-                 (set `admin.allow_non_loopback = true` to bind it anyway)",
+                "{} is not a loopback address and the admin listener has no credentials \
+                 (add `[[admin.tokens]]`, or set `admin.allow_non_loopback = true` to bind it anyway)",
                 admin.addr
             ),
         );
+    }
+    if let Some(admin) = &config.admin {
+        for (key, message) in crate::config::admin::check_tokens(&admin.tokens) {
+            errors.add(&key, message);
+        }
+        if let Some(audit) = &admin.audit {
+            if audit.max_bytes < 4096 {
+                errors.add("admin.audit.max_bytes", "must be at least 4096");
+            }
+            if audit.keep == 0 {
+                errors.add("admin.audit.keep", "must be at least 1");
+            }
+        }
     }
     if config.reload.interval_ms == 0 {
         errors.add("reload.interval_ms", "must be at least 1");

@@ -43,7 +43,7 @@ const PLANES: &[&str] = &["data", "telemetry", "control"];
 const LAYERS: &[(&str, &[&str])] = &[
     ("", &["body", "histogram", "shutdown", "net", "worker"]),
     ("", &["config"]),
-    ("", &["etcd"]),
+    ("", &["etcd", "audit"]),
     ("data", &["router", "tls"]),
     ("data", &["observe"]),
     ("data", &["runtime"]),

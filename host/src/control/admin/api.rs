@@ -6,6 +6,10 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde::Serialize;
 
+use std::net::SocketAddr;
+
+use super::auth::Access;
+use crate::audit::{Actor, Entry};
 use crate::body::{self, Body};
 use crate::control::cluster::Cluster;
 use crate::control::reload::{ReloadOutcome, ReloadReport, ReloadTrigger, Reloader, RollbackError};
@@ -14,14 +18,33 @@ use crate::telemetry::monitor::Monitor;
 /// Largest request body the admin API reads (it takes none today).
 const MAX_BODY: usize = 64 * 1024;
 
-/// Serves one admin request.
-pub(super) async fn handle(
-    reloader: &Reloader,
-    monitor: Option<&Monitor>,
-    cluster: Option<&Cluster>,
-    request: Request<Incoming>,
-) -> Response<Body> {
+/// What one admin request is served with.
+pub(super) struct Context<'a> {
+    pub access: &'a Access,
+    pub reloader: &'a Reloader,
+    pub monitor: Option<&'a Monitor>,
+    pub cluster: Option<&'a Cluster>,
+    /// The client's address.
+    pub addr: SocketAddr,
+}
+
+/// Most audit records one `GET /audit` returns.
+const MAX_AUDIT_PAGE: usize = 1000;
+
+/// Serves one admin request: checks who sent it, then answers it.
+pub(super) async fn handle(context: &Context<'_>, request: Request<Incoming>) -> Response<Body> {
     let (head, incoming) = request.into_parts();
+    let audit = context.reloader.audit();
+    let caller = match context.access.check(&head, context.addr) {
+        Ok(caller) => caller,
+        Err(refused) => {
+            if let Some(audit) = audit {
+                audit.record(refused.entry);
+            }
+            return refused.response;
+        }
+    };
+    let (reloader, monitor, cluster) = (context.reloader, context.monitor, context.cluster);
     // Drain what the client sent, so keep-alive works; the API takes no body.
     if http_body_util::Limited::new(incoming, MAX_BODY)
         .collect()
@@ -58,21 +81,81 @@ pub(super) async fn handle(
                 "this gateway is not configured from etcd (portico run --config etcd://HOST:PORT/PREFIX), so it has no cluster",
             ),
         },
-        (&Method::POST, ["reload"]) => report(reloader.reload_config(ReloadTrigger::Admin).await),
-        (&Method::POST, ["plugins", name, "rollback"]) => match reloader.rollback(name).await {
-            Ok(done) => report(done),
-            Err(error @ RollbackError::Unknown(_)) => {
-                problem(StatusCode::NOT_FOUND, &error.to_string())
+        (&Method::GET, ["audit"]) => match audit {
+            Some(audit) => {
+                let query = head.uri.query().unwrap_or_default();
+                let number = |name: &str| {
+                    query
+                        .split('&')
+                        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                        .and_then(|v| v.parse::<u64>().ok())
+                };
+                let after = number("after").unwrap_or(0);
+                let limit =
+                    number("limit").map_or(100, |n| n.clamp(1, MAX_AUDIT_PAGE as u64)) as usize;
+                match audit.page(after, limit) {
+                    Ok(records) => {
+                        let next_after = records
+                            .last()
+                            .and_then(|r| r["seq"].as_u64())
+                            .unwrap_or(after);
+                        json(
+                            StatusCode::OK,
+                            &serde_json::json!({ "records": records, "next_after": next_after }),
+                        )
+                    }
+                    Err(error) => problem(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string()),
+                }
             }
-            Err(error @ RollbackError::NoPrevious(_)) => {
-                problem(StatusCode::CONFLICT, &error.to_string())
-            }
+            None => problem(
+                StatusCode::NOT_FOUND,
+                "this gateway keeps no audit log (configure [admin.audit])",
+            ),
         },
-        (_, ["healthz" | "metrics" | "plugins" | "routes" | "reloads" | "reload" | "cluster"])
+        (&Method::POST, ["reload"]) => {
+            let done = reloader.reload_config(ReloadTrigger::Admin).await;
+            if let Some(audit) = audit {
+                audit.record(done.audit_entry(caller.actor, "reload"));
+            }
+            report(done)
+        }
+        (&Method::POST, ["plugins", name, "rollback"]) => {
+            let (status, outcome) = match reloader.rollback(name).await {
+                Ok(done) => {
+                    if let Some(audit) = audit {
+                        audit.record(done.audit_entry(caller.actor, "rollback"));
+                    }
+                    return report(done);
+                }
+                Err(error @ RollbackError::Unknown(_)) => (StatusCode::NOT_FOUND, error),
+                Err(error @ RollbackError::NoPrevious(_)) => (StatusCode::CONFLICT, error),
+            };
+            if let Some(audit) = audit {
+                audit.record(failed(caller.actor, "rollback", name, &outcome.to_string()));
+            }
+            problem(status, &outcome.to_string())
+        }
+        (
+            _,
+            [
+                "healthz" | "metrics" | "plugins" | "routes" | "reloads" | "reload" | "cluster"
+                | "audit",
+            ],
+        )
         | (_, ["plugins", _, "rollback"]) => {
             problem(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         }
         _ => problem(StatusCode::NOT_FOUND, &format!("no admin endpoint {path}")),
+    }
+}
+
+/// The audit record of an admin action that could not be done.
+fn failed(actor: Actor, action: &str, target: &str, why: &str) -> Entry {
+    Entry {
+        actor,
+        action: action.to_owned(),
+        outcome: "error".to_owned(),
+        detail: serde_json::json!({ "target": target, "error": why }),
     }
 }
 

@@ -10,10 +10,12 @@
 //! | `POST /plugins/<name>/rollback` | make the previous version active; 200, 404, 409 or 422 |
 //! | `GET /metrics` | Prometheus text exposition (see `observe::metrics`) |
 //! | `GET /cluster` | for a gateway configured from etcd: every registered instance, the config's latest revision, whether each serves it; 404 otherwise, 503 when etcd does not answer |
-//! | `GET /healthz` | `ok` |
+//! | `GET /audit?after=SEQ&limit=N` | audit records after `SEQ` (oldest first, at most `N`, default 100, at most 1000); 404 without `[admin.audit]` |
+//! | `GET /healthz` | `ok` (needs no token) |
 //! | `GET /`, `/dashboard`, `/api/live`, `/api/alerts`, `/analytics/...` | the monitor's dashboard and JSON ([`crate::telemetry::monitor::http`]) |
 
 mod api;
+mod auth;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -27,6 +29,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::config::AdminToken;
 use crate::control::cluster::ClusterSlot;
 use crate::control::reload::Reloader;
 use crate::data::limits::Limits;
@@ -46,9 +49,11 @@ impl AdminServer {
     /// (more are closed at once), heads read within the gateway's
     /// `[limits] header_read_timeout_ms` and no larger than its
     /// `max_header_bytes`, and the same drain on shutdown.
+    #[allow(clippy::too_many_arguments)]
     pub async fn start(
         addr: SocketAddr,
         max_connections: usize,
+        tokens: &[AdminToken],
         limits: &Limits,
         reloader: Arc<Reloader>,
         monitor: Option<Arc<Monitor>>,
@@ -69,6 +74,7 @@ impl AdminServer {
             .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(limits.max_header_bytes.max(8192));
         let server = Arc::new(AdminConnections {
+            access: Arc::new(auth::Access::new(tokens)),
             reloader,
             monitor,
             cluster,
@@ -93,6 +99,7 @@ impl AdminServer {
 
 /// The admin API on one HTTP/1.1 connection.
 struct AdminConnections {
+    access: Arc<auth::Access>,
     reloader: Arc<Reloader>,
     monitor: Option<Arc<Monitor>>,
     cluster: ClusterSlot,
@@ -101,18 +108,25 @@ struct AdminConnections {
 }
 
 impl Serve for AdminConnections {
-    async fn serve(&self, stream: TcpStream, _addr: SocketAddr, mut life: Lifecycle) {
+    async fn serve(&self, stream: TcpStream, addr: SocketAddr, mut life: Lifecycle) {
+        let access = self.access.clone();
         let reloader = self.reloader.clone();
         let monitor = self.monitor.clone();
         let cluster = self.cluster.clone();
         let service = service_fn(move |request| {
+            let access = access.clone();
             let reloader = reloader.clone();
             let monitor = monitor.clone();
             let cluster = cluster.clone();
             async move {
-                let response =
-                    api::handle(&reloader, monitor.as_deref(), cluster.get(), request).await;
-                Ok::<_, Infallible>(response)
+                let context = api::Context {
+                    access: &access,
+                    reloader: &reloader,
+                    monitor: monitor.as_deref(),
+                    cluster: cluster.get(),
+                    addr,
+                };
+                Ok::<_, Infallible>(api::handle(&context, request).await)
             }
         });
         let connection = self.http1.serve_connection(TokioIo::new(stream), service);

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::report::{PluginChange, ReloadOutcome, ReloadReport, ReloadTrigger};
 use super::source::ConfigSource;
+use crate::audit::{Actor, AuditLog};
 use crate::config::{Config, ConfigErrors};
 use crate::data::gateway::LiveGateway;
 use crate::data::gateway::{Gateway, GatewayRuntime};
@@ -79,6 +80,9 @@ pub struct Reloader {
     /// the cluster registration.
     revision: tokio::sync::watch::Sender<i64>,
     applied: AtomicI64,
+    /// Where every reload not asked for through the admin API is recorded
+    /// (the admin API records its own, with who asked).
+    audit: std::sync::OnceLock<Arc<AuditLog>>,
 }
 
 impl Reloader {
@@ -139,6 +143,7 @@ impl Reloader {
             source,
             revision: tokio::sync::watch::Sender::new(revision),
             applied: AtomicI64::new(revision),
+            audit: std::sync::OnceLock::new(),
         }))
     }
 
@@ -442,7 +447,42 @@ impl Reloader {
             history.pop_front();
         }
         history.push_back(report.clone());
+        drop(history);
+        if let Some(audit) = self.audit.get()
+            && !matches!(
+                report.trigger,
+                ReloadTrigger::Admin | ReloadTrigger::Rollback { .. }
+            )
+        {
+            audit.record(report.audit_entry(
+                Actor::System {
+                    trigger: report.trigger_kind(),
+                },
+                &report.trigger_kind(),
+            ));
+        }
         report
+    }
+
+    /// Starts recording reloads in `audit`, beginning with the startup
+    /// snapshot's report. Once per process; later calls are ignored.
+    pub fn set_audit(&self, audit: Arc<AuditLog>) {
+        if let Some(startup) = self.history().into_iter().next()
+            && startup.trigger == ReloadTrigger::Startup
+        {
+            audit.record(startup.audit_entry(
+                Actor::System {
+                    trigger: "startup".into(),
+                },
+                "startup",
+            ));
+        }
+        let _ = self.audit.set(audit);
+    }
+
+    /// The audit log, when `[admin.audit]` is configured.
+    pub fn audit(&self) -> Option<&Arc<AuditLog>> {
+        self.audit.get()
     }
 }
 

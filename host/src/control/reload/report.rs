@@ -146,3 +146,35 @@ impl ReloadReport {
             .map_or(0, |d| d.as_millis() as u64);
     }
 }
+
+impl ReloadReport {
+    /// The audit record of this reload, done by `actor` as `action`.
+    pub fn audit_entry(&self, actor: crate::audit::Actor, action: &str) -> crate::audit::Entry {
+        let outcome = match self.outcome {
+            ReloadOutcome::Applied => "applied",
+            ReloadOutcome::Unchanged => "unchanged",
+            ReloadOutcome::Refused => "refused",
+        };
+        crate::audit::Entry {
+            actor,
+            action: action.to_owned(),
+            outcome: outcome.to_owned(),
+            detail: serde_json::json!({
+                "reload_id": self.id,
+                "trigger": self.trigger,
+                "plugins": self.plugins,
+                "config_revision": self.config_revision,
+                "errors": self.errors,
+                "warnings": self.warnings,
+            }),
+        }
+    }
+
+    /// The trigger's kind (`config_file`, `signal`, ...), as in its JSON.
+    pub fn trigger_kind(&self) -> String {
+        serde_json::to_value(&self.trigger)
+            .ok()
+            .and_then(|v| v["kind"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}

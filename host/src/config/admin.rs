@@ -1,0 +1,95 @@
+//! The admin listener's credentials and audit log: `[[admin.tokens]]` and
+//! `[admin.audit]`.
+//!
+//! ```toml
+//! [admin]
+//! addr = "0.0.0.0:9901"              # with tokens, any address may be bound
+//!
+//! [[admin.tokens]]
+//! name = "ops"                       # who, in the audit log
+//! sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+//! role = "write"                     # or "read" (the default)
+//!
+//! [admin.audit]
+//! path = "/var/log/portico/audit.jsonl"
+//! max_bytes = 67108864               # rotate past this (default 64 MiB)
+//! keep = 10                          # rotated files kept
+//! ```
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// What a token may do.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRole {
+    /// Listings, metrics, the dashboard, analytics, the audit log.
+    #[default]
+    Read,
+    /// Everything `read` may, and reload, rollback, erasure.
+    Write,
+}
+
+/// One bearer token of the admin API, kept as its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminToken {
+    /// The token's holder, as the audit log names it.
+    pub name: String,
+    /// Lowercase hex SHA-256 of the token (`printf %s TOKEN | sha256sum`).
+    pub sha256: String,
+    /// What it may do.
+    #[serde(default)]
+    pub role: AdminRole,
+}
+
+/// `[admin.audit]`: the hash-chained audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The file records are appended to (relative: to the config file).
+    pub path: PathBuf,
+    /// Past this size the file is rotated (`path.1`, `path.2`, ...).
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: u64,
+    /// Rotated files kept.
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+}
+
+fn default_max_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+
+fn default_keep() -> usize {
+    10
+}
+
+/// Problems with `[admin]` credentials, as `(key, message)`.
+pub fn check_tokens(tokens: &[AdminToken]) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let key = |field: &str| format!("admin.tokens[{i}].{field}");
+        if token.name.is_empty() || token.name.chars().any(char::is_control) {
+            problems.push((key("name"), "must be non-empty text".to_owned()));
+        }
+        if tokens[..i].iter().any(|t| t.name == token.name) {
+            problems.push((key("name"), format!("`{}` is used twice", token.name)));
+        }
+        if token.sha256.len() != 64
+            || !token
+                .sha256
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            problems.push((
+                key("sha256"),
+                "must be 64 lowercase hex digits (printf %s TOKEN | sha256sum)".to_owned(),
+            ));
+        }
+    }
+    problems
+}

@@ -272,3 +272,31 @@ async fn admin_tokens_and_roles_are_enforced_and_every_action_is_audited() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tokens_the_dashboard_asks_for_one_instead_of_showing_data() {
+    let Some(browser) = crate::dashboard::chromium() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "chromium is required under CI=true (apt-get install chromium)"
+        );
+        eprintln!("skipped: chromium not found (set CHROMIUM or install it)");
+        return;
+    };
+    let gw = support::builder::Gateway::builder()
+        .admin(&format!(
+            "tokens = [{{ name = \"ops\", sha256 = \"{}\" }}]",
+            sha256_hex(READ_TOKEN)
+        ))
+        .echo("origin")
+        .route("hello", |r| r.prefix("/hello").upstream("origin"))
+        .start()
+        .await;
+    let admin = gw.admin.expect("admin");
+    let dom = crate::dashboard::dump_dom(browser, format!("http://{admin}/"), 3000).await;
+    // The page loaded (it needs no token), its first data request got 401,
+    // and the token form is shown (no longer `hidden`).
+    assert!(dom.contains("<form id=\"login\">"), "{dom}");
+    assert!(dom.contains("needs a token"), "{dom}");
+    gw.shutdown().await;
+}

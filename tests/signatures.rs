@@ -45,10 +45,22 @@ async fn gateway(state_table: Option<&str>) -> TestGateway {
         .await
 }
 
-/// The headers a client signing `POST path` with `body` for `gw` sends;
-/// each signature has its own `nonce` (two signatures of the same request
-/// in the same second are otherwise the same bytes: a replay).
+/// The headers a client signing `POST path` with `body` for `gw` sends.
 fn sign(gw: &TestGateway, path: &str, body: &str) -> Vec<(String, String)> {
+    signed_headers(&gw.addr.to_string(), "billing", SECRET, path, body)
+}
+
+/// The headers a client holding `secret` as key `keyid` sends for
+/// `POST path` with `body` to `authority`; each signature has its own
+/// `nonce` (two signatures of the same request in the same second are
+/// otherwise the same bytes: a replay).
+pub(crate) fn signed_headers(
+    authority: &str,
+    keyid: &str,
+    secret: &str,
+    path: &str,
+    body: &str,
+) -> Vec<(String, String)> {
     let digest = format!(
         "sha-256=:{}:",
         STANDARD.encode(Sha256::digest(body.as_bytes()))
@@ -60,13 +72,12 @@ fn sign(gw: &TestGateway, path: &str, body: &str) -> Vec<(String, String)> {
     static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let nonce = NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let input = format!(
-        r#"("@method" "@authority" "@path" "@query" "content-digest");created={created};keyid="billing";alg="hmac-sha256";nonce="n{nonce}""#
+        r#"("@method" "@authority" "@path" "@query" "content-digest");created={created};keyid="{keyid}";alg="hmac-sha256";nonce="n{nonce}""#
     );
     let base = format!(
-        "\"@method\": POST\n\"@authority\": {}\n\"@path\": {path}\n\"@query\": ?\n\"content-digest\": {digest}\n\"@signature-params\": {input}",
-        gw.addr
+        "\"@method\": POST\n\"@authority\": {authority}\n\"@path\": {path}\n\"@query\": ?\n\"content-digest\": {digest}\n\"@signature-params\": {input}"
     );
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(base.as_bytes());
     let signature = STANDARD.encode(mac.finalize().into_bytes());
     vec![

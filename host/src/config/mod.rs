@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod observability;
 pub mod outbound;
 mod salvage;
+pub mod secrets;
 mod sections;
 pub mod state;
 pub mod target;
@@ -132,6 +133,7 @@ fn deserialize_at(path: &Path, base: &Path, text: &str) -> Result<Config, Config
         upstream.resolve_paths(&base);
     }
     for plugin in config.routes.iter_mut().flat_map(|r| r.plugins.iter_mut()) {
+        secrets::resolve_paths(&mut plugin.config, &base);
         for file in plugin.config_files.values_mut() {
             *file = resolve(&base, file);
         }

@@ -84,6 +84,9 @@ pub enum SecretRef {
     Env(String),
     /// `{ file = "path" }`: the file's contents, without a trailing newline.
     File(PathBuf),
+    /// `{ secret = "env:NAME" }` or `{ secret = "file:path" }`: the form
+    /// plugin configs use (see `config::secrets`).
+    Secret(String),
 }
 
 impl SecretRef {
@@ -95,15 +98,18 @@ impl SecretRef {
             SecretRef::File(path) => std::fs::read_to_string(path)
                 .map(|text| text.trim_end_matches(['\r', '\n']).to_owned())
                 .map_err(|e| format!("cannot read {}: {e}", path.display())),
+            SecretRef::Secret(reference) => super::secrets::read_reference(reference),
         }
     }
 
     /// A file reference made absolute against `base`.
     pub(crate) fn resolve(&mut self, base: &Path) {
-        if let SecretRef::File(path) = self
-            && path.is_relative()
-        {
-            *path = base.join(&*path);
+        match self {
+            SecretRef::File(path) if path.is_relative() => *path = base.join(&*path),
+            SecretRef::Secret(reference) => {
+                *reference = super::secrets::resolve_reference(reference, base);
+            }
+            _ => {}
         }
     }
 }

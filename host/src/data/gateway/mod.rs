@@ -260,13 +260,17 @@ async fn load_chain(
     let mut errors = Vec::new();
     for (p, plugin) in route.plugins.iter().enumerate() {
         let key = format!("routes[{r}].plugins[{p}]");
-        let plugin = match with_config_files(plugin) {
+        let mut plugin = match with_config_files(plugin) {
             Ok(plugin) => plugin.into_owned(),
             Err((file, message)) => {
                 errors.push((format!("{key}.config_files.{file}"), message));
                 continue;
             }
         };
+        if let Err((inner, message)) = crate::config::secrets::read_all(&mut plugin.config) {
+            errors.push((format!("{key}.config.{inner}"), message));
+            continue;
+        }
         let slot = match components.component(&plugin.name).await {
             Ok(component) => match reusable(old, p, &plugin, &component) {
                 Some(slot) => Ok(slot),

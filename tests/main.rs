@@ -46,6 +46,7 @@ mod identity;
 mod jwt;
 mod oidc;
 mod rate_limit;
+mod redaction;
 mod secrets;
 mod shared_state;
 mod signatures;

@@ -218,6 +218,54 @@ redact_query_params = ["api_key"]"#,
     assert_eq!(line["path"], "/p?api_key=[redacted]&q=shoes");
 }
 
+/// The `client` field of one request's line under `[observability]` keys
+/// `observability`.
+async fn logged_client(observability: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("access.log");
+    let origin = upstream("origin").await;
+    let gw = Gateway::builder()
+        .table(&format!(
+            "[observability]\n{observability}\n[observability.access_log]\nenabled = true\nfile = \"{}\"",
+            file.display()
+        ))
+        .upstream("origin", &[origin])
+        .route("logged", |r| r.upstream("origin"))
+        .start()
+        .await;
+    gw.get("/p").await;
+    let line = &lines(&file, 1).await[0];
+    gw.shutdown().await;
+    line["client"].as_str().expect("client").to_owned()
+}
+
+#[tokio::test]
+async fn client_addresses_can_be_truncated_or_hashed() {
+    assert!(
+        logged_client("").await.starts_with("127.0.0.1:"),
+        "full by default"
+    );
+    assert_eq!(
+        logged_client(r#"client_address = "truncated""#).await,
+        "127.0.0.0"
+    );
+    // SAFETY: only this test reads or writes this variable.
+    unsafe { std::env::set_var("PORTICO_TEST_CLIENT_KEY", "a key for client addresses") };
+    let hashed = logged_client(
+        "client_address = \"hashed\"\nclient_address_key = { env = \"PORTICO_TEST_CLIENT_KEY\" }",
+    )
+    .await;
+    assert!(
+        hashed.starts_with("h:") && !hashed.contains("127.0.0"),
+        "{hashed}"
+    );
+    let again = logged_client(
+        "client_address = \"hashed\"\nclient_address_key = { env = \"PORTICO_TEST_CLIENT_KEY\" }",
+    )
+    .await;
+    assert_eq!(hashed, again, "the same client, the same value");
+}
+
 #[test]
 fn bad_access_log_config_is_refused_with_its_key() {
     let cases = [

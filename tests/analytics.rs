@@ -172,6 +172,51 @@ async fn rollups_match_the_traffic_and_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn one_consumers_rows_are_erased_on_request() {
+    let data = tempfile::tempdir().unwrap();
+    let gw = analytics_gateway(data.path(), 60).await;
+    for user in ["carol", "carol", "dan"] {
+        let r = gw
+            .gateway
+            .send(Method::GET, "/api/x", &[("x-user", user)], "")
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let erased = gw
+        .gateway
+        .send_to(
+            gw.admin,
+            Method::DELETE,
+            "/analytics/consumers/carol",
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(erased.status, StatusCode::OK);
+    assert_eq!(erased.json()["erased_rows"], 1, "carol's one rollup row");
+    let consumers = by_name(
+        &gw.gateway
+            .admin_get("/analytics/top-consumers")
+            .await
+            .json(),
+    );
+    assert!(!consumers.contains_key("carol"), "{consumers:?}");
+    assert_eq!(consumers["dan"]["requests"], 1, "others stay");
+    let again = gw
+        .gateway
+        .send_to(
+            gw.admin,
+            Method::DELETE,
+            "/analytics/consumers/carol",
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(again.json()["erased_rows"], 0);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn an_unwritable_data_dir_degrades_analytics_not_traffic() {
     logs();
     let base = tempfile::tempdir().unwrap();

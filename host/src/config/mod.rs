@@ -34,7 +34,9 @@ pub use error::{ConfigError, ConfigErrors};
 pub use etcd::{EtcdConfig, EtcdDiscoveryConfig, EtcdLocation};
 pub use limits::LimitsConfig;
 pub use monitor::{AlertKind, AlertRule, AlertingConfig, AnalyticsConfig};
-pub use observability::{AccessField, AccessLogConfig, ObservabilityConfig, OtlpConfig, QueryMode};
+pub use observability::{
+    AccessField, AccessLogConfig, ClientAddressMode, ObservabilityConfig, OtlpConfig, QueryMode,
+};
 pub use salvage::salvage;
 pub use state::{RedisConfig, SecretRef, StateBackend, StateConfig};
 pub use tls::ClientAuth;

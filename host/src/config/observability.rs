@@ -18,6 +18,25 @@ pub struct ObservabilityConfig {
     pub metrics: MetricsConfig,
     /// W3C trace context and optional OTLP span export.
     pub tracing: TracingConfig,
+    /// How client addresses appear in access logs and trace spans.
+    pub client_address: ClientAddressMode,
+    /// The key of `client_address = "hashed"`, by reference.
+    pub client_address_key: Option<super::SecretRef>,
+}
+
+/// `client_address`: what of a client's address is written down.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAddressMode {
+    /// The address and port, as they are.
+    #[default]
+    Full,
+    /// IPv4 to its /24 (`203.0.113.0`), IPv6 to its /48 (`2001:db8:1::`),
+    /// no port.
+    Truncated,
+    /// An HMAC-SHA256 of the address under `client_address_key`: the same
+    /// client gives the same value, which does not reveal the address.
+    Hashed,
 }
 
 /// `[observability.access_log]`.
@@ -212,6 +231,9 @@ fn default_export_timeout() -> u64 {
 impl ObservabilityConfig {
     /// Resolves the access log file against the config file's directory.
     pub(super) fn resolve_paths(&mut self, base: &Path) {
+        if let Some(key) = &mut self.client_address_key {
+            key.resolve(base);
+        }
         if let Some(file) = &self.access_log.file
             && file.is_relative()
         {
@@ -222,6 +244,18 @@ impl ObservabilityConfig {
 
 /// Checks values types cannot express; `add(key, message)` per problem.
 pub(super) fn check(config: &ObservabilityConfig, add: &mut dyn FnMut(String, String)) {
+    match (config.client_address, &config.client_address_key) {
+        (ClientAddressMode::Hashed, None) => add(
+            "observability.client_address_key".into(),
+            "required by `client_address = \"hashed\"` ({ env = \"NAME\" } or { file = \"path\" })"
+                .into(),
+        ),
+        (ClientAddressMode::Full | ClientAddressMode::Truncated, Some(_)) => add(
+            "observability.client_address_key".into(),
+            "only used with `client_address = \"hashed\"`".into(),
+        ),
+        _ => {}
+    }
     let log = &config.access_log;
     let key = "observability.access_log";
     if !(0.0..=1.0).contains(&log.sample_rate) {

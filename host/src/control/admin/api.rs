@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use std::net::SocketAddr;
 
+use sha2::Digest as _;
+
 use super::auth::Access;
 use crate::audit::{Actor, Entry};
 use crate::body::{self, Body};
@@ -112,6 +114,46 @@ pub(super) async fn handle(context: &Context<'_>, request: Request<Incoming>) ->
                 "this gateway keeps no audit log (configure [admin.audit])",
             ),
         },
+        (&Method::DELETE, ["analytics", "consumers", name]) => {
+            let Some(analytics) = monitor.and_then(|m| m.analytics.as_ref()) else {
+                return problem(StatusCode::NOT_FOUND, "analytics are off on this gateway");
+            };
+            let Some(consumer) = percent_decoded(name) else {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "the consumer name is not valid UTF-8 percent-encoding",
+                );
+            };
+            let digest = crate::audit::hex(&sha2::Sha256::digest(consumer.as_bytes()));
+            let (status, outcome, body) = match analytics.erase_consumer(consumer).await {
+                Ok(rows) => (
+                    StatusCode::OK,
+                    "applied",
+                    serde_json::json!({ "erased_rows": rows }),
+                ),
+                Err(error) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "error",
+                    serde_json::json!({ "error": error.to_string() }),
+                ),
+            };
+            if let Some(audit) = audit {
+                // The name itself is personal data: the record keeps its hash.
+                let mut detail = body.clone();
+                detail["consumer_sha256"] = digest.into();
+                audit.record(Entry {
+                    actor: caller.actor,
+                    action: "erase_consumer".into(),
+                    outcome: outcome.into(),
+                    detail,
+                });
+            }
+            if status == StatusCode::OK {
+                json(status, &body)
+            } else {
+                problem(status, body["error"].as_str().unwrap_or_default())
+            }
+        }
         (&Method::POST, ["reload"]) => {
             let done = reloader.reload_config(ReloadTrigger::Admin).await;
             if let Some(audit) = audit {
@@ -147,6 +189,24 @@ pub(super) async fn handle(context: &Context<'_>, request: Request<Incoming>) ->
         }
         _ => problem(StatusCode::NOT_FOUND, &format!("no admin endpoint {path}")),
     }
+}
+
+/// `%XX`-decoded `segment`, if that is UTF-8.
+fn percent_decoded(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// The audit record of an admin action that could not be done.

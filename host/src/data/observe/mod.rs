@@ -24,6 +24,7 @@ pub(crate) mod access_layer;
 pub mod access_log;
 pub(crate) mod batch_writer;
 pub mod body;
+pub mod client_address;
 pub mod metrics;
 pub mod otlp;
 pub(crate) mod plugin_counters;
@@ -48,6 +49,7 @@ use sample::Recorder;
 /// What the gateway records about requests, from `[observability]`.
 pub struct Observer {
     access_log: Option<AccessLog>,
+    client_address: client_address::ClientAddress,
     metrics: bool,
     propagate: bool,
     otlp: Option<OtlpExporter>,
@@ -69,6 +71,9 @@ pub enum ObserveError {
     /// The access log's writer thread could not be started.
     #[error("cannot start the access log writer: {0}")]
     Writer(std::io::Error),
+    /// `observability.client_address_key` could not be read.
+    #[error("observability.client_address_key: {0}")]
+    ClientAddressKey(String),
 }
 
 impl Observer {
@@ -83,8 +88,11 @@ impl Observer {
         };
         let metrics = config.metrics.enabled && metrics::install();
         let otlp = config.tracing.otlp.as_ref().map(OtlpExporter::start);
+        let client_address =
+            client_address::ClientAddress::new(config).map_err(ObserveError::ClientAddressKey)?;
         Ok(Observer {
             access_log,
+            client_address,
             metrics,
             propagate: config.tracing.propagate,
             otlp,
@@ -96,6 +104,7 @@ impl Observer {
     pub fn off() -> Self {
         Observer {
             access_log: None,
+            client_address: client_address::ClientAddress::Full,
             metrics: false,
             propagate: true,
             otlp: None,

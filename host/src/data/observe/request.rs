@@ -159,7 +159,7 @@ impl OnFinish for Done {
         {
             let path = log.redactor().path(&obs.uri);
             let timestamp = rfc3339(obs.start_time);
-            let client = obs.client.to_string();
+            let client = obs.observer.client_address.socket_text(obs.client);
             let plugins = plugin_times(&obs.calls);
             log.write(&Entry {
                 timestamp: &timestamp,
@@ -264,7 +264,10 @@ fn spans(obs: &Observation, status: u16, total: Duration) -> Vec<Span> {
         ("http.request.method", obs.method.as_str().to_owned().into()),
         ("http.route", route.to_owned().into()),
         ("http.response.status_code", i64::from(status).into()),
-        ("client.address", obs.client.ip().to_string().into()),
+        (
+            "client.address",
+            obs.observer.client_address.ip_text(obs.client.ip()).into(),
+        ),
     ];
     if let Some(upstream) = &obs.upstream {
         attributes.push(("portico.upstream", upstream.upstream.clone().into()));

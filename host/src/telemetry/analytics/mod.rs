@@ -153,6 +153,15 @@ impl Analytics {
         self.query(move |store| store.errors(from, to)).await
     }
 
+    /// Erases `consumer`'s rows, after writing what is pending (so no
+    /// rollup of theirs from before the erasure is written after it);
+    /// returns how many rows went.
+    pub async fn erase_consumer(&self, consumer: String) -> Result<usize, QueryError> {
+        self.flush().await;
+        self.query(move |store| store.erase_consumer(&consumer))
+            .await
+    }
+
     async fn query<T: Send + 'static>(
         &self,
         run: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,

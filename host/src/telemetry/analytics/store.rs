@@ -157,6 +157,18 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
+    /// Deletes every rollup of `consumer` (an erasure request), with
+    /// SQLite's `secure_delete` on so the rows' bytes are overwritten, not
+    /// left in free pages; returns how many.
+    pub fn erase_consumer(&self, consumer: &str) -> Result<usize, StoreError> {
+        self.conn
+            .execute_batch("PRAGMA secure_delete = ON;")
+            .map_err(|e| self.error(e))?;
+        self.conn
+            .execute("DELETE FROM rollups WHERE consumer = ?1", [consumer])
+            .map_err(|e| self.error(e))
+    }
+
     /// Requests in `[from, to)` (Unix s) grouped by route or consumer, most
     /// requests first, at most `limit` groups.
     pub fn top(

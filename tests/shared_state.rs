@@ -306,13 +306,9 @@ async fn a_hung_redis_ends_in_each_routes_policy_not_in_a_deadline_kill() {
     let (refused, took) = send("/closed", "grace").await;
     assert!(took < bound, "a request waited {took:?} on a hung Redis");
     refused.problem(StatusCode::SERVICE_UNAVAILABLE, "rate-limit-unavailable");
-    let metrics = String::from_utf8_lossy(&gw.admin_get("/metrics").await.body).into_owned();
-    assert!(
-        !metrics
-            .lines()
-            .any(|l| l.starts_with("portico_plugin_deadline_overruns_total") && !l.ends_with(" 0")),
-        "no deadline overrun: {metrics}"
-    );
+    // A deadline kill would have answered both with 503 `plugin-failed`
+    // (the metrics registry is the test process's, shared with every other
+    // test, so the statuses are the check, not an overrun counter).
 
     redis.resume();
     let deadline = Instant::now() + Duration::from_secs(15);

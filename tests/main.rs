@@ -57,5 +57,6 @@ mod access_log;
 mod alerts;
 mod analytics;
 mod dashboard;
+mod encryption;
 mod metrics;
 mod trace_context;

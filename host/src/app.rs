@@ -94,7 +94,8 @@ impl App {
                 .await?;
         monitor.set_reload_source(reload_source(&reloader));
         if let Some(audit) = config.admin.as_ref().and_then(|a| a.audit.as_ref()) {
-            reloader.set_audit(Arc::new(crate::audit::AuditLog::open(audit)?));
+            let keyring = Arc::new(crate::config::keyring(&config)?);
+            reloader.set_audit(Arc::new(crate::audit::AuditLog::open(audit, keyring)?));
         }
         let running = RunningGateway::start_live(&config, reloader.live().clone()).await?;
         let (stop, _) = watch::channel(false);

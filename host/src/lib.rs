@@ -5,7 +5,8 @@
 //!
 //! - the foundation: [`config`] (the parsed, validated config), [`etcd`]
 //!   (the etcd cluster: config documents, watched keys, leases) and the
-//!   leaves ([`body`], `histogram`, `net`, `shutdown`, `worker`);
+//!   leaves ([`body`], `histogram`, `net`, [`seal`] (encryption at rest),
+//!   `shutdown`, `worker`), and the [`audit`] log;
 //! - [`data`], the data plane: listeners ([`data::server`], with `tls`
 //!   termination and edge `limits`), routing ([`data::router`]), the
 //!   plugins ([`data::runtime`]), upstreams (`upstream`), the proxy itself
@@ -43,6 +44,7 @@ pub mod data;
 pub mod etcd;
 pub(crate) mod histogram;
 pub(crate) mod net;
+pub mod seal;
 pub(crate) mod shutdown;
 pub mod telemetry;
 pub(crate) mod worker;

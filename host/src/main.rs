@@ -101,6 +101,9 @@ fn verify_audit(files: &[PathBuf]) -> anyhow::Result<()> {
         "ok: {} records, {} to {}, last hash {}",
         verified.records, verified.first_seq, verified.last_seq, verified.head
     );
+    if let Some(through) = verified.removed_by_retention {
+        println!("records 1 to {through} were deleted by retention, as the chain records");
+    }
     Ok(())
 }
 
@@ -188,8 +191,10 @@ async fn checked(path: &std::path::Path) -> anyhow::Result<portico::config::Conf
 /// loads its TLS files, as serving would; what was checked, in a line.
 async fn summary(config: &portico::config::Config) -> anyhow::Result<String> {
     let gateway = Gateway::build(config).await?;
-    // Certificates, keys and client CAs load as they would when serving.
+    // Certificates, keys and client CAs load as they would when serving,
+    // and so do the encryption keys.
     portico::data::server::load_tls(config)?;
+    portico::config::keyring(config)?;
     let plugins: usize = gateway.routes.iter().map(|r| r.chain.slots().len()).sum();
     Ok(format!(
         "{}: OK ({} routes, {} plugin instances initialized)",

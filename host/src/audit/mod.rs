@@ -10,6 +10,12 @@
 //! names. Past `max_bytes` the file is renamed `path.1` (older ones shift
 //! up, at most `keep` kept) and the next record, in a new file, still
 //! chains to the last one of the old.
+//!
+//! With `[encryption]` on, the actor's personal fields (`addr`, a
+//! certificate's `subject`) are written sealed, as `{"sealed": "<base64>",
+//! "key": "<key id>"}`; the chain covers the sealed text, so `portico
+//! audit verify` needs no key, and `GET /audit` opens what the configured
+//! keys can.
 
 mod verify;
 
@@ -21,12 +27,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine;
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::config::AuditConfig;
+use crate::seal::Keyring;
+
+/// The actor's fields that can name a person, sealed at rest.
+const PERSONAL: &[&str] = &["addr", "subject"];
 
 /// The `prev` of the first record ever.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -73,7 +84,7 @@ struct Record<'a> {
     at_unix_ms: u64,
     prev: &'a str,
     #[serde(flatten)]
-    entry: &'a Entry,
+    entry: &'a Value,
 }
 
 /// Why the audit log could not be written.
@@ -100,6 +111,7 @@ pub enum AuditError {
 /// An open audit log.
 pub struct AuditLog {
     config: AuditConfig,
+    keyring: std::sync::Arc<Keyring>,
     state: Mutex<Tail>,
 }
 
@@ -108,12 +120,21 @@ struct Tail {
     bytes: u64,
     seq: u64,
     hash: String,
+    /// When retention was last applied.
+    retained_at: Option<std::time::Instant>,
 }
+
+/// How often retention is applied while the gateway runs.
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl AuditLog {
     /// Opens (or creates) the file, continuing the chain from its last
-    /// record (or, when it is empty, from the last record of `path.1`).
-    pub fn open(config: &AuditConfig) -> Result<AuditLog, AuditError> {
+    /// record (or, when it is empty, from the last record of `path.1`);
+    /// personal fields are sealed with `keyring` when it is on.
+    pub fn open(
+        config: &AuditConfig,
+        keyring: std::sync::Arc<Keyring>,
+    ) -> Result<AuditLog, AuditError> {
         let path = &config.path;
         let io = |error| AuditError::Io {
             path: path.clone(),
@@ -132,15 +153,19 @@ impl AuditLog {
             Some(last) => last,
             None => last_record(&rotated(path, 1))?.unwrap_or((0, GENESIS.to_owned())),
         };
-        Ok(AuditLog {
+        let log = AuditLog {
             config: config.clone(),
+            keyring,
             state: Mutex::new(Tail {
                 file,
                 bytes,
                 seq,
                 hash,
+                retained_at: None,
             }),
-        })
+        };
+        log.retain(&mut log.state.lock()).map_err(io)?;
+        Ok(log)
     }
 
     /// The file being written.
@@ -151,21 +176,35 @@ impl AuditLog {
     /// Appends `entry` and syncs it to disk; its sequence number.
     pub fn append(&self, entry: &Entry) -> Result<u64, AuditError> {
         let mut tail = self.state.lock();
+        let io = |error| AuditError::Io {
+            path: self.config.path.clone(),
+            error,
+        };
+        if tail
+            .retained_at
+            .is_none_or(|at| at.elapsed() >= RETENTION_EVERY)
+        {
+            self.retain(&mut tail).map_err(io)?;
+        }
+        self.append_locked(&mut tail, entry)
+    }
+
+    fn append_locked(&self, tail: &mut Tail, entry: &Entry) -> Result<u64, AuditError> {
         let path = &self.config.path;
         let io = |error| AuditError::Io {
             path: path.clone(),
             error,
         };
         if tail.bytes >= self.config.max_bytes {
-            self.rotate(&mut tail).map_err(io)?;
+            self.rotate(tail).map_err(io)?;
         }
+        let mut entry = serde_json::to_value(entry).map_err(|e| io(e.into()))?;
+        self.seal_personal(&mut entry);
         let record = Record {
             seq: tail.seq + 1,
-            at_unix_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            at_unix_ms: now_ms(),
             prev: &tail.hash,
-            entry,
+            entry: &entry,
         };
         let text = serde_json::to_string(&record).map_err(|e| io(e.into()))?;
         let hash = hex(&Sha256::digest(text.as_bytes()));
@@ -199,7 +238,8 @@ impl AuditLog {
             let Ok(mut value) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
-            let record = value["record"].take();
+            let mut record = value["record"].take();
+            self.open_personal(&mut record);
             if record["seq"].as_u64().is_some_and(|seq| seq > after) {
                 records.push(record);
                 if records.len() == limit {
@@ -208,6 +248,95 @@ impl AuditLog {
             }
         }
         Ok(records)
+    }
+
+    /// Applies `retention_days`: rotates the current file once its oldest
+    /// record is past it, deletes the rotated files whose newest record
+    /// is, and records what went — the last deleted record's `seq` and
+    /// hash, so the chain from the oldest kept record on still verifies
+    /// against a record of its own.
+    fn retain(&self, tail: &mut Tail) -> std::io::Result<()> {
+        tail.retained_at = Some(std::time::Instant::now());
+        let Some(days) = self.config.retention_days else {
+            return Ok(());
+        };
+        let cutoff = now_ms().saturating_sub(u64::from(days) * 86_400_000);
+        let path = &self.config.path;
+        if tail.bytes > 0 && first_at(path).is_some_and(|at| at < cutoff) {
+            self.rotate(tail)?;
+        }
+        let mut removed = Vec::new();
+        let mut through: Option<(u64, String)> = None;
+        for n in (1..=self.config.keep).rev() {
+            let file = rotated(path, n);
+            let Ok(Some((seq, hash, at))) = last_record_at(&file) else {
+                continue;
+            };
+            if at >= cutoff {
+                break;
+            }
+            std::fs::remove_file(&file)?;
+            removed.push(file.display().to_string());
+            if through.as_ref().is_none_or(|(s, _)| seq > *s) {
+                through = Some((seq, hash));
+            }
+        }
+        let Some((through_seq, through_hash)) = through else {
+            return Ok(());
+        };
+        let entry = Entry {
+            actor: Actor::System {
+                trigger: "retention".into(),
+            },
+            action: "retention".into(),
+            outcome: "applied".into(),
+            detail: serde_json::json!({
+                "retention_days": days,
+                "removed_files": removed,
+                "removed_through_seq": through_seq,
+                "removed_through_hash": through_hash,
+            }),
+        };
+        self.append_locked(tail, &entry)
+            .map(|_| ())
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+
+    /// The actor's personal fields of `entry` sealed, when encryption is on.
+    fn seal_personal(&self, entry: &mut Value) {
+        for field in PERSONAL {
+            let Some(value) = entry["actor"].get_mut(*field) else {
+                continue;
+            };
+            let text = match value.as_str() {
+                Some(text) => text.to_owned(),
+                None => value.to_string(),
+            };
+            if let Some(sealed) = self.keyring.seal(&context(field), text.as_bytes()) {
+                *value = serde_json::json!({
+                    "sealed": base64::engine::general_purpose::STANDARD.encode(&sealed),
+                    "key": Keyring::key_id_of(&sealed),
+                });
+            }
+        }
+    }
+
+    /// The actor's sealed fields of `record` opened, where a configured key
+    /// can (the others stay sealed).
+    fn open_personal(&self, record: &mut Value) {
+        for field in PERSONAL {
+            let Some(value) = record["actor"].get_mut(*field) else {
+                continue;
+            };
+            let opened = value["sealed"]
+                .as_str()
+                .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+                .and_then(|sealed| self.keyring.open(&context(field), &sealed).ok())
+                .and_then(|plain| String::from_utf8(plain).ok());
+            if let Some(plain) = opened {
+                *value = Value::String(plain);
+            }
+        }
     }
 
     /// `path` → `path.1` → `path.2` ..., the oldest past `keep` removed,
@@ -228,6 +357,25 @@ impl AuditLog {
     }
 }
 
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The `at_unix_ms` of `path`'s first record.
+fn first_at(path: &Path) -> Option<u64> {
+    let file = File::open(path).ok()?;
+    let line = BufReader::new(file).lines().next()?.ok()?;
+    let (_, record) = verify::split(&line).ok()?;
+    record["at_unix_ms"].as_u64()
+}
+
+/// What a sealed actor field is bound to.
+fn context(field: &str) -> Vec<u8> {
+    format!("audit.actor.{field}").into_bytes()
+}
+
 /// `path.n`.
 pub fn rotated(path: &Path, n: usize) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -238,6 +386,11 @@ pub fn rotated(path: &Path, n: usize) -> PathBuf {
 /// The `seq` and hash of the last line of `path`; `None` when the file is
 /// absent or empty.
 fn last_record(path: &Path) -> Result<Option<(u64, String)>, AuditError> {
+    Ok(last_record_at(path)?.map(|(seq, hash, _)| (seq, hash)))
+}
+
+/// The `seq`, hash and `at_unix_ms` of the last line of `path`.
+fn last_record_at(path: &Path) -> Result<Option<(u64, String, u64)>, AuditError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -259,7 +412,8 @@ fn last_record(path: &Path) -> Result<Option<(u64, String)>, AuditError> {
     let seq = record["seq"]
         .as_u64()
         .ok_or_else(|| corrupt("no `seq`".into()))?;
-    Ok(Some((seq, hash.to_owned())))
+    let at = record["at_unix_ms"].as_u64().unwrap_or(0);
+    Ok(Some((seq, hash.to_owned(), at)))
 }
 
 /// Lowercase hex.

@@ -19,6 +19,10 @@ pub struct Verified {
     pub last_seq: u64,
     /// The last record's hash (what the next one must carry as `prev`).
     pub head: String,
+    /// When the chain starts after record 1 because retention deleted the
+    /// records before it: the last deleted `seq`, as a later `retention`
+    /// record of the chain states it.
+    pub removed_by_retention: Option<u64>,
 }
 
 /// Where and why the chain broke.
@@ -51,8 +55,10 @@ pub(super) fn split(line: &str) -> Result<(&str, Value), String> {
 }
 
 /// Verifies `files` in order as one chain. The first record must chain to
-/// the genesis unless `files[0]` is a rotated file whose predecessor is
-/// gone (its `prev` is then taken as given, and reported in `Verified`).
+/// the genesis, unless a `retention` record of the chain names the record
+/// before it as the last one deleted (its `seq` and hash), or `files[0]`
+/// is a rotated file whose predecessor is gone (its `prev` is then taken
+/// as given, and reported in `Verified`).
 pub fn verify_files(files: &[PathBuf]) -> Result<Verified, VerifyError> {
     let mut previous: Option<(u64, String)> = None;
     let mut verified = Verified {
@@ -60,7 +66,10 @@ pub fn verify_files(files: &[PathBuf]) -> Result<Verified, VerifyError> {
         first_seq: 0,
         last_seq: 0,
         head: GENESIS.to_owned(),
+        removed_by_retention: None,
     };
+    // A start after record 1 waiting for a retention record to explain it.
+    let mut unexplained: Option<(VerifyError, u64, String)> = None;
     for file in files {
         let fail = |line: usize, why: String| VerifyError {
             file: file.clone(),
@@ -98,19 +107,26 @@ pub fn verify_files(files: &[PathBuf]) -> Result<Verified, VerifyError> {
                     }
                 }
                 None => {
-                    if first_may_start_anywhere(file) {
-                        verified.first_seq = seq;
-                    } else if seq != 1 || prev != GENESIS {
-                        return Err(fail(
+                    verified.first_seq = seq;
+                    if seq != 1 || prev != GENESIS {
+                        let error = fail(
                             line_no,
                             format!(
                                 "the chain starts at record {seq}, not at record 1 (earlier records are missing)"
                             ),
-                        ));
-                    } else {
-                        verified.first_seq = 1;
+                        );
+                        unexplained = Some((error, seq, prev.to_owned()));
                     }
                 }
+            }
+            if record["action"] == "retention"
+                && let Some((_, first_seq, first_prev)) = &unexplained
+                && let Some(before) = first_seq.checked_sub(1)
+                && record["detail"]["removed_through_seq"].as_u64() == Some(before)
+                && record["detail"]["removed_through_hash"].as_str() == Some(first_prev)
+            {
+                verified.removed_by_retention = Some(before);
+                unexplained = None;
             }
             previous = Some((seq, hash.to_owned()));
             verified.records += 1;
@@ -118,7 +134,11 @@ pub fn verify_files(files: &[PathBuf]) -> Result<Verified, VerifyError> {
             verified.head = hash.to_owned();
         }
     }
-    Ok(verified)
+    match unexplained {
+        Some(_) if first_may_start_anywhere(&files[0]) => Ok(verified),
+        Some((error, _, _)) => Err(error),
+        None => Ok(verified),
+    }
 }
 
 /// A rotated file (`audit.jsonl.3`) may begin mid-chain: its predecessor
@@ -152,8 +172,9 @@ mod tests {
             path: dir.path().join("audit.jsonl"),
             max_bytes,
             keep: 3,
+            retention_days: None,
         };
-        let log = AuditLog::open(&config).expect("open");
+        let log = AuditLog::open(&config, Default::default()).expect("open");
         for i in 0..n {
             log.append(&entry(&format!("a{i}"))).expect("append");
         }
@@ -214,7 +235,7 @@ mod tests {
         let (_dir, config) = log_with(40, 4096);
         let rotated_1 = crate::audit::rotated(&config.path, 1);
         assert!(rotated_1.exists(), "rotated past 4 KiB");
-        let reopened = AuditLog::open(&config).expect("reopen");
+        let reopened = AuditLog::open(&config, Default::default()).expect("reopen");
         reopened.append(&entry("after-restart")).expect("append");
         let mut files: Vec<PathBuf> = (1..=3)
             .rev()
@@ -226,5 +247,116 @@ mod tests {
         assert_eq!(ok.last_seq, 41);
         // The current file alone does not start at record 1.
         assert!(verify_files(std::slice::from_ref(&config.path)).is_err());
+    }
+
+    /// Writes a valid chain of records `seqs` (each at `at_ms`) to `path`,
+    /// chained from `prev`; the last hash.
+    fn forge(path: &Path, seqs: std::ops::RangeInclusive<u64>, at_ms: u64, prev: &str) -> String {
+        let mut prev = prev.to_owned();
+        let mut text = String::new();
+        for seq in seqs {
+            let record = serde_json::json!({
+                "seq": seq, "at_unix_ms": at_ms, "prev": prev,
+                "actor": {"kind": "system", "trigger": "test"},
+                "action": "reload", "outcome": "applied", "detail": {},
+            })
+            .to_string();
+            let hash = hex(&Sha256::digest(record.as_bytes()));
+            text.push_str(&format!("{{\"hash\":\"{hash}\",\"record\":{record}}}\n"));
+            prev = hash;
+        }
+        std::fs::write(path, text).expect("write");
+        prev
+    }
+
+    fn days_ago(days: u64) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as u64;
+        now - days * 86_400_000
+    }
+
+    #[test]
+    fn retention_deletes_old_files_and_the_chain_still_verifies_from_its_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = AuditConfig {
+            path: dir.path().join("audit.jsonl"),
+            max_bytes: 1 << 20,
+            keep: 5,
+            retention_days: Some(30),
+        };
+        let oldest = crate::audit::rotated(&config.path, 2);
+        let older = crate::audit::rotated(&config.path, 1);
+        let h3 = forge(&oldest, 1..=3, days_ago(60), GENESIS);
+        let h5 = forge(&older, 4..=5, days_ago(40), &h3);
+        forge(&config.path, 6..=7, days_ago(1), &h5);
+        // Before retention, the whole chain verifies from record 1.
+        let all = [oldest.clone(), older.clone(), config.path.clone()];
+        assert_eq!(verify_files(&all).expect("whole").first_seq, 1);
+
+        let log = AuditLog::open(&config, Default::default()).expect("open");
+        assert!(!oldest.exists() && !older.exists(), "both past 30 days");
+        let page = log.page(0, 10).expect("page");
+        let retention = page.last().expect("a retention record");
+        assert_eq!(retention["seq"], 8);
+        assert_eq!(retention["action"], "retention");
+        assert_eq!(retention["detail"]["removed_through_seq"], 5);
+        let ok = verify_files(std::slice::from_ref(&config.path)).expect("verifies");
+        assert_eq!((ok.first_seq, ok.last_seq), (6, 8));
+        assert_eq!(ok.removed_by_retention, Some(5));
+
+        // A current file whose oldest record is past retention is rotated
+        // away too; what is left is the record of it.
+        drop(log);
+        std::fs::remove_file(&config.path).expect("rm");
+        let h2 = forge(&config.path, 1..=2, days_ago(31), GENESIS);
+        let log = AuditLog::open(&config, Default::default()).expect("open");
+        let page = log.page(0, 10).expect("page");
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0]["prev"], h2.as_str());
+        assert_eq!(
+            verify_files(std::slice::from_ref(&config.path))
+                .expect("verifies")
+                .removed_by_retention,
+            Some(2)
+        );
+        // Without the retention record the shortened chain is refused.
+        std::fs::write(&config.path, "").expect("truncate");
+        forge(&config.path, 3..=3, days_ago(0), &h2);
+        let cut = verify_files(std::slice::from_ref(&config.path)).expect_err("unexplained");
+        assert_eq!(cut.line, 1);
+    }
+
+    #[test]
+    fn personal_fields_are_sealed_in_the_file_and_opened_in_pages() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = AuditConfig {
+            path: dir.path().join("audit.jsonl"),
+            max_bytes: 1 << 20,
+            keep: 2,
+            retention_days: None,
+        };
+        let ring = crate::seal::Keyring::new("k1", vec![("k1".into(), [3; 32])]).expect("ring");
+        let log = AuditLog::open(&config, std::sync::Arc::new(ring)).expect("open");
+        let entry = Entry {
+            actor: Actor::Token {
+                name: "ops".into(),
+                addr: "10.9.8.7:4242".parse().expect("addr"),
+            },
+            ..entry("reload")
+        };
+        log.append(&entry).expect("append");
+        let text = std::fs::read_to_string(&config.path).expect("read");
+        assert!(!text.contains("10.9.8.7"), "{text}");
+        assert!(text.contains(r#""key":"k1""#), "{text}");
+        assert_eq!(
+            log.page(0, 1).expect("page")[0]["actor"]["addr"],
+            "10.9.8.7:4242"
+        );
+        verify_files(std::slice::from_ref(&config.path)).expect("the chain covers sealed text");
+        // Without the key, the page keeps the field sealed.
+        let keyless = AuditLog::open(&config, Default::default()).expect("open");
+        assert!(keyless.page(0, 1).expect("page")[0]["actor"]["addr"]["sealed"].is_string());
     }
 }

@@ -14,6 +14,7 @@
 //! path = "/var/log/portico/audit.jsonl"
 //! max_bytes = 67108864               # rotate past this (default 64 MiB)
 //! keep = 10                          # rotated files kept
+//! retention_days = 400               # files past this are deleted (default: kept)
 //! ```
 
 use std::path::PathBuf;
@@ -58,6 +59,11 @@ pub struct AuditConfig {
     /// Rotated files kept.
     #[serde(default = "default_keep")]
     pub keep: usize,
+    /// Rotated files whose newest record is older than this many days are
+    /// deleted (and the deletion recorded); the current file is rotated
+    /// once its oldest record is. Unset: kept until `keep` pushes them out.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 fn default_max_bytes() -> u64 {

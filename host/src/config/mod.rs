@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod checked;
+pub mod encryption;
 mod error;
 pub mod etcd;
 pub mod limits;
@@ -30,6 +31,7 @@ pub(crate) mod validate;
 use std::path::{Path, PathBuf};
 
 pub use admin::{AdminRole, AdminToken, AuditConfig};
+pub use encryption::{EncryptionConfig, EncryptionKey, keyring};
 pub use error::{ConfigError, ConfigErrors};
 pub use etcd::{EtcdConfig, EtcdDiscoveryConfig, EtcdLocation};
 pub use limits::LimitsConfig;
@@ -117,6 +119,9 @@ fn deserialize_at(path: &Path, base: &Path, text: &str) -> Result<Config, Config
         None => base.join(".portico").join("analytics"),
     });
     config.observability.resolve_paths(&base);
+    if let Some(encryption) = &mut config.encryption {
+        encryption.resolve_paths(&base);
+    }
     if let Some(audit) = config.admin.as_mut().and_then(|a| a.audit.as_mut()) {
         audit.path = resolve(&base, &audit.path);
     }

@@ -48,6 +48,8 @@ pub(super) fn problems(path: &Path, text: &str) -> Vec<ConfigError> {
             "reload" => check.one::<ReloadConfig>(&key, value),
             "observability" => check.one::<ObservabilityConfig>(&key, value),
             "state" => check.one::<super::StateConfig>(&key, value),
+            "etcd" => check.one::<super::EtcdConfig>(&key, value),
+            "encryption" => check.one::<super::EncryptionConfig>(&key, value),
             _ => errors.push(ConfigError::new(
                 path,
                 key.as_str(),

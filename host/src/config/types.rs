@@ -65,6 +65,11 @@ pub struct Config {
     /// read from `etcd://`, that location's cluster when absent.
     #[serde(default)]
     pub etcd: Option<super::etcd::EtcdConfig>,
+    /// `[encryption]`: the keys sealing personal data at rest (analytics
+    /// consumers, audit addresses, cache values in Redis); nothing is
+    /// sealed when absent.
+    #[serde(default)]
+    pub encryption: Option<super::encryption::EncryptionConfig>,
     /// The file this config was read from (set by the loader).
     #[serde(skip)]
     pub source: PathBuf,

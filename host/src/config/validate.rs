@@ -123,6 +123,9 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigErrors> {
     for (key, message) in super::state::check(&config.state) {
         errors.add(key, message);
     }
+    for (key, message) in config.encryption.iter().flat_map(super::encryption::check) {
+        errors.add(key, message);
+    }
     if let Some(etcd) = &config.etcd {
         for (key, message) in super::etcd::check(etcd) {
             errors.add(key, message);

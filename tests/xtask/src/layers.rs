@@ -5,9 +5,9 @@
 //!
 //! | layer | plane (folder) | modules | what |
 //! |---|---|---|---|
-//! | 0 | foundation (`src/`) | `body`, `histogram`, `shutdown`, `net`, `worker` | leaves |
+//! | 0 | foundation (`src/`) | `body`, `histogram`, `shutdown`, `net`, `worker`, `seal` | leaves |
 //! | 1 | foundation | `config` | the parsed, validated config |
-//! | 2 | foundation | `etcd` | the etcd cluster: documents, watched keys, leases |
+//! | 2 | foundation | `etcd`, `audit` | the etcd cluster; the hash-chained audit log |
 //! | 3 | `data/` | `router`, `tls` | matching requests, terminating TLS |
 //! | 4 | `data/` | `observe` | access log, metrics, traces, request samples |
 //! | 5 | `data/` | `runtime` | plugins |
@@ -41,7 +41,10 @@ const PLANES: &[&str] = &["data", "telemetry", "control"];
 /// Module layers, bottom first, each with its plane's folder (`""`: `src/`
 /// itself); modules of one layer may not import each other.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("", &["body", "histogram", "shutdown", "net", "worker"]),
+    (
+        "",
+        &["body", "histogram", "shutdown", "net", "worker", "seal"],
+    ),
     ("", &["config"]),
     ("", &["etcd", "audit"]),
     ("data", &["router", "tls"]),

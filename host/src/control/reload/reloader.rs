@@ -574,6 +574,7 @@ fn restart_only_changes(startup: &Config, new: &Config) -> Vec<String> {
     check(startup.observability != new.observability, "observability");
     check(startup.state != new.state, "state");
     check(startup.etcd != new.etcd, "etcd");
+    check(startup.encryption != new.encryption, "encryption");
     warnings
 }
 

@@ -83,13 +83,16 @@ impl GatewayRuntime {
         // The shared state backend: nothing is connected yet, so a gateway
         // starts while Redis is down.
         let shared = match (config.state.backend, &config.state.redis) {
-            (StateBackend::Redis, Some(redis)) => Some(RedisStore::new(redis).map_err(|e| {
-                ConfigErrors::one(ConfigError::new(
-                    &config.source,
-                    "state.redis",
-                    e.to_string(),
-                ))
-            })?),
+            (StateBackend::Redis, Some(redis)) => {
+                let keyring = Arc::new(crate::config::keyring(config)?);
+                Some(RedisStore::new(redis, keyring).map_err(|e| {
+                    ConfigErrors::one(ConfigError::new(
+                        &config.source,
+                        "state.redis",
+                        e.to_string(),
+                    ))
+                })?)
+            }
             _ => None,
         };
         Ok(GatewayRuntime {

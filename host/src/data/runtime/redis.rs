@@ -31,6 +31,7 @@ use redis::{AsyncCommands, Script};
 use super::kv::{KvError, MAX_KEY, MAX_VALUE};
 use crate::config::RedisConfig;
 use crate::data::observe::metrics::{STATE_BACKEND_UP, STATE_ERRORS};
+use crate::seal::Keyring;
 
 /// The backend could not serve a call (unreachable, failing or too slow).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,8 @@ pub struct RedisStore {
     health: Health,
     /// Where the store points, for logs (no credentials).
     target: String,
+    /// Seals cache values (`[encryption]`); off: stored as they are.
+    keyring: Arc<Keyring>,
 }
 
 /// One multiplexed connection, opened on first use.
@@ -75,9 +78,9 @@ struct Slot {
 }
 
 impl RedisStore {
-    /// A store for `config`, reading its password reference now. Nothing
-    /// is connected yet.
-    pub fn new(config: &RedisConfig) -> Result<Self, RedisSetupError> {
+    /// A store for `config`, reading its password reference now, sealing
+    /// cache values with `keyring` when it is on. Nothing is connected yet.
+    pub fn new(config: &RedisConfig, keyring: Arc<Keyring>) -> Result<Self, RedisSetupError> {
         // rediss:// builds its TLS config from the process's provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut info: redis::ConnectionInfo = config
@@ -117,6 +120,7 @@ impl RedisStore {
             increment: Script::new(INCREMENT),
             health: Health::default(),
             target,
+            keyring,
         })
     }
 
@@ -274,11 +278,27 @@ impl RedisStore {
         Ok(value.ok_or(KvError::NotANumber))
     }
 
-    /// `cache.get`.
+    /// `cache.get`. With encryption on, a value that does not open (sealed
+    /// under a key no longer configured, written before encryption was
+    /// turned on, or altered in Redis) is a miss.
     pub async fn cache_get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, Unavailable> {
         let key = self.key("cache", plugin, key);
-        self.call("cache_get", |mut c| async move { c.get(key).await })
-            .await
+        let context = key.clone().into_bytes();
+        let value: Option<Vec<u8>> = self
+            .call("cache_get", |mut c| async move { c.get(key).await })
+            .await?;
+        if !self.keyring.is_on() {
+            return Ok(value);
+        }
+        Ok(
+            value.and_then(|sealed| match self.keyring.open(&context, &sealed) {
+                Ok(plain) => Some(plain),
+                Err(error) => {
+                    tracing::debug!(%error, "shared cache: a value that does not open is a miss");
+                    None
+                }
+            }),
+        )
     }
 
     /// `cache.set`: `ttl` at least 1 ms; values over `max_entry` bytes are
@@ -295,6 +315,8 @@ impl RedisStore {
             return Ok(());
         }
         let key = self.key("cache", plugin, key);
+        // Bound to its key: a value copied under another key does not open.
+        let value = self.keyring.seal(key.as_bytes(), &value).unwrap_or(value);
         let ttl = millis(ttl).max(1);
         self.call("cache_set", |mut c| async move {
             c.pset_ex(key, value, ttl).await
@@ -450,7 +472,9 @@ mod tests {
             timeout_ms: 10,
             key_prefix: "p:".into(),
         };
-        let error = RedisStore::new(&config).err().expect("unset variable");
+        let error = RedisStore::new(&config, Arc::default())
+            .err()
+            .expect("unset variable");
         assert!(
             error.to_string().contains("PORTICO_TEST_UNSET_VAR"),
             "{error}"

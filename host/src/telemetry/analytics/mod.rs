@@ -26,6 +26,7 @@ pub use rollup::Event;
 pub use store::{GroupBy, MinuteClasses, Store, StoreError, TopEntry};
 
 use crate::config::AnalyticsConfig;
+use crate::seal::Keyring;
 use crate::telemetry::live::{RequestSample, unix_now};
 use writer::{Health, Message, Settings};
 
@@ -35,6 +36,7 @@ pub struct Analytics {
     sender: SyncSender<Message>,
     health: Arc<Health>,
     file: std::path::PathBuf,
+    keyring: Arc<Keyring>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -64,14 +66,16 @@ pub enum QueryError {
 
 impl Analytics {
     /// Starts the writer thread for `config` (the file is opened there; a
-    /// failure degrades analytics, it does not stop the gateway).
-    pub fn start(config: &AnalyticsConfig) -> std::io::Result<Self> {
+    /// failure degrades analytics, it does not stop the gateway); consumer
+    /// names are sealed with `keyring` when it is on.
+    pub fn start(config: &AnalyticsConfig, keyring: Arc<Keyring>) -> std::io::Result<Self> {
         let (sender, receiver) = sync_channel(config.queue);
         let health = Arc::new(Health::default());
         let settings = Settings {
             file: config.file(),
             flush_every: Duration::from_secs(config.flush_interval_s),
             retention: Duration::from_secs(u64::from(config.retention_days) * 86_400),
+            keyring: keyring.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("portico-analytics".into())
@@ -83,6 +87,7 @@ impl Analytics {
             sender,
             health,
             file: config.file(),
+            keyring,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -166,9 +171,11 @@ impl Analytics {
         &self,
         run: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, QueryError> {
-        let file = self.file.clone();
-        tokio::task::spawn_blocking(move || run(&Store::open(&file)?).map_err(QueryError::from))
-            .await
-            .map_err(|e| QueryError::Task(e.to_string()))?
+        let (file, keyring) = (self.file.clone(), self.keyring.clone());
+        tokio::task::spawn_blocking(move || {
+            run(&Store::open(&file, keyring)?).map_err(QueryError::from)
+        })
+        .await
+        .map_err(|e| QueryError::Task(e.to_string()))?
     }
 }

@@ -2,12 +2,18 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::rollup::{Rollup, RollupKey};
 use crate::histogram::Histogram;
+use crate::seal::Keyring;
+
+/// What a sealed consumer name is bound to (the AEAD's associated data).
+const CONSUMER_CONTEXT: &[u8] = b"analytics.consumer";
 
 /// The analytics file could not be opened, written or read.
 #[derive(Debug, thiserror::Error)]
@@ -49,15 +55,33 @@ CREATE TABLE IF NOT EXISTS rollups (
 ) WITHOUT ROWID;
 ";
 
+/// The stored form of `consumer`: sealed when encryption is on (the empty
+/// name, for requests without one, stays as it is).
+fn stored_consumer(keyring: &Keyring, consumer: &str) -> Value {
+    match keyring.seal_deterministic(CONSUMER_CONTEXT, consumer.as_bytes()) {
+        Some(sealed) if !consumer.is_empty() => Value::Blob(sealed),
+        _ => Value::Text(consumer.to_owned()),
+    }
+}
+
 /// An open analytics file.
+///
+/// With encryption on, a consumer name is stored as a BLOB sealed
+/// deterministically under the active key (so rows of one consumer still
+/// share a key and merge), and a plain name as TEXT; SQLite never takes a
+/// BLOB for equal to a TEXT, so the two cannot be confused. Rows sealed
+/// under an older key are opened with it and merged with the new ones in
+/// every answer.
 pub struct Store {
     conn: Connection,
     path: String,
+    keyring: Arc<Keyring>,
 }
 
 impl Store {
-    /// Opens (creating the directory, file and table as needed) `file`.
-    pub fn open(file: &Path) -> Result<Self, StoreError> {
+    /// Opens (creating the directory, file and table as needed) `file`,
+    /// sealing consumer names with `keyring` when it is on.
+    pub fn open(file: &Path, keyring: Arc<Keyring>) -> Result<Self, StoreError> {
         let path = file.display().to_string();
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir).map_err(|error| StoreError::Dir {
@@ -75,7 +99,27 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sqlite)?;
         conn.execute_batch(SCHEMA).map_err(sqlite)?;
-        Ok(Store { conn, path })
+        Ok(Store {
+            conn,
+            path,
+            keyring,
+        })
+    }
+
+    /// The name a stored consumer holds; a value sealed under a key no
+    /// longer configured reads as `(sealed under key ID)`.
+    fn consumer_name(&self, stored: Value) -> String {
+        match stored {
+            Value::Text(name) => name,
+            Value::Blob(sealed) => match self.keyring.open(CONSUMER_CONTEXT, &sealed) {
+                Ok(plain) => String::from_utf8_lossy(&plain).into_owned(),
+                Err(_) => format!(
+                    "(sealed under key {})",
+                    Keyring::key_id_of(&sealed).unwrap_or("?")
+                ),
+            },
+            other => format!("{other:?}"),
+        }
     }
 
     fn error(&self, error: rusqlite::Error) -> StoreError {
@@ -92,6 +136,7 @@ impl Store {
             path: path.clone(),
             error,
         };
+        let keyring = self.keyring.clone();
         let tx = self.conn.transaction().map_err(err)?;
         {
             let mut read = tx
@@ -108,10 +153,11 @@ impl Store {
                 )
                 .map_err(err)?;
             for (key, rollup) in rollups {
+                let consumer = stored_consumer(&keyring, &key.consumer);
                 let keys = params![
                     key.minute,
                     key.route,
-                    key.consumer,
+                    consumer,
                     key.status_class,
                     key.upstream
                 ];
@@ -133,7 +179,7 @@ impl Store {
                     .execute(params![
                         key.minute,
                         key.route,
-                        key.consumer,
+                        consumer,
                         key.status_class,
                         key.upstream,
                         merged.requests as i64,
@@ -157,16 +203,29 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
-    /// Deletes every rollup of `consumer` (an erasure request), with
-    /// SQLite's `secure_delete` on so the rows' bytes are overwritten, not
-    /// left in free pages; returns how many.
+    /// Deletes every rollup of `consumer` (an erasure request) — stored
+    /// plain or sealed under any configured key — with SQLite's
+    /// `secure_delete` on so the rows' bytes are overwritten, not left in
+    /// free pages; returns how many.
     pub fn erase_consumer(&self, consumer: &str) -> Result<usize, StoreError> {
         self.conn
             .execute_batch("PRAGMA secure_delete = ON;")
             .map_err(|e| self.error(e))?;
-        self.conn
-            .execute("DELETE FROM rollups WHERE consumer = ?1", [consumer])
-            .map_err(|e| self.error(e))
+        let mut forms = vec![Value::Text(consumer.to_owned())];
+        forms.extend(
+            self.keyring
+                .seal_deterministic_under_each(CONSUMER_CONTEXT, consumer.as_bytes())
+                .into_iter()
+                .map(Value::Blob),
+        );
+        let mut erased = 0;
+        for form in forms {
+            erased += self
+                .conn
+                .execute("DELETE FROM rollups WHERE consumer = ?1", [form])
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(erased)
     }
 
     /// Requests in `[from, to)` (Unix s) grouped by route or consumer, most
@@ -191,7 +250,7 @@ impl Store {
         let rows = statement
             .query_map([from, to], |row| {
                 Ok((
-                    row.get::<_, String>(0)?,
+                    row.get::<_, Value>(0)?,
                     row.get::<_, u8>(1)?,
                     Rollup {
                         requests: row.get::<_, i64>(2)? as u64,
@@ -205,6 +264,11 @@ impl Store {
             .map_err(|e| self.error(e))?;
         for row in rows {
             let (name, class, rollup) = row.map_err(|e| self.error(e))?;
+            let name = match (by, name) {
+                (GroupBy::Consumer, stored) => self.consumer_name(stored),
+                (GroupBy::Route, Value::Text(route)) => route,
+                (GroupBy::Route, other) => format!("{other:?}"),
+            };
             let group = groups.entry(name).or_default();
             group.0.merge(&rollup);
             if class == 5 {
@@ -342,7 +406,7 @@ mod tests {
     fn writes_merge_into_existing_rows_and_retention_purges() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("nested/analytics.sqlite3");
-        let mut store = Store::open(&file).unwrap();
+        let mut store = Store::open(&file, Arc::default()).unwrap();
         store
             .write(&HashMap::from([(key(60, "a", 2), rollup(3, 10))]))
             .unwrap();
@@ -369,10 +433,72 @@ mod tests {
         assert_eq!(store.purge_before(6000).unwrap(), 2);
         assert!(store.top(GroupBy::Route, 0, 180, 10).unwrap().is_empty());
         drop(store);
-        let reopened = Store::open(&file).unwrap();
+        let reopened = Store::open(&file, Arc::default()).unwrap();
         assert_eq!(
             reopened.top(GroupBy::Route, 0, 10_000, 10).unwrap()[0].requests,
             1
         );
+    }
+
+    fn ring(active: &str, keys: &[(&str, u8)]) -> Arc<Keyring> {
+        let keys = keys
+            .iter()
+            .map(|(id, b)| ((*id).to_owned(), [*b; 32]))
+            .collect();
+        Arc::new(Keyring::new(active, keys).unwrap())
+    }
+
+    fn consumer_key(minute: i64, consumer: &str) -> RollupKey {
+        RollupKey {
+            consumer: consumer.into(),
+            ..key(minute, "a", 2)
+        }
+    }
+
+    #[test]
+    fn sealed_consumers_merge_across_a_key_rotation_and_erase_in_every_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("analytics.sqlite3");
+        let mut old = Store::open(&file, ring("k1", &[("k1", 1)])).unwrap();
+        old.write(&HashMap::from([
+            (consumer_key(60, "zelda@example.com"), rollup(2, 5)),
+            (consumer_key(60, ""), rollup(1, 5)),
+        ]))
+        .unwrap();
+        drop(old);
+        let mut rotated = Store::open(&file, ring("k2", &[("k2", 2), ("k1", 1)])).unwrap();
+        rotated
+            .write(&HashMap::from([(
+                consumer_key(60, "zelda@example.com"),
+                rollup(3, 5),
+            )]))
+            .unwrap();
+        let top = rotated.top(GroupBy::Consumer, 0, 120, 10).unwrap();
+        let zelda = top
+            .iter()
+            .find(|e| e.name.as_deref() == Some("zelda@example.com"))
+            .expect("zelda");
+        assert_eq!(zelda.requests, 5, "rows under k1 and k2 merged");
+        assert!(top.iter().any(|e| e.name.is_none() && e.requests == 1));
+        drop(rotated);
+
+        let retired = Store::open(&file, ring("k2", &[("k2", 2)])).unwrap();
+        let names: Vec<_> = retired
+            .top(GroupBy::Consumer, 0, 120, 10)
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.name)
+            .collect();
+        assert!(
+            names.contains(&"(sealed under key k1)".to_owned()),
+            "{names:?}"
+        );
+        drop(retired);
+
+        let both = Store::open(&file, ring("k2", &[("k2", 2), ("k1", 1)])).unwrap();
+        assert_eq!(both.erase_consumer("zelda@example.com").unwrap(), 2);
+        drop(both);
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(!bytes.windows(5).any(|w| w == b"zelda"));
     }
 }

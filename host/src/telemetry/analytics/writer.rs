@@ -56,6 +56,8 @@ pub struct Settings {
     pub flush_every: Duration,
     /// Rollups older than this are deleted.
     pub retention: Duration,
+    /// Seals consumer names.
+    pub keyring: Arc<crate::seal::Keyring>,
 }
 
 /// Runs until [`Message::Stop`] or every sender is gone.
@@ -136,7 +138,10 @@ impl Writer {
     fn try_flush(&mut self) -> Result<(), super::StoreError> {
         let store = match &mut self.store {
             Some(store) => store,
-            None => self.store.insert(Store::open(&self.settings.file)?),
+            None => self.store.insert(Store::open(
+                &self.settings.file,
+                self.settings.keyring.clone(),
+            )?),
         };
         if !self.pending.is_empty() {
             store.write(&self.pending.rollups)?;

@@ -29,6 +29,9 @@ pub enum MonitorError {
     /// The analytics writer thread could not be spawned.
     #[error("cannot start the analytics writer: {0}")]
     Analytics(std::io::Error),
+    /// `[encryption]`'s keys could not be read.
+    #[error(transparent)]
+    Keys(#[from] crate::config::ConfigErrors),
 }
 
 /// Live stats, alerts and analytics of one gateway process.
@@ -51,7 +54,9 @@ impl Monitor {
         let live = Arc::new(LiveStats::default());
         let alerts = Arc::new(Alerts::new(&config.alerts, &config.alerting));
         let analytics = if config.analytics.enabled {
-            let analytics = Analytics::start(&config.analytics).map_err(MonitorError::Analytics)?;
+            let keyring = Arc::new(crate::config::keyring(config)?);
+            let analytics =
+                Analytics::start(&config.analytics, keyring).map_err(MonitorError::Analytics)?;
             Some(Arc::new(analytics))
         } else {
             None

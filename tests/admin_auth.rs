@@ -2,9 +2,12 @@
 //! the `read` and `write` roles, 401 and 403 as problem+json, and every
 //! admin action and config change in the hash-chained audit log, which
 //! `portico audit verify` (the real binary) checks and names the line
-//! where an edit breaks it.
+//! where an edit breaks it; client certificates on the admin listener's
+//! own TLS (mTLS) with their roles, recorded by certificate subject,
+//! sealed in the file under `[encryption]`.
 
 use crate::support;
+use crate::support::pki::{self, Ca, Leaf};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -299,4 +302,210 @@ async fn with_tokens_the_dashboard_asks_for_one_instead_of_showing_data() {
     assert!(dom.contains("<form id=\"login\">"), "{dom}");
     assert!(dom.contains("needs a token"), "{dom}");
     gw.shutdown().await;
+}
+
+/// `method path` over the admin listener's TLS, presenting `client` (a
+/// certificate) and `token` when given; the status and the JSON body, or
+/// the handshake or connection error.
+async fn tls_call(
+    admin: SocketAddr,
+    ca: &Ca,
+    client: Option<&Leaf>,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+) -> Result<(StatusCode, Value), String> {
+    let config = pki::client_config(Some(ca), client, &[b"h2", b"http/1.1"]);
+    let stream = pki::handshake(admin, "localhost", config)
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(
+        pki::alpn(&stream).as_deref(),
+        Some(&b"http/1.1"[..]),
+        "the admin listener offers HTTP/1.1 only"
+    );
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = sender
+        .send_request(request.body(Full::new(Bytes::new())).expect("request"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_carry_their_role_and_are_audited_by_subject_sealed_at_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("plugins")).expect("plugins");
+    let ca = Ca::new("ops-ca");
+    let (server_cert, server_key) = ca.server(&["localhost"]).write(dir.path(), "admin");
+    std::fs::write(dir.path().join("ops-ca.pem"), ca.pem()).expect("ca");
+    std::fs::write(dir.path().join("at-rest.key"), "42".repeat(32)).expect("key");
+    let alice = ca.client("alice.ops", &["uri:spiffe://example.org/ops/alice"]);
+    let bob = ca.client("bob.ops", &[]);
+    let mallory = ca.client("mallory", &[]);
+    let stranger = Ca::new("elsewhere").client("alice.ops", &[]);
+    let admin_table = format!(
+        r#"[admin]
+addr = "127.0.0.1:0"
+tokens = [{{ name = "ops", sha256 = "{write}", role = "write" }}]
+clients = [
+  {{ san = "URI:spiffe://example.org/ops/alice", role = "write" }},
+  {{ cn = "bob.ops" }},
+]
+audit = {{ path = "audit/audit.jsonl" }}
+tls = {{ certificates = [{{ cert = "{cert}", key = "{key}" }}], client_ca = "ops-ca.pem", client_auth = "optional" }}
+
+[encryption]
+active = "k1"
+keys = [{{ id = "k1", key = {{ secret = "file:at-rest.key" }} }}]
+"#,
+        write = sha256_hex(WRITE_TOKEN),
+        cert = server_cert.display(),
+        key = server_key.display(),
+    );
+    let base = config("");
+    let start = base.find("[admin]").expect("admin table");
+    let end = base.find("[reload]").expect("reload table");
+    let text = format!("{}{admin_table}\n{}", &base[..start], &base[end..]);
+    let path = dir.path().join("portico.toml");
+    std::fs::write(&path, &text).expect("config");
+
+    // Client certificates are credentials: a non-loopback bind is allowed.
+    let open = text.replace(
+        "addr = \"127.0.0.1:0\"\ntokens",
+        "addr = \"0.0.0.0:9901\"\ntokens",
+    );
+    let open_path = dir.path().join("open.toml");
+    std::fs::write(&open_path, open).expect("config");
+    portico::config::load(&open_path).expect("a non-loopback bind with client certificates");
+
+    let app = App::start(&path).await.expect("gateway starts");
+    let admin = app.admin_addr().expect("admin");
+    let call = |client, method, path, token| tls_call(admin, &ca, client, method, path, token);
+
+    assert_eq!(
+        call(Some(&alice), Method::POST, "/reload", None)
+            .await
+            .expect("alice")
+            .0,
+        StatusCode::OK,
+        "alice's SAN has the write role"
+    );
+    assert_eq!(
+        call(Some(&bob), Method::GET, "/plugins", None)
+            .await
+            .expect("bob")
+            .0,
+        StatusCode::OK
+    );
+    let (status, body) = call(Some(&bob), Method::POST, "/reload", None)
+        .await
+        .expect("bob");
+    assert_eq!(status, StatusCode::FORBIDDEN, "bob reads only: {body}");
+    let (status, body) = call(Some(&mallory), Method::GET, "/plugins", None)
+        .await
+        .expect("m");
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("admin.clients")),
+        "{body}"
+    );
+    // Without a certificate (client_auth = "optional"): a token, or 401.
+    assert_eq!(
+        call(None, Method::GET, "/plugins", None)
+            .await
+            .expect("none")
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(None, Method::POST, "/reload", Some(WRITE_TOKEN))
+            .await
+            .expect("token")
+            .0,
+        StatusCode::OK
+    );
+    // A certificate from another CA does not get through the handshake.
+    assert!(
+        call(Some(&stranger), Method::GET, "/plugins", None)
+            .await
+            .is_err(),
+        "an unverified certificate was served"
+    );
+
+    let (status, page) = call(Some(&alice), Method::GET, "/audit?after=0", None)
+        .await
+        .expect("audit");
+    assert_eq!(status, StatusCode::OK);
+    let records = page["records"].as_array().expect("records");
+    let summary: Vec<(String, String, String)> = records
+        .iter()
+        .skip(1)
+        .map(|r| {
+            let who = match r["actor"]["kind"].as_str() {
+                Some("certificate") => r["actor"]["subject"].as_str().unwrap_or("?").to_owned(),
+                Some("token") => r["actor"]["name"].as_str().unwrap_or("?").to_owned(),
+                other => other.unwrap_or("?").to_owned(),
+            };
+            (
+                who,
+                r["action"].as_str().unwrap_or("?").into(),
+                r["outcome"].as_str().unwrap_or("?").into(),
+            )
+        })
+        .collect();
+    let subject = |cn: &str| format!("CN={cn}, O=Portico Tests");
+    assert_eq!(
+        summary,
+        vec![
+            (subject("alice.ops"), "reload".into(), "unchanged".into()),
+            (subject("bob.ops"), "denied".into(), "forbidden".into()),
+            (subject("mallory"), "denied".into(), "forbidden".into()),
+            (
+                "anonymous".into(),
+                "denied".into(),
+                "unauthenticated".into()
+            ),
+            ("ops".into(), "reload".into(), "unchanged".into()),
+        ]
+    );
+    assert!(
+        records[1]["actor"]["addr"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:")),
+        "GET /audit opens the sealed address"
+    );
+    app.shutdown().await;
+
+    // On disk, subjects and addresses are sealed; the chain still verifies.
+    let audit = dir.path().join("audit/audit.jsonl");
+    let on_disk = std::fs::read_to_string(&audit).expect("audit");
+    assert!(
+        !on_disk.contains("alice.ops") && !on_disk.contains("mallory"),
+        "{on_disk}"
+    );
+    assert!(!on_disk.contains("127.0.0.1"), "{on_disk}");
+    assert!(on_disk.contains(r#""key":"k1""#), "{on_disk}");
+    let (ok, text) = verify(&[&audit]);
+    assert!(ok, "{text}");
 }

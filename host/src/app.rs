@@ -105,9 +105,7 @@ impl App {
                 let monitor = Some(monitor.clone());
                 Some(
                     AdminServer::start(
-                        admin.addr,
-                        admin.max_connections,
-                        &admin.tokens,
+                        admin,
                         &Limits::resolve(&config.limits, None),
                         reloader.clone(),
                         monitor,

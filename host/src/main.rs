@@ -194,6 +194,9 @@ async fn summary(config: &portico::config::Config) -> anyhow::Result<String> {
     // Certificates, keys and client CAs load as they would when serving,
     // and so do the encryption keys.
     portico::data::server::load_tls(config)?;
+    if let Some(admin) = &config.admin {
+        portico::data::server::load_admin_tls(admin)?;
+    }
     portico::config::keyring(config)?;
     let plugins: usize = gateway.routes.iter().map(|r| r.chain.slots().len()).sum();
     Ok(format!(

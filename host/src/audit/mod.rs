@@ -53,6 +53,13 @@ pub enum Actor {
         /// The client's address.
         addr: SocketAddr,
     },
+    /// An admin request with a verified client certificate.
+    Certificate {
+        /// The certificate's subject DN.
+        subject: String,
+        /// The client's address.
+        addr: SocketAddr,
+    },
     /// An admin request without a (valid) token, or with none configured.
     Anonymous {
         /// The client's address.

@@ -1,5 +1,5 @@
-//! The admin listener's credentials and audit log: `[[admin.tokens]]` and
-//! `[admin.audit]`.
+//! The admin listener's credentials and audit log: `[[admin.tokens]]`,
+//! `[admin.tls]` with `[[admin.clients]]` (mTLS), and `[admin.audit]`.
 //!
 //! ```toml
 //! [admin]
@@ -9,6 +9,16 @@
 //! name = "ops"                       # who, in the audit log
 //! sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 //! role = "write"                     # or "read" (the default)
+//!
+//! [admin.tls]                        # optional: HTTPS on the admin listener
+//! certificates = [{ cert = "admin.pem", key = "admin.key" }]
+//! client_ca = "ops-ca.pem"           # verify client certificates (mTLS)
+//! client_auth = "optional"           # tokens still work without a certificate
+//!
+//! [[admin.clients]]
+//! cn = "alice.ops.example"           # the certificate's common name, or
+//! # san = "URI:spiffe://example.org/ops/alice"   # one of its alternative names
+//! role = "write"
 //!
 //! [admin.audit]
 //! path = "/var/log/portico/audit.jsonl"
@@ -47,6 +57,22 @@ pub struct AdminToken {
     pub role: AdminRole,
 }
 
+/// One client certificate of the admin API: matched by its common name or
+/// one of its subject alternative names (typed, as `tls.client.san`
+/// shows them: `DNS:…`, `URI:…`, `email:…`, `IP:…`), verified against
+/// `admin.tls.client_ca` first.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminClient {
+    /// The subject's common name.
+    pub cn: Option<String>,
+    /// A subject alternative name.
+    pub san: Option<String>,
+    /// What it may do.
+    #[serde(default)]
+    pub role: AdminRole,
+}
+
 /// `[admin.audit]`: the hash-chained audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +98,32 @@ fn default_max_bytes() -> u64 {
 
 fn default_keep() -> usize {
     10
+}
+
+/// Problems with `[[admin.clients]]`, as `(key, message)`; `has_ca`:
+/// whether `admin.tls.client_ca` is set.
+pub fn check_clients(clients: &[AdminClient], has_ca: bool) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    if !clients.is_empty() && !has_ca {
+        problems.push((
+            "admin.clients".to_owned(),
+            "client certificates need `admin.tls.client_ca` to verify them".to_owned(),
+        ));
+    }
+    for (i, client) in clients.iter().enumerate() {
+        let both_or_neither = client.cn.is_some() == client.san.is_some();
+        let empty = [&client.cn, &client.san]
+            .into_iter()
+            .flatten()
+            .any(|v| v.is_empty());
+        if both_or_neither || empty {
+            problems.push((
+                format!("admin.clients[{i}]"),
+                "set exactly one of `cn` and `san`, non-empty".to_owned(),
+            ));
+        }
+    }
+    problems
 }
 
 /// Problems with `[admin]` credentials, as `(key, message)`.

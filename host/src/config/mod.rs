@@ -30,7 +30,7 @@ pub(crate) mod validate;
 
 use std::path::{Path, PathBuf};
 
-pub use admin::{AdminRole, AdminToken, AuditConfig};
+pub use admin::{AdminClient, AdminRole, AdminToken, AuditConfig};
 pub use encryption::{EncryptionConfig, EncryptionKey, keyring};
 pub use error::{ConfigError, ConfigErrors};
 pub use etcd::{EtcdConfig, EtcdDiscoveryConfig, EtcdLocation};
@@ -125,6 +125,7 @@ fn deserialize_at(path: &Path, base: &Path, text: &str) -> Result<Config, Config
     if let Some(audit) = config.admin.as_mut().and_then(|a| a.audit.as_mut()) {
         audit.path = resolve(&base, &audit.path);
     }
+
     if let Some(password) = config
         .state
         .redis
@@ -148,7 +149,9 @@ fn deserialize_at(path: &Path, base: &Path, text: &str) -> Result<Config, Config
             *ca = resolve(&base, ca);
         }
     }
-    for tls in config.listeners.iter_mut().filter_map(|l| l.tls.as_mut()) {
+    let admin_tls = config.admin.as_mut().and_then(|a| a.tls.as_mut());
+    let listener_tls = config.listeners.iter_mut().filter_map(|l| l.tls.as_mut());
+    for tls in listener_tls.chain(admin_tls) {
         for certificate in &mut tls.certificates {
             certificate.cert = resolve(&base, &certificate.cert);
             certificate.key = resolve(&base, &certificate.key);

@@ -80,7 +80,8 @@ fn default_plugin_dir() -> PathBuf {
 }
 
 /// The `[admin]` table: a listener for operators, separate from traffic.
-/// It has no authentication, so it binds loopback unless told otherwise.
+/// Without credentials (tokens, or client certificates over its own TLS)
+/// it binds loopback unless told otherwise.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
@@ -98,6 +99,12 @@ pub struct AdminConfig {
     /// Bearer tokens; with any, every endpoint but `/healthz` needs one.
     #[serde(default)]
     pub tokens: Vec<crate::config::admin::AdminToken>,
+    /// TLS on the admin listener; with `client_ca`, client certificates
+    /// (mTLS) are verified and matched against `clients`.
+    pub tls: Option<super::TlsConfig>,
+    /// Client certificates that may use the admin API, each with a role.
+    #[serde(default)]
+    pub clients: Vec<crate::config::admin::AdminClient>,
     /// The hash-chained audit log of admin actions and config changes.
     pub audit: Option<crate::config::admin::AuditConfig>,
 }

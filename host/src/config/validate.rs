@@ -193,13 +193,15 @@ fn check_admin(config: &Config, errors: &mut Errors) {
     if let Some(admin) = &config.admin
         && !admin.addr.ip().is_loopback()
         && admin.tokens.is_empty()
+        && admin.clients.is_empty()
         && !admin.allow_non_loopback
     {
         errors.add(
             "admin.addr",
             format!(
                 "{} is not a loopback address and the admin listener has no credentials \
-                 (add `[[admin.tokens]]`, or set `admin.allow_non_loopback = true` to bind it anyway)",
+                 (add `[[admin.tokens]]` or `[[admin.clients]]` with `admin.tls.client_ca`, \
+                 or set `admin.allow_non_loopback = true` to bind it anyway)",
                 admin.addr
             ),
         );
@@ -207,6 +209,14 @@ fn check_admin(config: &Config, errors: &mut Errors) {
     if let Some(admin) = &config.admin {
         for (key, message) in crate::config::admin::check_tokens(&admin.tokens) {
             errors.add(&key, message);
+        }
+        let has_ca = admin.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+        for (key, message) in crate::config::admin::check_clients(&admin.clients, has_ca) {
+            errors.add(&key, message);
+        }
+        if let Some(tls) = &admin.tls {
+            let mut add = |key, message| errors.add(key, message);
+            super::tls::check(tls, "admin.tls", &mut add);
         }
         if let Some(audit) = &admin.audit {
             if audit.max_bytes < 4096 {

@@ -28,6 +28,8 @@ pub(super) struct Context<'a> {
     pub cluster: Option<&'a Cluster>,
     /// The client's address.
     pub addr: SocketAddr,
+    /// The verified client certificate's identity (admin TLS with mTLS).
+    pub identity: Option<&'a crate::data::tls::ClientIdentity>,
 }
 
 /// Most audit records one `GET /audit` returns.
@@ -37,7 +39,7 @@ const MAX_AUDIT_PAGE: usize = 1000;
 pub(super) async fn handle(context: &Context<'_>, request: Request<Incoming>) -> Response<Body> {
     let (head, incoming) = request.into_parts();
     let audit = context.reloader.audit();
-    let caller = match context.access.check(&head, context.addr) {
+    let caller = match context.access.check(&head, context.addr, context.identity) {
         Ok(caller) => caller,
         Err(refused) => {
             if let Some(audit) = audit {

@@ -1,12 +1,16 @@
-//! Who may ask the admin API what: bearer tokens (kept as SHA-256 hashes)
-//! with roles, the 401 and 403 answers, and the audit record of each
-//! refusal.
+//! Who may ask the admin API what: client certificates verified on the
+//! admin listener's TLS (mTLS) and matched to `[[admin.clients]]`, and
+//! bearer tokens (kept as SHA-256 hashes), each with a role; the 401 and
+//! 403 answers, and the audit record of each refusal.
 //!
-//! With no token configured the API is open, as it always was, and only a
-//! loopback bind is allowed (the config check says so). With tokens, every
-//! endpoint but `/healthz` and the dashboard's page (static HTML that asks
-//! for a token and sends it on each of its requests) needs one; `GET` and
-//! `HEAD` need the `read` role, anything else `write`.
+//! With no credential configured the API is open, as it always was, and
+//! only a loopback bind is allowed (the config check says so). With any,
+//! every endpoint but `/healthz` and the dashboard's page (static HTML that
+//! asks for a token and sends it on each of its requests) needs one; `GET`
+//! and `HEAD` need the `read` role, anything else `write`. A certificate
+//! that matches a client is used first; a verified certificate that
+//! matches none is refused (403) unless the request also carries a valid
+//! token.
 
 use std::net::SocketAddr;
 
@@ -16,11 +20,13 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{Actor, Entry};
 use crate::body::Body;
-use crate::config::{AdminRole, AdminToken};
+use crate::config::{AdminClient, AdminRole, AdminToken};
+use crate::data::tls::ClientIdentity;
 
 /// The admin API's credentials.
 pub(super) struct Access {
     tokens: Vec<Token>,
+    clients: Vec<AdminClient>,
 }
 
 struct Token {
@@ -44,8 +50,9 @@ pub(super) struct Refused {
 }
 
 impl Access {
-    /// The configured tokens (their hashes checked by the config's rules).
-    pub fn new(tokens: &[AdminToken]) -> Access {
+    /// The configured tokens (their hashes checked by the config's rules)
+    /// and client certificates.
+    pub fn new(tokens: &[AdminToken], clients: &[AdminClient]) -> Access {
         let tokens = tokens
             .iter()
             .filter_map(|t| {
@@ -60,18 +67,41 @@ impl Access {
                 })
             })
             .collect();
-        Access { tokens }
+        Access {
+            tokens,
+            clients: clients.to_vec(),
+        }
     }
 
-    /// Who sent `head` from `addr`, or why it is refused.
-    pub fn check(&self, head: &Parts, addr: SocketAddr) -> Result<Caller, Box<Refused>> {
+    /// The role of the first client `identity` matches.
+    fn client_role(&self, identity: &ClientIdentity) -> Option<AdminRole> {
+        self.clients
+            .iter()
+            .find(|client| {
+                client.cn.is_some() && client.cn == identity.common_name
+                    || client
+                        .san
+                        .as_ref()
+                        .is_some_and(|san| identity.alt_names.contains(san))
+            })
+            .map(|client| client.role)
+    }
+
+    /// Who sent `head` from `addr` (with the verified client certificate
+    /// `identity`, if any), or why it is refused.
+    pub fn check(
+        &self,
+        head: &Parts,
+        addr: SocketAddr,
+        identity: Option<&ClientIdentity>,
+    ) -> Result<Caller, Box<Refused>> {
         let anonymous = Caller {
             actor: Actor::Anonymous { addr },
         };
         let Some(needed) = needed_role(&head.method, head.uri.path()) else {
             return Ok(anonymous);
         };
-        if self.tokens.is_empty() {
+        if self.tokens.is_empty() && self.clients.is_empty() {
             return Ok(anonymous);
         }
         let presented = head
@@ -104,11 +134,37 @@ impl Access {
                 },
             })
         };
+        if let Some(identity) = identity {
+            let actor = Actor::Certificate {
+                subject: identity.subject.clone(),
+                addr,
+            };
+            match self.client_role(identity) {
+                Some(role) if role >= needed => return Ok(Caller { actor }),
+                Some(_) => {
+                    return Err(refuse(
+                        StatusCode::FORBIDDEN,
+                        "forbidden",
+                        "this client certificate has the read role; this needs write",
+                        actor,
+                    ));
+                }
+                None if presented.is_none() => {
+                    return Err(refuse(
+                        StatusCode::FORBIDDEN,
+                        "forbidden",
+                        "this client certificate is not one of `admin.clients`",
+                        actor,
+                    ));
+                }
+                None => {}
+            }
+        }
         let Some(presented) = presented else {
             return Err(refuse(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
-                "this admin API needs a bearer token (Authorization: Bearer <token>)",
+                "this admin API needs a bearer token (Authorization: Bearer <token>) or a client certificate",
                 Actor::Anonymous { addr },
             ));
         };

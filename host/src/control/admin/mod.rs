@@ -13,6 +13,10 @@
 //! | `GET /audit?after=SEQ&limit=N` | audit records after `SEQ` (oldest first, at most `N`, default 100, at most 1000); 404 without `[admin.audit]` |
 //! | `GET /healthz` | `ok` (needs no token) |
 //! | `GET /`, `/dashboard`, `/api/live`, `/api/alerts`, `/analytics/...` | the monitor's dashboard and JSON ([`crate::telemetry::monitor::http`]) |
+//!
+//! With `[admin.tls]` the listener speaks HTTPS (HTTP/1.1 only), its
+//! certificates re-read when their files change; with `client_ca`, client
+//! certificates are verified in the handshake and matched in `auth`.
 
 mod api;
 mod auth;
@@ -25,15 +29,17 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::AdminToken;
+use crate::config::AdminConfig;
 use crate::control::cluster::ClusterSlot;
 use crate::control::reload::Reloader;
 use crate::data::limits::Limits;
 use crate::data::server::{Admission, Lifecycle, ListenerError, Serve, accept_loop};
+use crate::data::tls::{ClientIdentity, TlsTerminator};
 use crate::shutdown::stopping;
 use crate::telemetry::monitor::Monitor;
 
@@ -44,22 +50,24 @@ pub struct AdminServer {
 }
 
 impl AdminServer {
-    /// Binds `addr` and serves the admin API for `reloader`'s gateway, with
-    /// the traffic listeners' accept loop: at most `max_connections` open
-    /// (more are closed at once), heads read within the gateway's
-    /// `[limits] header_read_timeout_ms` and no larger than its
-    /// `max_header_bytes`, and the same drain on shutdown.
-    #[allow(clippy::too_many_arguments)]
+    /// Binds `admin.addr` and serves the admin API for `reloader`'s
+    /// gateway, with the traffic listeners' accept loop: at most
+    /// `max_connections` open (more are closed at once), heads read within
+    /// the gateway's `[limits] header_read_timeout_ms` and no larger than
+    /// its `max_header_bytes`, and the same drain on shutdown.
     pub async fn start(
-        addr: SocketAddr,
-        max_connections: usize,
-        tokens: &[AdminToken],
+        admin: &AdminConfig,
         limits: &Limits,
         reloader: Arc<Reloader>,
         monitor: Option<Arc<Monitor>>,
         cluster: ClusterSlot,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, ListenerError> {
+        let (addr, max_connections) = (admin.addr, admin.max_connections);
+        let tls = crate::data::server::load_admin_tls(admin)?;
+        if let Some(terminator) = &tls {
+            terminator.spawn_reload(shutdown.clone());
+        }
         let bind_error = |error| ListenerError::Bind {
             name: "admin".into(),
             addr,
@@ -67,14 +75,15 @@ impl AdminServer {
         };
         let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        tracing::info!(%addr, max_connections, "admin listening");
+        tracing::info!(%addr, max_connections, tls = tls.is_some(), "admin listening");
         let mut http1 = http1::Builder::new();
         http1
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(limits.max_header_bytes.max(8192));
         let server = Arc::new(AdminConnections {
-            access: Arc::new(auth::Access::new(tokens)),
+            access: Arc::new(auth::Access::new(&admin.tokens, &admin.clients)),
+            tls,
             reloader,
             monitor,
             cluster,
@@ -100,6 +109,7 @@ impl AdminServer {
 /// The admin API on one HTTP/1.1 connection.
 struct AdminConnections {
     access: Arc<auth::Access>,
+    tls: Option<Arc<TlsTerminator>>,
     reloader: Arc<Reloader>,
     monitor: Option<Arc<Monitor>>,
     cluster: ClusterSlot,
@@ -108,7 +118,35 @@ struct AdminConnections {
 }
 
 impl Serve for AdminConnections {
-    async fn serve(&self, stream: TcpStream, addr: SocketAddr, mut life: Lifecycle) {
+    async fn serve(&self, stream: TcpStream, addr: SocketAddr, life: Lifecycle) {
+        let Some(tls) = &self.tls else {
+            return self.serve_http(stream, addr, None, life).await;
+        };
+        match tls.accept(stream).await {
+            Ok(accepted) => {
+                let identity = accepted.identity.map(Arc::new);
+                self.serve_http(accepted.stream, addr, identity, life).await;
+            }
+            Err(error) => tracing::debug!(%addr, %error, "admin TLS handshake failed"),
+        }
+    }
+
+    fn drain_timeout(&self) -> Duration {
+        self.drain_timeout
+    }
+}
+
+impl AdminConnections {
+    /// The admin API over one (plain or TLS) connection from `addr`.
+    async fn serve_http<IO>(
+        &self,
+        stream: IO,
+        addr: SocketAddr,
+        identity: Option<Arc<ClientIdentity>>,
+        mut life: Lifecycle,
+    ) where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let access = self.access.clone();
         let reloader = self.reloader.clone();
         let monitor = self.monitor.clone();
@@ -118,6 +156,7 @@ impl Serve for AdminConnections {
             let reloader = reloader.clone();
             let monitor = monitor.clone();
             let cluster = cluster.clone();
+            let identity = identity.clone();
             async move {
                 let context = api::Context {
                     access: &access,
@@ -125,6 +164,7 @@ impl Serve for AdminConnections {
                     monitor: monitor.as_deref(),
                     cluster: cluster.get(),
                     addr,
+                    identity: identity.as_deref(),
                 };
                 Ok::<_, Infallible>(api::handle(&context, request).await)
             }
@@ -139,9 +179,5 @@ impl Serve for AdminConnections {
             _ = connection => {}
             _ = stopping(&mut life.closing) => {}
         }
-    }
-
-    fn drain_timeout(&self) -> Duration {
-        self.drain_timeout
     }
 }

@@ -323,6 +323,22 @@ fn run_worker(
     let _ = done.send(());
 }
 
+/// Loads the admin listener's TLS files (`None` without `[admin.tls]`),
+/// offering HTTP/1.1 only; what `portico check` runs too.
+pub fn load_admin_tls(
+    admin: &crate::config::AdminConfig,
+) -> Result<Option<Arc<TlsTerminator>>, ListenerError> {
+    admin
+        .tls
+        .as_ref()
+        .map(|tls| TlsTerminator::load_http1(tls, "admin.tls"))
+        .transpose()
+        .map_err(|error| ListenerError::Tls {
+            name: "admin".into(),
+            error,
+        })
+}
+
 /// Loads the TLS files of every listener (`None` for plain listeners); what
 /// `portico check` runs too.
 pub fn load_tls(config: &Config) -> Result<Vec<Option<Arc<TlsTerminator>>>, ListenerError> {

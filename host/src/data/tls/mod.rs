@@ -81,6 +81,7 @@ pub struct Accepted<IO> {
 pub struct TlsTerminator {
     config: TlsConfig,
     key: String,
+    alpn: &'static [&'static [u8]],
     current: ArcSwap<ServerConfig>,
     loaded_from: Fingerprint,
 }
@@ -89,13 +90,28 @@ impl TlsTerminator {
     /// Loads the listener's certificates and CA; `key` is the config path
     /// of its `tls` table (`listeners[0].tls`), used in errors.
     pub fn load(config: &TlsConfig, key: &str) -> Result<Arc<Self>, TlsError> {
+        Self::load_offering(config, key, &provider::ALPN)
+    }
+
+    /// As [`TlsTerminator::load`], offering only HTTP/1.1 in ALPN (the
+    /// admin listener speaks nothing else).
+    pub fn load_http1(config: &TlsConfig, key: &str) -> Result<Arc<Self>, TlsError> {
+        Self::load_offering(config, key, &[b"http/1.1"])
+    }
+
+    fn load_offering(
+        config: &TlsConfig,
+        key: &str,
+        alpn: &'static [&'static [u8]],
+    ) -> Result<Arc<Self>, TlsError> {
         // Stamped before reading: a change made while loading is seen by
         // the first reload check.
         let loaded_from = Fingerprint::of(config);
-        let server = build(config, key)?;
+        let server = build(config, key, alpn)?;
         Ok(Arc::new(TlsTerminator {
             config: config.clone(),
             key: key.to_owned(),
+            alpn,
             current: ArcSwap::from_pointee(server),
             loaded_from,
         }))
@@ -129,7 +145,7 @@ impl TlsTerminator {
 }
 
 /// Builds a listener's server config from its files as they are now.
-fn build(config: &TlsConfig, key: &str) -> Result<ServerConfig, TlsError> {
+fn build(config: &TlsConfig, key: &str, alpn: &[&[u8]]) -> Result<ServerConfig, TlsError> {
     let provider = provider::provider();
     let resolver = SniResolver::load(
         &config.certificates,
@@ -150,6 +166,6 @@ fn build(config: &TlsConfig, key: &str) -> Result<ServerConfig, TlsError> {
         })?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(Arc::new(resolver));
-    server.alpn_protocols = provider::ALPN.iter().map(|p| p.to_vec()).collect();
+    server.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(server)
 }

@@ -88,8 +88,10 @@ pub(super) async fn watch(
         seen = now;
         let rebuilt = {
             let terminator = terminator.clone();
-            tokio::task::spawn_blocking(move || super::build(&terminator.config, &terminator.key))
-                .await
+            tokio::task::spawn_blocking(move || {
+                super::build(&terminator.config, &terminator.key, terminator.alpn)
+            })
+            .await
         };
         match rebuilt {
             Ok(Ok(config)) => {

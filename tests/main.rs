@@ -17,6 +17,7 @@ mod support;
 mod chain;
 mod hot_swap;
 mod load_errors;
+mod plugin_tools;
 mod routing;
 mod sandbox;
 

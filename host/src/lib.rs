@@ -6,7 +6,8 @@
 //! - the foundation: [`config`] (the parsed, validated config), [`etcd`]
 //!   (the etcd cluster: config documents, watched keys, leases) and the
 //!   leaves ([`body`], `histogram`, `net`, [`seal`] (encryption at rest),
-//!   `shutdown`, `worker`), and the [`audit`] log;
+//!   `shutdown`, `worker`, [`scaffold`] (`portico plugin new`)), and the
+//!   [`audit`] log;
 //! - [`data`], the data plane: listeners ([`data::server`], with `tls`
 //!   termination and edge `limits`), routing ([`data::router`]), the
 //!   plugins ([`data::runtime`]), upstreams (`upstream`), the proxy itself
@@ -44,6 +45,7 @@ pub mod data;
 pub mod etcd;
 pub(crate) mod histogram;
 pub(crate) mod net;
+pub mod scaffold;
 pub mod seal;
 pub(crate) mod shutdown;
 pub mod telemetry;

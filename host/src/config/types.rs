@@ -361,7 +361,9 @@ fn default_recycle_memory() -> u32 {
 }
 
 /// A host capability a route grants to a plugin.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// `portico:plugin/log`.

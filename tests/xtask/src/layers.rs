@@ -5,7 +5,7 @@
 //!
 //! | layer | plane (folder) | modules | what |
 //! |---|---|---|---|
-//! | 0 | foundation (`src/`) | `body`, `histogram`, `shutdown`, `net`, `worker`, `seal` | leaves |
+//! | 0 | foundation (`src/`) | `body`, `histogram`, `shutdown`, `net`, `worker`, `seal`, `scaffold` | leaves |
 //! | 1 | foundation | `config` | the parsed, validated config |
 //! | 2 | foundation | `etcd`, `audit` | the etcd cluster; the hash-chained audit log |
 //! | 3 | `data/` | `router`, `tls` | matching requests, terminating TLS |
@@ -43,7 +43,15 @@ const PLANES: &[&str] = &["data", "telemetry", "control"];
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "",
-        &["body", "histogram", "shutdown", "net", "worker", "seal"],
+        &[
+            "body",
+            "histogram",
+            "shutdown",
+            "net",
+            "worker",
+            "seal",
+            "scaffold",
+        ],
     ),
     ("", &["config"]),
     ("", &["etcd", "audit"]),

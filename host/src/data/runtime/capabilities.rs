@@ -24,8 +24,8 @@ use crate::data::observe::metrics::STATE_FALLBACKS;
 /// The set of capabilities granted to one plugin on one route.
 pub type Grants = BTreeSet<Capability>;
 
-const PACKAGE: &str = "portico:plugin/";
-const WIT_VERSION: &str = "@0.2.0";
+pub(crate) const PACKAGE: &str = "portico:plugin/";
+pub(crate) const WIT_VERSION: &str = "@0.2.0";
 
 /// Refuses a component that imports an ungranted capability or anything that
 /// is neither part of the contract nor WASI.

@@ -45,6 +45,26 @@ impl PluginInstance {
         config_json: &str,
     ) -> Result<InitOutcome, PluginFailure> {
         let limits = engine.limits();
+        let mut instance = Self::instantiate(pre, engine, identity, services).await?;
+        instance.store.data_mut().timing.start();
+        instance.store.set_epoch_deadline(1);
+        let handler = instance.exports.portico_plugin_handler();
+        match handler.call_init(&mut instance.store, config_json).await {
+            Ok(Ok(())) => Ok(InitOutcome::Ready(instance)),
+            Ok(Err(rejection)) => Ok(InitOutcome::Rejected(rejection)),
+            Err(error) => Err(classify(error, limits.memory_bytes, limits.deadline)),
+        }
+    }
+
+    /// Instantiates the component, under the engine's limits, without
+    /// calling `init` (`portico plugin inspect` asks only for `metadata`).
+    pub async fn instantiate(
+        pre: &PluginPre<HostState>,
+        engine: &PluginEngine,
+        identity: Arc<PluginIdentity>,
+        services: Arc<HostServices>,
+    ) -> Result<PluginInstance, PluginFailure> {
+        let limits = engine.limits();
         let state = HostState::new(identity, services, limits.memory_bytes, limits.deadline);
         let mut store = Store::new(engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -55,19 +75,11 @@ impl PluginInstance {
             .instantiate_async(&mut store)
             .await
             .map_err(|e| classify_instantiation(e, limits.memory_bytes))?;
-        let mut instance = PluginInstance {
+        Ok(PluginInstance {
             store,
             exports,
             uses: 0,
-        };
-        instance.store.data_mut().timing.start();
-        instance.store.set_epoch_deadline(1);
-        let handler = instance.exports.portico_plugin_handler();
-        match handler.call_init(&mut instance.store, config_json).await {
-            Ok(Ok(())) => Ok(InitOutcome::Ready(instance)),
-            Ok(Err(rejection)) => Ok(InitOutcome::Rejected(rejection)),
-            Err(error) => Err(classify(error, limits.memory_bytes, limits.deadline)),
-        }
+        })
     }
 
     /// The plugin's self-reported name and version.

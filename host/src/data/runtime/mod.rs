@@ -11,6 +11,8 @@
 //!   `http` capability's client, per plugin entry.
 //! - `slot` and [`instance`]: a plugin on a route, its instances and how
 //!   they are pooled or made fresh per request.
+//! - [`inspect`]: what a built component is and needs (`portico plugin
+//!   inspect`).
 //! - [`chain`]: running a route's plugins over a request and its response.
 
 pub(crate) mod bindings;
@@ -24,6 +26,7 @@ pub mod error;
 mod guest_log;
 mod host_messages;
 mod identity;
+pub mod inspect;
 pub mod instance;
 pub mod kv;
 pub mod message;

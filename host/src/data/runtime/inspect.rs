@@ -1,0 +1,194 @@
+//! `portico plugin inspect`: what a built component is and needs, read the
+//! way the gateway reads it — compiled with the gateway's engine, its
+//! imports classified by the same rules as `capabilities::check_imports`,
+//! instantiated with exactly the capabilities it imports, and asked for its
+//! `metadata`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use super::bindings::PluginPre;
+use super::capabilities::{self, Grants, PACKAGE, WIT_VERSION};
+use super::engine::PluginEngine;
+use super::identity::PluginIdentity;
+use super::instance::PluginInstance;
+use super::services::HostServices;
+use crate::config::{Capability, StateErrorPolicy};
+
+/// What `portico plugin inspect` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// `metadata().name`, when the component could be asked.
+    pub name: Option<String>,
+    /// `metadata().version`.
+    pub version: Option<String>,
+    /// The contract version the component was built against (the
+    /// `@x.y.z` of its `portico:plugin` interfaces).
+    pub contract: Option<String>,
+    /// The contract version this gateway speaks.
+    pub gateway_contract: &'static str,
+    /// Size of the file, bytes.
+    pub size: usize,
+    /// Lowercase hex SHA-256 of the file (as `GET /plugins` shows it).
+    pub sha256: String,
+    /// Time to compile it with the gateway's engine settings, ms.
+    pub compile_ms: f64,
+    /// The capabilities it imports: what its route entry must grant.
+    pub capabilities: Vec<Capability>,
+    /// Its WASI imports (always provided, sealed).
+    pub wasi: Vec<String>,
+    /// Imports the gateway does not provide.
+    pub unknown_imports: Vec<String>,
+    /// Why it would not load under this gateway; `None`: it would (with
+    /// `capabilities` granted).
+    pub refused: Option<String>,
+}
+
+impl Inspection {
+    /// The `capabilities = [...]` line of a route's plugin entry.
+    pub fn capabilities_line(&self) -> String {
+        let names: Vec<String> = self
+            .capabilities
+            .iter()
+            .map(|c| format!("\"{}\"", c.name()))
+            .collect();
+        format!("capabilities = [{}]", names.join(", "))
+    }
+}
+
+/// The file is not a component at all.
+#[derive(Debug, thiserror::Error)]
+#[error("not a WebAssembly component this gateway can compile: {0}")]
+pub struct InspectError(String);
+
+/// Inspects the component `bytes` with `engine`.
+pub async fn inspect(engine: &PluginEngine, bytes: &[u8]) -> Result<Inspection, InspectError> {
+    let sha256 = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let started = Instant::now();
+    let component = Component::new(engine.engine(), bytes).map_err(|e| {
+        // wasmtime's parse errors go on with a multi-line dump of bytes.
+        let text = format!("{e:#}");
+        let first = text.split(" - expected=").next().unwrap_or(&text);
+        InspectError(first.lines().next().unwrap_or_default().to_owned())
+    })?;
+    let compile = started.elapsed();
+    let mut inspection = Inspection {
+        name: None,
+        version: None,
+        contract: None,
+        gateway_contract: WIT_VERSION.trim_start_matches('@'),
+        size: bytes.len(),
+        sha256,
+        compile_ms: ms(compile),
+        capabilities: Vec::new(),
+        wasi: Vec::new(),
+        unknown_imports: Vec::new(),
+        refused: None,
+    };
+    let ty = component.component_type();
+    let exports = ty.exports(engine.engine()).map(|(name, _)| name.to_owned());
+    let imports: Vec<String> = ty
+        .imports(engine.engine())
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    for name in exports.chain(imports.iter().cloned()) {
+        if let Some((_, version)) = name
+            .strip_prefix(PACKAGE)
+            .and_then(|rest| rest.split_once('@'))
+        {
+            inspection
+                .contract
+                .get_or_insert_with(|| version.to_owned());
+        }
+    }
+    for name in &imports {
+        if name.starts_with("wasi:") {
+            inspection.wasi.push(name.clone());
+            continue;
+        }
+        let interface = name
+            .strip_prefix(PACKAGE)
+            .and_then(|rest| rest.strip_suffix(WIT_VERSION));
+        match interface {
+            Some("types") => {}
+            Some(interface) => match Capability::ALL.into_iter().find(|c| c.name() == interface) {
+                Some(capability) => inspection.capabilities.push(capability),
+                None => inspection.unknown_imports.push(name.clone()),
+            },
+            None => inspection.unknown_imports.push(name.clone()),
+        }
+    }
+    inspection.capabilities.sort();
+    inspection.capabilities.dedup();
+    if inspection.contract.as_deref() != Some(inspection.gateway_contract) {
+        inspection.refused = Some(format!(
+            "built against contract {}; this gateway speaks {}",
+            inspection
+                .contract
+                .as_deref()
+                .unwrap_or("(none: not a Portico plugin)"),
+            inspection.gateway_contract
+        ));
+        return Ok(inspection);
+    }
+    if !inspection.unknown_imports.is_empty() {
+        inspection.refused = Some(format!(
+            "imports what Portico does not provide: {}",
+            inspection.unknown_imports.join(", ")
+        ));
+        return Ok(inspection);
+    }
+    match metadata(engine, &component, &inspection.capabilities).await {
+        Ok((name, version)) => {
+            inspection.name = Some(name);
+            inspection.version = Some(version);
+        }
+        Err(why) => inspection.refused = Some(why),
+    }
+    Ok(inspection)
+}
+
+/// Instantiates `component` as a route granting `capabilities` would and
+/// asks for its name and version.
+async fn metadata(
+    engine: &PluginEngine,
+    component: &Component,
+    capabilities: &[Capability],
+) -> Result<(String, String), String> {
+    let _ticket = engine.ticket();
+    let grants: Grants = capabilities.iter().copied().collect();
+    capabilities::check_imports(engine.engine(), component, "inspected", "inspect", &grants)
+        .map_err(|e| e.to_string())?;
+    let linker = capabilities::linker(engine.engine(), &grants).map_err(|e| format!("{e:#}"))?;
+    let pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| format!("does not link: {e:#}"))?;
+    let pre =
+        PluginPre::new(pre).map_err(|e| format!("does not export the plugin world: {e:#}"))?;
+    let identity = Arc::new(PluginIdentity {
+        plugin: "inspected".into(),
+        route: "inspect".into(),
+        on_state_error: StateErrorPolicy::default(),
+        outbound: None,
+    });
+    let services = Arc::new(HostServices::new(1 << 20));
+    let mut instance = PluginInstance::instantiate(&pre, engine, identity, services)
+        .await
+        .map_err(|e| format!("cannot be instantiated: {e}"))?;
+    let metadata = instance
+        .metadata()
+        .await
+        .map_err(|e| format!("`metadata` failed: {e}"))?;
+    Ok((metadata.name, metadata.version))
+}
+
+fn ms(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e4).round() / 10.0
+}

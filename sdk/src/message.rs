@@ -12,14 +12,18 @@ use crate::imports::{RequestHandle, ResponseHandle};
 /// host's resource, which has the same methods for both.
 macro_rules! header_methods {
     () => {
-        /// The first value of the named header (case-insensitive).
-        pub fn header(&self, name: &str) -> Option<String> {
-            self.inner.header(name)
+        /// The first value of the named header (case-insensitive). Names
+        /// and values may be `&str`, `String` or the config's
+        /// [`HeaderName`](crate::config::HeaderName) and
+        /// [`HeaderValue`](crate::config::HeaderValue), here and in the
+        /// setters.
+        pub fn header(&self, name: impl AsRef<str>) -> Option<String> {
+            self.inner.header(name.as_ref())
         }
 
         /// Every value of the named header, in order.
-        pub fn header_all(&self, name: &str) -> Vec<String> {
-            self.inner.header_all(name)
+        pub fn header_all(&self, name: impl AsRef<str>) -> Vec<String> {
+            self.inner.header_all(name.as_ref())
         }
 
         /// The names of all headers present, lower-case, without repeats.
@@ -30,19 +34,27 @@ macro_rules! header_methods {
         /// Replaces all values of the named header with one value. Fails if
         /// the name is not a valid header name or the value contains control
         /// characters (CR, LF, NUL, ...).
-        pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), Error> {
-            Ok(self.inner.set_header(name, value)?)
+        pub fn set_header(
+            &mut self,
+            name: impl AsRef<str>,
+            value: impl AsRef<str>,
+        ) -> Result<(), Error> {
+            Ok(self.inner.set_header(name.as_ref(), value.as_ref())?)
         }
 
         /// Adds a value to the named header, keeping existing ones. Fails like
         /// [`set_header`](Self::set_header).
-        pub fn append_header(&mut self, name: &str, value: &str) -> Result<(), Error> {
-            Ok(self.inner.append_header(name, value)?)
+        pub fn append_header(
+            &mut self,
+            name: impl AsRef<str>,
+            value: impl AsRef<str>,
+        ) -> Result<(), Error> {
+            Ok(self.inner.append_header(name.as_ref(), value.as_ref())?)
         }
 
         /// Removes every value of the named header (nothing if absent).
-        pub fn remove_header(&mut self, name: &str) {
-            self.inner.remove_header(name)
+        pub fn remove_header(&mut self, name: impl AsRef<str>) {
+            self.inner.remove_header(name.as_ref())
         }
     };
 }
@@ -108,10 +120,14 @@ impl<'a> Request<'a> {
         self.inner.route_param(name)
     }
 
-    /// The client's IP address as the gateway's socket saw it, e.g.
-    /// `203.0.113.7` (parse with `.parse::<std::net::IpAddr>()`).
-    pub fn client_addr(&self) -> String {
-        self.inner.client_addr()
+    /// The client's IP address as the gateway's socket saw it (the
+    /// unspecified address `0.0.0.0` should a host ever send something
+    /// that is not one; the gateway always sends the socket's address).
+    pub fn client_addr(&self) -> std::net::IpAddr {
+        self.inner
+            .client_addr()
+            .parse()
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
     }
 
     /// The name of the route that matched.

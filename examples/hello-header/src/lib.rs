@@ -46,14 +46,14 @@ impl Plugin for HelloHeader {
 
     fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
         let Config { name, value } = self.config;
-        req.set_header(name.as_str(), value.as_str())?;
+        req.set_header(name, value)?;
         let (method, path) = (req.method(), req.path());
         log::info(format!("{method} {path}: set {name}: {value}"));
         Ok(Action::Continue)
     }
 
     fn on_response(&mut self, res: &mut Response<'_>) -> Result<Action, Error> {
-        res.set_header(self.config.name.as_str(), self.config.value.as_str())?;
+        res.set_header(&self.config.name, &self.config.value)?;
         Ok(Action::Continue)
     }
 }

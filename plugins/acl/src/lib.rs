@@ -102,7 +102,7 @@ impl Plugin for Acl {
     }
 
     fn on_request(&mut self, _req: &mut Request<'_>) -> Result<Action, Error> {
-        let consumer = context::get("consumer").filter(|c| !c.is_empty());
+        let consumer = context::get(context::CONSUMER).filter(|c| !c.is_empty());
         let groups = context::get("consumer.groups").unwrap_or_default();
         let groups: Vec<&str> = groups.split(',').filter(|g| !g.is_empty()).collect();
         let consumer = consumer.as_deref();

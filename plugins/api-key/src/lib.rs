@@ -62,7 +62,7 @@ impl Plugin for ApiKey {
             )?));
         };
         let groups: Vec<&str> = entry.groups.iter().map(|g| g.0.as_str()).collect();
-        context::set("consumer", &entry.consumer.0);
+        context::set(context::CONSUMER, &entry.consumer.0);
         context::set("consumer.groups", &groups.join(","));
         Ok(Action::Continue)
     }

@@ -142,7 +142,7 @@ impl Plugin for BasicAuth {
         let (true, Some(user)) = (matched, user) else {
             return Ok(unauthorized(&self.config.realm, true));
         };
-        context::set("consumer", &name);
+        context::set(context::CONSUMER, &name);
         context::set("consumer.groups", &user.groups.join(","));
         Ok(Action::Continue)
     }

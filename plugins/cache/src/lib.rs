@@ -353,7 +353,7 @@ impl Cache {
     }
 
     fn add_status(&self, res: &mut Response<'_>, status: &CacheStatus) -> Result<(), Error> {
-        res.append_header("cache-status", &status.render(&self.config.cache_name.0))
+        res.append_header("cache-status", status.render(&self.config.cache_name.0))
     }
 }
 

@@ -117,7 +117,7 @@ impl Plugin for Cors {
             List::Any => "*".to_owned(),
             names => names.joined(),
         };
-        res.set_header(OWNED[0], &allow_origin(config, origin))?;
+        res.set_header(OWNED[0], allow_origin(config, origin))?;
         match config.allow_credentials {
             true => res.set_header(OWNED[1], "true")?,
             false => res.remove_header(OWNED[1]),

@@ -57,7 +57,7 @@ impl Plugin for HmacAuth {
     fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
         match verify::verify(req, self.config, clock::now_ms()) {
             Ok(client) => {
-                context::set("consumer", &client.consumer);
+                context::set(context::CONSUMER, &client.consumer);
                 context::set("consumer.groups", &client.groups.join(","));
                 Ok(Action::Continue)
             }

@@ -46,7 +46,7 @@ impl Plugin for IpRules {
 
     fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
         let config = self.config;
-        let peer = req.client_addr();
+        let peer = req.client_addr().to_string();
         let client = match &config.client_address {
             Some(from) => client::resolve(
                 &peer,

@@ -32,8 +32,8 @@ use crate::keys::Key;
 use crate::reject::Reason;
 use crate::token::Object;
 
-/// The context key the subject is stored under.
-pub const CONSUMER_KEY: &str = "consumer";
+/// The context key the subject is stored under (the SDK's well-known one).
+pub const CONSUMER_KEY: &str = portico_sdk::context::CONSUMER;
 
 /// The first step of a request: removes client-sent copies of the headers
 /// claims are forwarded in, then reads the token. `Err` is the answer when

@@ -122,7 +122,7 @@ fn refusal(config: &Config, active: &Active) -> Option<Action> {
 /// Names the consumer in the context and sets the configured headers.
 fn admit(config: &Config, req: &mut Request<'_>, active: &Active) -> Result<(), Error> {
     let scopes: Vec<&str> = active.scopes().collect();
-    context::set("consumer", active.consumer().unwrap_or_default());
+    context::set(context::CONSUMER, active.consumer().unwrap_or_default());
     context::set("consumer.groups", &scopes.join(","));
     context::set(
         "oauth.client_id",

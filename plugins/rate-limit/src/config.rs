@@ -52,7 +52,7 @@ pub enum KeySource {
 
 impl Default for KeySource {
     fn default() -> Self {
-        KeySource::Context("consumer".to_owned())
+        KeySource::Context(portico_sdk::context::CONSUMER.to_owned())
     }
 }
 

@@ -16,14 +16,14 @@ const MAX_PLAIN: usize = 64;
 pub fn of(source: &KeySource, req: &Request<'_>) -> String {
     let (kind, value) = match source {
         KeySource::Route => return "route".to_owned(),
-        KeySource::ClientAddr => ("ip", req.client_addr()),
+        KeySource::ClientAddr => ("ip", req.client_addr().to_string()),
         KeySource::Context(key) => match context::get(key) {
             Some(value) => ("c", value),
-            None => ("ip", req.client_addr()),
+            None => ("ip", req.client_addr().to_string()),
         },
         KeySource::Header(name) => match req.header(name.as_str()) {
             Some(value) => ("h", value),
-            None => ("ip", req.client_addr()),
+            None => ("ip", req.client_addr().to_string()),
         },
     };
     if value.len() <= MAX_PLAIN {

@@ -97,8 +97,8 @@ impl Plugin for RateLimit {
 
     fn on_response(&mut self, res: &mut Response<'_>) -> Result<Action, Error> {
         if let (true, Some(decision)) = (self.config.headers, &self.decision) {
-            res.set_header("ratelimit-policy", &fields::policy_field(&decision.states))?;
-            res.set_header("ratelimit", &fields::limit_field(&decision.states))?;
+            res.set_header("ratelimit-policy", fields::policy_field(&decision.states))?;
+            res.set_header("ratelimit", fields::limit_field(&decision.states))?;
         }
         Ok(Action::Continue)
     }

@@ -4,6 +4,11 @@
 
 use crate::imports::context as host;
 
+/// The well-known key an authentication plugin sets to the caller's name
+/// (API key owner, JWT subject, Basic user, ...), which rate limiting,
+/// ACLs, transforms, access logs and analytics read.
+pub const CONSUMER: &str = "consumer";
+
 /// The value under `key` set earlier in this request, if any.
 pub fn get(key: &str) -> Option<String> {
     host::get(key)

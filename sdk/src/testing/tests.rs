@@ -35,7 +35,7 @@ fn request_reads_and_changes_go_to_the_mock() -> Result<(), Error> {
     assert_eq!(req.param("nope"), None);
     assert_eq!(
         (req.client_addr(), req.route_name()),
-        ("10.0.0.9".to_owned(), "users".to_owned())
+        (std::net::IpAddr::from([10, 0, 0, 9]), "users".to_owned())
     );
 
     req.set_path("/c")?;

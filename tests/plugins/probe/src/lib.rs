@@ -112,7 +112,7 @@ impl Plugin for Probe {
         }
         if config.body_to_header {
             let len = req.body()?.len();
-            req.set_header("x-body-len", &len.to_string())?;
+            req.set_header("x-body-len", len.to_string())?;
         }
         if let Some(tag) = &config.tag {
             req.append_header("x-chain", tag.as_str())?;
@@ -133,7 +133,7 @@ impl Plugin for Probe {
             res.append_header("x-chain-response", tag.as_str())?;
         }
         if let Some(count) = self.count {
-            res.set_header("x-count", &count.to_string())?;
+            res.set_header("x-count", count.to_string())?;
         }
         Ok(Action::Continue)
     }

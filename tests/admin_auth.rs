@@ -96,17 +96,9 @@ async fn call(
 }
 
 fn verify(files: &[&Path]) -> (bool, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["audit", "verify"])
-        .args(files)
-        .output()
-        .expect("run portico audit verify");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    let mut args: Vec<&std::ffi::OsStr> = vec!["audit".as_ref(), "verify".as_ref()];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    support::process::output_of(&args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,19 +21,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-/// Runs the real `portico` with `args`: (ok, stdout + stderr).
-fn portico(args: &[&std::ffi::OsStr]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(args)
-        .output()
-        .expect("run portico");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
+use process::output_of as portico;
 
 /// The toolchain's own `cargo` (this test's), in `dir`, with its `rustc`
 /// pinned so a directory outside the repository builds with the same

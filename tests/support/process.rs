@@ -78,3 +78,18 @@ pub fn signal(child: &Child, signal: libc::c_int) {
     // SAFETY: `kill` has no memory-safety preconditions.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill failed");
 }
+
+/// Runs the real `portico` with `args` to completion: whether it exited 0,
+/// and its stdout followed by its stderr.
+pub fn output_of(args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(args)
+        .output()
+        .expect("run portico");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}

@@ -27,6 +27,36 @@ pub type Grants = BTreeSet<Capability>;
 pub(crate) const PACKAGE: &str = "portico:plugin/";
 pub(crate) const WIT_VERSION: &str = "@0.2.0";
 
+/// What one import of a component is, by the contract's rules.
+pub(crate) enum Import {
+    /// WASI, always provided (sealed).
+    Wasi,
+    /// The contract's message types, always provided.
+    Types,
+    /// A capability a route must grant.
+    Capability(Capability),
+    /// Neither: the gateway does not provide it.
+    Unknown,
+}
+
+/// Classifies the import `name` (`portico:plugin/kv@0.2.0`, `wasi:…`).
+pub(crate) fn classify(name: &str) -> Import {
+    if name.starts_with("wasi:") {
+        return Import::Wasi;
+    }
+    let interface = name
+        .strip_prefix(PACKAGE)
+        .and_then(|rest| rest.strip_suffix(WIT_VERSION));
+    match interface {
+        Some("types") => Import::Types,
+        Some(interface) => Capability::ALL
+            .into_iter()
+            .find(|c| c.name() == interface)
+            .map_or(Import::Unknown, Import::Capability),
+        None => Import::Unknown,
+    }
+}
+
 /// Refuses a component that imports an ungranted capability or anything that
 /// is neither part of the contract nor WASI.
 pub(crate) fn check_imports(
@@ -37,27 +67,17 @@ pub(crate) fn check_imports(
     grants: &Grants,
 ) -> Result<(), LoadError> {
     for (name, _) in component.component_type().imports(engine) {
-        if name.starts_with("wasi:") {
-            continue;
-        }
-        let interface = name
-            .strip_prefix(PACKAGE)
-            .and_then(|rest| rest.strip_suffix(WIT_VERSION));
-        let capability = match interface {
-            Some("types") => continue,
-            Some(interface) => Capability::ALL.into_iter().find(|c| c.name() == interface),
-            None => None,
-        };
-        match capability {
-            Some(capability) if grants.contains(&capability) => {}
-            Some(capability) => {
+        match classify(name) {
+            Import::Wasi | Import::Types => {}
+            Import::Capability(capability) if grants.contains(&capability) => {}
+            Import::Capability(capability) => {
                 return Err(LoadError::Ungranted {
                     plugin: plugin.to_owned(),
                     route: route.to_owned(),
                     capability: capability.name().to_owned(),
                 });
             }
-            None => {
+            Import::Unknown => {
                 return Err(LoadError::UnknownImport {
                     plugin: plugin.to_owned(),
                     import: name.to_owned(),

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use super::bindings::PluginPre;
-use super::capabilities::{self, Grants, PACKAGE, WIT_VERSION};
+use super::capabilities::{self, Grants, Import, PACKAGE, WIT_VERSION};
 use super::engine::PluginEngine;
 use super::identity::PluginIdentity;
 use super::instance::PluginInstance;
@@ -109,20 +109,11 @@ pub async fn inspect(engine: &PluginEngine, bytes: &[u8]) -> Result<Inspection, 
         }
     }
     for name in &imports {
-        if name.starts_with("wasi:") {
-            inspection.wasi.push(name.clone());
-            continue;
-        }
-        let interface = name
-            .strip_prefix(PACKAGE)
-            .and_then(|rest| rest.strip_suffix(WIT_VERSION));
-        match interface {
-            Some("types") => {}
-            Some(interface) => match Capability::ALL.into_iter().find(|c| c.name() == interface) {
-                Some(capability) => inspection.capabilities.push(capability),
-                None => inspection.unknown_imports.push(name.clone()),
-            },
-            None => inspection.unknown_imports.push(name.clone()),
+        match capabilities::classify(name) {
+            Import::Wasi => inspection.wasi.push(name.clone()),
+            Import::Types => {}
+            Import::Capability(capability) => inspection.capabilities.push(capability),
+            Import::Unknown => inspection.unknown_imports.push(name.clone()),
         }
     }
     inspection.capabilities.sort();

@@ -283,22 +283,23 @@ impl RedisStore {
     /// turned on, or altered in Redis) is a miss.
     pub async fn cache_get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, Unavailable> {
         let key = self.key("cache", plugin, key);
-        let context = key.clone().into_bytes();
+        // The key is the sealed value's context; copied only when sealing.
+        let context = self.keyring.is_on().then(|| key.clone());
         let value: Option<Vec<u8>> = self
             .call("cache_get", |mut c| async move { c.get(key).await })
             .await?;
-        if !self.keyring.is_on() {
+        let Some(context) = context else {
             return Ok(value);
-        }
-        Ok(
-            value.and_then(|sealed| match self.keyring.open(&context, &sealed) {
+        };
+        Ok(value.and_then(
+            |sealed| match self.keyring.open(context.as_bytes(), &sealed) {
                 Ok(plain) => Some(plain),
                 Err(error) => {
                     tracing::debug!(%error, "shared cache: a value that does not open is a miss");
                     None
                 }
-            }),
-        )
+            },
+        ))
     }
 
     /// `cache.set`: `ttl` at least 1 ms; values over `max_entry` bytes are

@@ -46,6 +46,7 @@ mod cache;
 mod identity;
 mod jwt;
 mod oidc;
+mod other_languages;
 mod rate_limit;
 mod redaction;
 mod secrets;

@@ -36,7 +36,7 @@
 //! ```
 //! use portico_sdk::config::{HeaderName, HeaderValue};
 //! use portico_sdk::http::StatusCode;
-//! use portico_sdk::{Action, Error, Plugin, Reply, Request, Response, export_plugin, log};
+//! use portico_sdk::{Action, Capability, Error, Plugin, Reply, Request, Response, export_plugin, log};
 //! use serde::Deserialize;
 //!
 //! /// `config = { header = "x-api-key", key = "secret" }`
@@ -56,20 +56,22 @@
 //!
 //! impl Plugin for ApiKey {
 //!     type Config = Config;
+//!     /// What it calls on the host: its route grants `capabilities = ["log"]`.
+//!     const CAPABILITIES: &'static [Capability] = &[Capability::Log];
 //!
 //!     fn new(config: &'static Config) -> Self {
 //!         ApiKey { config, allowed: false }
 //!     }
 //!
 //!     fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
-//!         if req.header(self.config.header.as_str()).as_deref() != Some(self.config.key.as_str()) {
+//!         if req.header(&self.config.header).as_deref() != Some(self.config.key.as_str()) {
 //!             log::warn(format!("rejected a request to {}", req.path()));
 //!             return Ok(Action::Respond(
 //!                 Reply::new(StatusCode::UNAUTHORIZED).json(&serde_json::json!({ "error": "bad key" }))?,
 //!             ));
 //!         }
 //!         // The upstream has no business seeing the key.
-//!         req.remove_header(self.config.header.as_str());
+//!         req.remove_header(&self.config.header);
 //!         self.allowed = true;
 //!         Ok(Action::Continue)
 //!     }
@@ -87,7 +89,7 @@
 //! // Native unit test (normally in `#[cfg(test)] mod tests`):
 //! use portico_sdk::testing::{MockHost, MockRequest, MockResponse};
 //!
-//! let host = MockHost::new();
+//! let host = MockHost::with_grants(&["log"]);
 //! let mut plugin = host.load::<ApiKey>(serde_json::json!({ "header": "x-api-key", "key": "s3cret" }))?;
 //!
 //! let action = plugin.on_request(&mut MockRequest::get("/orders"))?;
@@ -141,6 +143,10 @@ pub use config::ConfigError;
 pub use error::Error;
 pub use message::{Request, Response};
 pub use plugin::{NoConfig, Plugin};
+
+/// A host capability a route grants (`capabilities = [...]`), as the
+/// gateway names it; see [`Plugin::CAPABILITIES`].
+pub use portico_contract::Capability;
 
 /// The [`http`](https://docs.rs/http) crate, re-exported for [`http::Method`],
 /// [`http::StatusCode`] and friends.

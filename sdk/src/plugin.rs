@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Action, Error, Request, Response};
+use crate::{Action, Capability, Error, Request, Response};
 
 /// A Portico plugin.
 ///
@@ -27,6 +27,15 @@ pub trait Plugin: Sized + 'static {
     /// for validation; errors are reported with the key's path. Use
     /// [`NoConfig`] when there is nothing to configure.
     type Config: DeserializeOwned + Send + Sync + 'static;
+
+    /// The host capabilities the plugin calls, e.g. `&[Capability::Kv,
+    /// Capability::Clock]`: what its built component imports, and so what
+    /// its route must grant (`capabilities = ["kv", "clock"]`). The mock
+    /// host refuses to load the plugin when it does not grant them all, as
+    /// the gateway refuses the component, and panics when the plugin calls
+    /// a capability not listed here. `portico plugin inspect` shows what
+    /// the built component really imports.
+    const CAPABILITIES: &'static [Capability] = &[];
 
     /// Creates the per-request value; called at the start of each request's
     /// on-request. Fields hold per-request state.

@@ -13,7 +13,7 @@
 #![warn(missing_docs)]
 
 use portico_sdk::config::{HeaderName, HeaderValue};
-use portico_sdk::{Action, Error, Plugin, Request, Response, export_plugin, log};
+use portico_sdk::{Action, Capability, Error, Plugin, Request, Response, export_plugin, log};
 use serde::Deserialize;
 
 /// The route's `config` table. Header name and value are checked when the
@@ -39,6 +39,8 @@ pub struct HelloHeader {
 
 impl Plugin for HelloHeader {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["log"]`.
+    const CAPABILITIES: &'static [Capability] = &[Capability::Log];
 
     fn new(config: &'static Config) -> Self {
         HelloHeader { config }
@@ -90,7 +92,7 @@ mod tests {
 
     #[test]
     fn header_name_is_configurable() -> Result<(), Box<dyn std::error::Error>> {
-        let host = MockHost::new();
+        let host = MockHost::with_grants(&["log"]);
         let mut plugin =
             host.load::<HelloHeader>(json!({ "name": "X-Greeting", "value": "hi" }))?;
         let mut req = MockRequest::get("/");
@@ -102,7 +104,7 @@ mod tests {
 
     #[test]
     fn bad_config_names_the_key() {
-        let host = MockHost::new();
+        let host = MockHost::with_grants(&["log"]);
         let key = |config| {
             host.load::<HelloHeader>(config)
                 .err()

@@ -360,54 +360,7 @@ fn default_recycle_memory() -> u32 {
     16
 }
 
-/// A host capability a route grants to a plugin.
-#[derive(
-    Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq, PartialOrd, Ord, Hash,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Capability {
-    /// `portico:plugin/log`.
-    Log,
-    /// `portico:plugin/clock`.
-    Clock,
-    /// `portico:plugin/kv`.
-    Kv,
-    /// `portico:plugin/cache`.
-    Cache,
-    /// `portico:plugin/context`.
-    Context,
-    /// `portico:plugin/metrics`.
-    Metrics,
-    /// `portico:plugin/http`: outbound requests, to the destinations of the
-    /// entry's `http` table.
-    Http,
-}
-
-impl Capability {
-    /// Every capability.
-    pub(crate) const ALL: [Capability; 7] = [
-        Capability::Log,
-        Capability::Clock,
-        Capability::Kv,
-        Capability::Cache,
-        Capability::Context,
-        Capability::Metrics,
-        Capability::Http,
-    ];
-
-    /// The config and WIT name, e.g. `kv`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Capability::Log => "log",
-            Capability::Clock => "clock",
-            Capability::Kv => "kv",
-            Capability::Cache => "cache",
-            Capability::Context => "context",
-            Capability::Metrics => "metrics",
-            Capability::Http => "http",
-        }
-    }
-}
+pub use portico_contract::Capability;
 
 /// Instance model of a plugin on a route.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]

@@ -24,7 +24,7 @@
 use std::collections::BTreeSet;
 
 use portico_sdk::http::StatusCode;
-use portico_sdk::{Action, Error, Plugin, Reply, Request, context, export_plugin};
+use portico_sdk::{Action, Capability, Error, Plugin, Reply, Request, context, export_plugin};
 use serde::Deserialize;
 
 /// The route's `config` table.
@@ -96,6 +96,8 @@ pub struct Acl {
 
 impl Plugin for Acl {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["context"]`.
+    const CAPABILITIES: &'static [Capability] = &[Capability::Context];
 
     fn new(config: &'static Config) -> Self {
         Acl { config }

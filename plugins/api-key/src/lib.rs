@@ -30,7 +30,7 @@ pub mod keys;
 pub mod problem;
 pub mod query;
 
-use portico_sdk::{Action, Error, Plugin, Request, context, export_plugin};
+use portico_sdk::{Action, Capability, Error, Plugin, Request, context, export_plugin};
 
 use crate::config::Config;
 use crate::problem::Refusal;
@@ -42,6 +42,8 @@ pub struct ApiKey {
 
 impl Plugin for ApiKey {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["context"]`.
+    const CAPABILITIES: &'static [Capability] = &[Capability::Context];
 
     fn new(config: &'static Config) -> Self {
         ApiKey { config }

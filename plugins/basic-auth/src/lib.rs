@@ -29,7 +29,7 @@ pub mod users;
 
 use base64::Engine;
 use portico_sdk::http::StatusCode;
-use portico_sdk::{Action, Error, Plugin, Reply, Request, context, export_plugin};
+use portico_sdk::{Action, Capability, Error, Plugin, Reply, Request, context, export_plugin};
 use serde::Deserialize;
 
 use crate::users::{Hash, User, Users};
@@ -117,6 +117,8 @@ pub struct BasicAuth {
 
 impl Plugin for BasicAuth {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["context"]`.
+    const CAPABILITIES: &'static [Capability] = &[Capability::Context];
 
     fn new(config: &'static Config) -> Self {
         BasicAuth { config }

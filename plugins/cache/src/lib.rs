@@ -81,7 +81,8 @@ pub mod store;
 
 use portico_sdk::http::{Method, StatusCode};
 use portico_sdk::{
-    Action, Error, Plugin, Reply, Request, Response, cache, clock, export_plugin, metrics,
+    Action, Capability, Error, Plugin, Reply, Request, Response, cache, clock, export_plugin,
+    metrics,
 };
 
 use crate::conditional::{ClientConditions, weak_eq};
@@ -128,6 +129,9 @@ struct Forward {
 
 impl Plugin for Cache {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["clock", "cache", "metrics"]`.
+    const CAPABILITIES: &'static [Capability] =
+        &[Capability::Clock, Capability::Cache, Capability::Metrics];
 
     fn new(config: &'static Config) -> Self {
         Cache {

@@ -32,7 +32,7 @@ pub mod origin;
 pub mod preflight;
 
 use portico_sdk::http::Method;
-use portico_sdk::{Action, Error, Plugin, Request, Response, export_plugin};
+use portico_sdk::{Action, Capability, Error, Plugin, Request, Response, export_plugin};
 
 use crate::config::{Config, List};
 use crate::preflight::Preflight;
@@ -63,6 +63,8 @@ enum State {
 
 impl Plugin for Cors {
     type Config = Config;
+    /// Calls no host capability: its route grants none.
+    const CAPABILITIES: &'static [Capability] = &[];
 
     fn new(config: &'static Config) -> Self {
         Cors {

@@ -37,7 +37,9 @@ pub mod fields;
 pub mod verify;
 
 use portico_sdk::http::StatusCode;
-use portico_sdk::{Action, Error, Plugin, Reply, Request, clock, context, export_plugin, log};
+use portico_sdk::{
+    Action, Capability, Error, Plugin, Reply, Request, clock, context, export_plugin, log,
+};
 
 use crate::config::Config;
 use crate::verify::Refusal;
@@ -49,6 +51,13 @@ pub struct HmacAuth {
 
 impl Plugin for HmacAuth {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["log", "clock", "kv", "context"]`.
+    const CAPABILITIES: &'static [Capability] = &[
+        Capability::Log,
+        Capability::Clock,
+        Capability::Kv,
+        Capability::Context,
+    ];
 
     fn new(config: &'static Config) -> Self {
         HmacAuth { config }

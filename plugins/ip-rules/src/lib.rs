@@ -27,7 +27,7 @@ pub mod config;
 pub mod net;
 pub mod problem;
 
-use portico_sdk::{Action, Error, Plugin, Request, export_plugin};
+use portico_sdk::{Action, Capability, Error, Plugin, Request, export_plugin};
 
 use crate::config::Config;
 use crate::net::any_contains;
@@ -39,6 +39,8 @@ pub struct IpRules {
 
 impl Plugin for IpRules {
     type Config = Config;
+    /// Calls no host capability: its route grants none.
+    const CAPABILITIES: &'static [Capability] = &[];
 
     fn new(config: &'static Config) -> Self {
         IpRules { config }

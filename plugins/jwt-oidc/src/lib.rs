@@ -39,7 +39,7 @@ pub mod keyset;
 use jwt_core::config::OidcConfig;
 use jwt_core::reject::Reason;
 use portico_sdk::http::StatusCode;
-use portico_sdk::{Action, Error, Plugin, Reply, Request, clock, export_plugin, log};
+use portico_sdk::{Action, Capability, Error, Plugin, Reply, Request, clock, export_plugin, log};
 
 /// The plugin. It keeps no per-request state (the key set is per instance).
 pub struct JwtOidc {
@@ -48,6 +48,14 @@ pub struct JwtOidc {
 
 impl Plugin for JwtOidc {
     type Config = OidcConfig;
+    /// The host capabilities it calls: its route grants `capabilities = ["log", "clock", "cache", "context", "http"]`.
+    const CAPABILITIES: &'static [Capability] = &[
+        Capability::Log,
+        Capability::Clock,
+        Capability::Cache,
+        Capability::Context,
+        Capability::Http,
+    ];
 
     fn new(config: &'static OidcConfig) -> Self {
         JwtOidc { config }

@@ -31,7 +31,7 @@
 pub use jwt_core::{CONSUMER_KEY, alg, claims, config, extract, keys, reject, token};
 
 use jwt_core::config::Config;
-use portico_sdk::{Action, Error, Plugin, Request, clock, export_plugin};
+use portico_sdk::{Action, Capability, Error, Plugin, Request, clock, export_plugin};
 
 /// The plugin. It keeps no per-request state.
 pub struct Jwt {
@@ -40,6 +40,9 @@ pub struct Jwt {
 
 impl Plugin for Jwt {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["log", "clock", "context"]`.
+    const CAPABILITIES: &'static [Capability] =
+        &[Capability::Log, Capability::Clock, Capability::Context];
 
     fn new(config: &'static Config) -> Self {
         Jwt { config }

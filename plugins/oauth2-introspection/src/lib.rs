@@ -36,7 +36,7 @@ pub mod config;
 pub mod introspect;
 pub mod reject;
 
-use portico_sdk::{Action, Error, Plugin, Request, clock, context, export_plugin, log};
+use portico_sdk::{Action, Capability, Error, Plugin, Request, clock, context, export_plugin, log};
 
 use crate::config::{Config, Field};
 use crate::introspect::{Active, Verdict};
@@ -48,6 +48,14 @@ pub struct Introspection {
 
 impl Plugin for Introspection {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["log", "clock", "cache", "context", "http"]`.
+    const CAPABILITIES: &'static [Capability] = &[
+        Capability::Log,
+        Capability::Clock,
+        Capability::Cache,
+        Capability::Context,
+        Capability::Http,
+    ];
 
     fn new(config: &'static Config) -> Self {
         Introspection { config }

@@ -25,7 +25,7 @@
 pub mod config;
 pub mod detect;
 
-use portico_sdk::{Action, Error, Plugin, Response, export_plugin, log};
+use portico_sdk::{Action, Capability, Error, Plugin, Response, export_plugin, log};
 use serde_json::Value;
 
 use crate::config::Config;
@@ -37,6 +37,8 @@ pub struct PiiRedact {
 
 impl Plugin for PiiRedact {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["log"]`.
+    const CAPABILITIES: &'static [Capability] = &[Capability::Log];
 
     fn new(config: &'static Config) -> Self {
         PiiRedact { config }

@@ -44,7 +44,9 @@ pub mod limiter;
 pub mod window;
 
 use portico_sdk::kv::KvError;
-use portico_sdk::{Action, Error, Plugin, Request, Response, clock, export_plugin, metrics};
+use portico_sdk::{
+    Action, Capability, Error, Plugin, Request, Response, clock, export_plugin, metrics,
+};
 
 use crate::config::Config;
 use crate::limiter::Decision;
@@ -57,6 +59,13 @@ pub struct RateLimit {
 
 impl Plugin for RateLimit {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["clock", "kv", "context", "metrics"]`.
+    const CAPABILITIES: &'static [Capability] = &[
+        Capability::Clock,
+        Capability::Kv,
+        Capability::Context,
+        Capability::Metrics,
+    ];
 
     fn new(config: &'static Config) -> Self {
         RateLimit {

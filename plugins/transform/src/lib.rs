@@ -33,7 +33,7 @@ pub mod query;
 pub mod status;
 pub mod template;
 
-use portico_sdk::{Action, Error, Plugin, Request, Response, context, export_plugin};
+use portico_sdk::{Action, Capability, Error, Plugin, Request, Response, context, export_plugin};
 
 use crate::config::{Config, HeaderRules};
 use crate::json::BodyRules;
@@ -47,6 +47,8 @@ pub struct Transform {
 
 impl Plugin for Transform {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["context"]`.
+    const CAPABILITIES: &'static [Capability] = &[Capability::Context];
 
     fn new(config: &'static Config) -> Self {
         Transform {

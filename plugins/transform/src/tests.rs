@@ -6,7 +6,7 @@ use super::*;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn load(config: Value) -> Result<MockPlugin<Transform>, portico_sdk::ConfigError> {
-    MockHost::with_grants(&[]).load::<Transform>(config)
+    MockHost::with_grants(&["context"]).load::<Transform>(config)
 }
 
 fn config_error(config: Value) -> (String, String) {

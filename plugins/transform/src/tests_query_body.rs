@@ -13,7 +13,7 @@ fn load(host: &MockHost, config: Value) -> Result<MockPlugin<Transform>, portico
 }
 
 fn config_error(config: Value) -> (String, String) {
-    match MockHost::with_grants(&[]).load::<Transform>(config) {
+    match MockHost::with_grants(&["context"]).load::<Transform>(config) {
         Ok(_) => panic!("config accepted"),
         Err(err) => (err.key().to_owned(), err.message().to_owned()),
     }
@@ -26,7 +26,7 @@ fn json_body(bytes: &[u8]) -> Value {
 
 #[test]
 fn query_remove_rename_set() -> TestResult {
-    let host = MockHost::with_grants(&[]);
+    let host = MockHost::with_grants(&["context"]);
     let mut plugin = load(
         &host,
         json!({ "request": { "query": {
@@ -79,7 +79,7 @@ fn request_json_body_remove_rename_set_by_pointer() -> TestResult {
 
 #[test]
 fn non_json_or_empty_bodies_are_left_alone_and_invalid_json_is_a_400() -> TestResult {
-    let host = MockHost::with_grants(&[]);
+    let host = MockHost::with_grants(&["context"]);
     let mut plugin = load(
         &host,
         json!({ "request": { "body": { "remove": ["/a"] } } }),
@@ -111,7 +111,7 @@ fn non_json_or_empty_bodies_are_left_alone_and_invalid_json_is_a_400() -> TestRe
 
 #[test]
 fn response_status_map_then_headers_then_json_body() -> TestResult {
-    let host = MockHost::with_grants(&[]);
+    let host = MockHost::with_grants(&["context"]);
     let mut plugin = load(
         &host,
         json!({ "response": {

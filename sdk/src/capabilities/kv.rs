@@ -4,7 +4,7 @@
 //! call can fail with [`KvError::Unavailable`] while Redis is unreachable.
 //!
 //! ```
-//! # let _host = portico_sdk::testing::MockHost::new();
+//! # let _host = portico_sdk::testing::MockHost::with_grants(&["kv"]);
 //! use std::time::Duration;
 //! use portico_sdk::kv;
 //!

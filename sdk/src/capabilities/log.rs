@@ -2,7 +2,7 @@
 //! name and the route.
 //!
 //! ```
-//! # let _host = portico_sdk::testing::MockHost::new();
+//! # let _host = portico_sdk::testing::MockHost::with_grants(&["log"]);
 //! portico_sdk::log::info("cache warmed");
 //! portico_sdk::log::warn(format!("{} retries left", 2));
 //! ```

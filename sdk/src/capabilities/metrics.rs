@@ -3,7 +3,7 @@
 //! the route as label `route` besides the labels given here.
 //!
 //! ```
-//! # let host = portico_sdk::testing::MockHost::new();
+//! # let host = portico_sdk::testing::MockHost::with_grants(&["metrics"]);
 //! use portico_sdk::metrics;
 //!
 //! metrics::increment("lookups", &[("result", "hit")])?;

@@ -9,7 +9,7 @@
 //! crate itself.)
 //!
 //! ```
-//! # let host = portico_sdk::testing::MockHost::new();
+//! # let host = portico_sdk::testing::MockHost::with_grants(&["http"]);
 //! # host.stub_http("GET", "https://idp.example.com/keys",
 //! #     portico_sdk::http::Response::new(b"{}".to_vec()));
 //! use portico_sdk::outbound;

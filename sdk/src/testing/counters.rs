@@ -4,14 +4,7 @@ use std::collections::BTreeMap;
 
 use super::errors::MetricsError;
 
-/// Longest metric or label name, bytes (as the gateway).
-const MAX_NAME: usize = 48;
-/// Most labels on one series (as the gateway).
-const MAX_LABELS: usize = 4;
-/// Longest label value, bytes (as the gateway).
-const MAX_VALUE: usize = 64;
-/// Most series per plugin (as the gateway).
-const MAX_SERIES: usize = 256;
+use portico_contract::metrics::{self, MAX_SERIES, MetricError};
 
 /// Counters by name and sorted labels.
 #[derive(Debug, Default)]
@@ -27,28 +20,12 @@ impl Counters {
         labels: &[(String, String)],
         value: u64,
     ) -> Result<(), MetricsError> {
-        check_name(name).map_err(MetricsError::InvalidName)?;
-        if labels.len() > MAX_LABELS {
-            return Err(MetricsError::InvalidLabel(format!(
-                "{} labels; at most {MAX_LABELS}",
-                labels.len()
-            )));
-        }
-        let mut sorted = labels.to_vec();
-        sorted.sort();
-        for (i, (label, value)) in sorted.iter().enumerate() {
-            check_name(label).map_err(MetricsError::InvalidLabel)?;
-            if label == "route" || (i > 0 && sorted[i - 1].0 == *label) {
-                return Err(MetricsError::InvalidLabel(format!(
-                    "label `{label}` is reserved or repeated"
-                )));
-            }
-            if value.len() > MAX_VALUE || value.chars().any(char::is_control) {
-                return Err(MetricsError::InvalidLabel(format!(
-                    "the value of `{label}` is longer than {MAX_VALUE} bytes or has control characters"
-                )));
-            }
-        }
+        // The gateway's rules, from the contract.
+        let sorted = metrics::check(name, labels.to_vec()).map_err(|refused| match refused {
+            MetricError::InvalidName(why) => MetricsError::InvalidName(why),
+            MetricError::InvalidLabel(why) => MetricsError::InvalidLabel(why),
+            MetricError::TooManySeries => MetricsError::TooManySeries,
+        })?;
         let key = (name.to_owned(), sorted);
         if !self.series.contains_key(&key) && self.series.len() >= MAX_SERIES {
             return Err(MetricsError::TooManySeries);
@@ -69,20 +46,5 @@ impl Counters {
             .get(&(name.to_owned(), sorted))
             .copied()
             .unwrap_or(0)
-    }
-}
-
-/// `[a-z][a-z0-9_]*`, at most [`MAX_NAME`] bytes.
-fn check_name(name: &str) -> Result<(), String> {
-    let mut bytes = name.bytes();
-    let valid = name.len() <= MAX_NAME
-        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` is not [a-z][a-z0-9_]* of at most {MAX_NAME} bytes"
-        ))
     }
 }

@@ -7,15 +7,13 @@ use std::time::Duration;
 
 use super::clock::MockClock;
 use super::counters::Counters;
+use super::harness::LoadError;
 use super::harness::MockPlugin;
 use super::http_stubs::{HttpStubs, SentRequest};
 use super::store::Store;
 use crate::capabilities::ttl_ms;
 use crate::log::Level;
-use crate::{ConfigError, Plugin};
-
-/// The capabilities a route can grant, by their names in the gateway's config.
-const CAPABILITIES: [&str; 7] = ["log", "clock", "kv", "cache", "context", "metrics", "http"];
+use crate::{Capability, ConfigError, Plugin};
 
 /// One message a plugin logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +28,7 @@ pub struct LogRecord {
 /// calls of the plugins on its thread.
 #[derive(Debug, Default)]
 pub(crate) struct HostState {
-    grants: Vec<&'static str>,
+    grants: Vec<Capability>,
     pub(crate) clock: MockClock,
     pub(crate) kv: Store,
     pub(crate) cache: Store,
@@ -45,6 +43,30 @@ pub(crate) struct HostState {
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<RefCell<HostState>>>> = const { RefCell::new(None) };
+    /// What the plugin being driven now declares (`Plugin::CAPABILITIES`),
+    /// while a [`MockPlugin`] runs one of its calls.
+    static DECLARED: RefCell<Option<(&'static str, &'static [Capability])>> =
+        const { RefCell::new(None) };
+}
+
+/// Marks the plugin `name` declaring `capabilities` as the one running on
+/// this thread until dropped.
+pub(crate) struct Running {
+    outer: Option<(&'static str, &'static [Capability])>,
+}
+
+impl Running {
+    pub(crate) fn enter(name: &'static str, capabilities: &'static [Capability]) -> Running {
+        let outer = DECLARED.with(|d| d.borrow_mut().replace((name, capabilities)));
+        Running { outer }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let outer = self.outer.take();
+        let _ = DECLARED.try_with(|d| *d.borrow_mut() = outer);
+    }
 }
 
 /// Runs a plugin's capability call (`call`, e.g. `kv::get`) against the
@@ -65,8 +87,20 @@ pub(crate) fn with_capability<R>(
              create one with `portico_sdk::testing::MockHost::new()` first"
         );
     };
+    let declared = DECLARED.with(|d| *d.borrow());
+    if let Some((plugin, declared)) = declared
+        && !declared.iter().any(|c| c.name() == capability)
+    {
+        panic!(
+            "plugin `{plugin}` called `{call}` but does not list `Capability::{}` in \
+             `Plugin::CAPABILITIES` ({declared:?}); its built component imports `{capability}`, \
+             so its route must grant it: add it to `CAPABILITIES` and to the route's \
+             `capabilities`",
+            shown_capability(capability),
+        );
+    }
     let mut state = state.borrow_mut();
-    if !state.grants.contains(&capability) {
+    if !state.grants.iter().any(|c| c.name() == capability) {
         panic!(
             "the plugin called `{call}` but capability `{capability}` is not granted \
              (granted: {:?}); the gateway refuses to load a plugin that imports a \
@@ -75,6 +109,11 @@ pub(crate) fn with_capability<R>(
         );
     }
     f(&mut state)
+}
+
+/// `Kv` for `kv`: the variant a plugin lists.
+fn shown_capability(name: &str) -> String {
+    Capability::from_name(name).map_or_else(|| name.to_owned(), |c| format!("{c:?}"))
 }
 
 /// An in-memory gateway for native unit tests of a plugin.
@@ -88,9 +127,11 @@ pub(crate) fn with_capability<R>(
 ///
 /// Differences from the gateway:
 ///
-/// * a call to a capability not granted (see [`with_grants`](MockHost::with_grants))
-///   **panics** with a message naming it, where the gateway refuses to load
-///   the component;
+/// * nothing is granted unless asked for with
+///   [`with_grants`](MockHost::with_grants); [`load`](MockHost::load) refuses
+///   (panics) when a capability in [`Plugin::CAPABILITIES`] is not granted,
+///   as the gateway refuses the component, and a call to a capability the
+///   plugin does not list there panics, naming it;
 /// * `kv` and `cache` are one namespace for all plugins loaded on this host
 ///   (the gateway has one per plugin), and the cache never evicts early;
 /// * the context is never cleared by itself (the gateway drops it when a
@@ -110,9 +151,11 @@ impl Default for MockHost {
 }
 
 impl MockHost {
-    /// A host granting every capability, installed for this thread.
+    /// A host granting no capability, installed for this thread: like a
+    /// route without `capabilities`. Grant what the plugin needs with
+    /// [`with_grants`](MockHost::with_grants).
     pub fn new() -> Self {
-        MockHost::with_grants(&CAPABILITIES)
+        MockHost::with_grants(&[])
     }
 
     /// A host granting only `capabilities` (names as in the gateway's config:
@@ -125,9 +168,12 @@ impl MockHost {
     pub fn with_grants(capabilities: &[&str]) -> Self {
         let grants = capabilities
             .iter()
-            .map(|name| match CAPABILITIES.iter().find(|c| *c == name) {
-                Some(capability) => *capability,
-                None => panic!("unknown capability `{name}`; expected one of {CAPABILITIES:?}"),
+            .map(|name| match Capability::from_name(name) {
+                Some(capability) => capability,
+                None => panic!(
+                    "unknown capability `{name}`; expected one of {:?}",
+                    Capability::ALL.map(Capability::name)
+                ),
             })
             .collect();
         let state = Rc::new(RefCell::new(HostState {
@@ -138,10 +184,44 @@ impl MockHost {
         MockHost { state }
     }
 
+    /// The host's state, for a [`MockChain`](super::MockChain) on it.
+    pub(crate) fn state(&self) -> Rc<RefCell<HostState>> {
+        Rc::clone(&self.state)
+    }
+
     /// Loads plugin `P` with `config` (the route's `config` table as JSON),
-    /// parsing it exactly as the component's `init` does.
+    /// checking its capabilities as the gateway checks the component's
+    /// imports, then parsing the config exactly as the component's `init`
+    /// does.
+    ///
+    /// # Panics
+    ///
+    /// When the host does not grant every capability in
+    /// [`Plugin::CAPABILITIES`] (the gateway refuses such a component): use
+    /// [`try_load`](MockHost::try_load) to test that refusal.
     pub fn load<P: Plugin>(&self, config: serde_json::Value) -> Result<MockPlugin<P>, ConfigError> {
-        MockPlugin::load(&config.to_string())
+        match self.try_load(config) {
+            Ok(plugin) => Ok(plugin),
+            Err(LoadError::Config(error)) => Err(error),
+            Err(refused @ LoadError::Ungranted { .. }) => panic!("{refused}"),
+        }
+    }
+
+    /// [`load`](MockHost::load), with an ungranted capability as an error
+    /// instead of a panic.
+    pub fn try_load<P: Plugin>(
+        &self,
+        config: serde_json::Value,
+    ) -> Result<MockPlugin<P>, LoadError> {
+        let grants = self.state.borrow().grants.clone();
+        if let Some(missing) = P::CAPABILITIES.iter().find(|c| !grants.contains(c)) {
+            return Err(LoadError::Ungranted {
+                plugin: std::any::type_name::<P>(),
+                capability: *missing,
+                granted: grants,
+            });
+        }
+        MockPlugin::load(&config.to_string()).map_err(LoadError::Config)
     }
 
     /// Sets the wall clock (milliseconds since the Unix epoch; initially

@@ -23,7 +23,8 @@ pub(crate) mod log {
             Level::Warn => crate::log::Level::Warn,
             Level::Error => crate::log::Level::Error,
         };
-        let message = message.to_owned();
+        let mut message = message.to_owned();
+        portico_contract::limits::truncate_log(&mut message);
         with_capability("log", "log::log", |host| {
             host.logs.push(LogRecord { level, message })
         });
@@ -130,6 +131,11 @@ pub(crate) mod context {
 
     pub(crate) fn set(key: &str, value: &str) {
         with_capability("context", "context::set", |host| {
+            // The gateway traps the plugin (its request fails); natively
+            // that is a panic.
+            if let Err(refused) = portico_contract::limits::check_context(key, value) {
+                panic!("the plugin trapped: {refused}");
+            }
             host.context.insert(key.to_owned(), value.to_owned());
         })
     }

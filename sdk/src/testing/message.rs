@@ -84,14 +84,20 @@ impl MockRequest {
     ///
     /// # Panics
     ///
-    /// If `target` is not a valid path and query starting with `/`.
+    /// If `target` is not a valid path and query starting with `/`, or
+    /// its path is one the gateway refuses (see the README's "Routing";
+    /// e.g. an encoded `/`). The path is normalized as the gateway
+    /// normalizes it before any plugin sees it: `/a/../b` is `/b`.
     pub fn new(method: Method, target: &str) -> Self {
-        let parsed = match target.starts_with('/') {
-            true => target.parse().ok(),
-            false => None,
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (target, None),
         };
-        let Some(target) = parsed else {
-            panic!("MockRequest: invalid request target {target:?}");
+        let parsed = portico_contract::path::normalize_path(path)
+            .and_then(|path| resources::target(&path, query));
+        let target = match parsed {
+            Ok(target) => target,
+            Err(why) => panic!("MockRequest: invalid request target {target:?}: {why}"),
         };
         MockRequest {
             inner: resources::Request {

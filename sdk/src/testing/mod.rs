@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use portico_sdk::testing::{MockHost, MockRequest, MockResponse};
-//! use portico_sdk::{Action, Error, NoConfig, Plugin, Request, Response, context, kv};
+//! use portico_sdk::{Action, Capability, Error, NoConfig, Plugin, Request, Response, context, kv};
 //!
 //! /// Counts requests per user and reports the count on the response.
 //! struct Counter {
@@ -16,6 +16,7 @@
 //!
 //! impl Plugin for Counter {
 //!     type Config = NoConfig;
+//!     const CAPABILITIES: &'static [Capability] = &[Capability::Kv, Capability::Context];
 //!     fn new(_: &'static NoConfig) -> Self {
 //!         Counter { count: 0 }
 //!     }
@@ -45,10 +46,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! A capability call the host did not grant panics with a message naming it
-//! (the gateway would refuse to load the component), as does any capability
-//! call on a thread without a [`MockHost`].
+//! The host grants nothing unless told ([`MockHost::with_grants`]), and
+//! [`MockHost::load`] checks the plugin's [`Plugin::CAPABILITIES`](crate::Plugin::CAPABILITIES) against
+//! the grants as the gateway checks a component's imports. A call to a
+//! capability the plugin does not list panics with a message naming it, as
+//! does any capability call on a thread without a [`MockHost`].
+//! [`MockChain`] runs a route's chain of plugins on one request.
+//!
+//! The mock applies the gateway's own rules, from the `portico-contract`
+//! crate they share: header validation, path normalization (in
+//! [`MockRequest::new`] and `set_path`), the `kv`, `context` and `log`
+//! bounds, and metric names and labels.
 
+mod chain;
 mod clock;
 mod counters;
 mod errors;
@@ -61,8 +71,11 @@ pub(crate) mod resources;
 mod store;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_faithful;
 
-pub use harness::MockPlugin;
+pub use chain::{ChainError, Exchange, MockChain};
+pub use harness::{LoadError, MockPlugin};
 pub use host::{LogRecord, MockHost};
 pub use http_stubs::SentRequest;
 pub use message::{MockRequest, MockResponse};

@@ -25,13 +25,13 @@ pub(crate) enum BodyError {
 pub(crate) struct Headers(HeaderMap);
 
 impl Headers {
-    /// Validates like the gateway: `http`'s rules for names and values.
+    /// Validates with the gateway's rules (the contract's).
     pub(crate) fn parse(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), HeaderError> {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| HeaderError::InvalidName(name.to_owned()))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| HeaderError::InvalidValue(name.as_str().to_owned()))?;
-        Ok((name, value))
+        use portico_contract::headers::{self, HeaderError as Refused};
+        headers::parse(name, value).map_err(|refused| match refused {
+            Refused::InvalidName(name) => HeaderError::InvalidName(name),
+            Refused::InvalidValue(name) => HeaderError::InvalidValue(name),
+        })
     }
 
     pub(crate) fn set(&mut self, name: &str, value: &str) -> Result<(), HeaderError> {
@@ -167,11 +167,11 @@ impl Request {
         self.target.path().to_owned()
     }
 
+    /// As the gateway: `?` and `#` refused, the path normalized (the
+    /// contract's rules).
     pub(crate) fn set_path(&mut self, path: &str) -> Result<(), String> {
-        if !path.starts_with('/') {
-            return Err(format!("path `{path}` must start with `/`"));
-        }
-        self.target = target(path, self.target.query())?;
+        let path = portico_contract::path::plugin_path(path)?;
+        self.target = target(&path, self.target.query())?;
         Ok(())
     }
 

@@ -4,10 +4,6 @@ use std::collections::HashMap;
 
 use super::errors::KvError;
 
-/// Longest kv key accepted, bytes (as the gateway).
-const KV_MAX_KEY: usize = 1024;
-/// Largest kv value accepted, bytes (as the gateway).
-const KV_MAX_VALUE: usize = 1024 * 1024;
 /// Largest cache entry kept, bytes (the gateway's default: 1/8 of 64 MiB).
 const CACHE_MAX_ENTRY: usize = 8 * 1024 * 1024;
 
@@ -65,7 +61,7 @@ impl Store {
         ttl_ms: u64,
         now_ns: u64,
     ) -> Result<(), KvError> {
-        if key.len() > KV_MAX_KEY || value.len() > KV_MAX_VALUE {
+        if !portico_contract::limits::kv_fits(key, value) {
             return Err(KvError::TooLarge);
         }
         self.put(key, value, ttl_ms, now_ns);
@@ -81,7 +77,7 @@ impl Store {
         ttl_ms: u64,
         now_ns: u64,
     ) -> Result<i64, KvError> {
-        if key.len() > KV_MAX_KEY {
+        if key.len() > portico_contract::limits::KV_MAX_KEY {
             return Err(KvError::TooLarge);
         }
         let (value, expires_ns) = match self.entries.get(key).filter(|e| e.live(now_ns)) {

@@ -72,7 +72,11 @@ fn invalid_changes_are_errors_as_in_the_gateway() {
     );
     assert_eq!(
         err(req.set_path("relative")),
-        Some("path `relative` must start with `/`".to_owned())
+        Some("path `relative`: the request target must be an absolute path".to_owned())
+    );
+    assert_eq!(
+        err(req.set_path("/b?x=1")),
+        Some("path `/b?x=1` must not contain `?` or `#` (use set-query)".to_owned())
     );
     assert!(req.set_path("/sp ace").is_err());
     assert!(req.set_query(Some("a b")).is_err());
@@ -108,7 +112,7 @@ fn bodies_over_the_limit_fail_to_read() {
 
 #[test]
 fn kv_honours_ttls_on_the_mock_clock() -> Result<(), Error> {
-    let host = MockHost::new();
+    let host = MockHost::with_grants(&["kv"]);
     host.set_time_ms(1_000);
     kv::set("k", "v", Some(Duration::from_secs(1)))?;
     kv::set("forever", "v", None)?;
@@ -125,7 +129,7 @@ fn kv_honours_ttls_on_the_mock_clock() -> Result<(), Error> {
 
 #[test]
 fn kv_increment_keeps_the_first_expiry() -> Result<(), Error> {
-    let host = MockHost::new();
+    let host = MockHost::with_grants(&["kv"]);
     assert_eq!(kv::increment("n", 5, Some(Duration::from_secs(10)))?, 5);
     host.advance(Duration::from_secs(6));
     assert_eq!(kv::increment("n", -2, Some(Duration::from_secs(10)))?, 3);
@@ -149,7 +153,7 @@ fn kv_increment_keeps_the_first_expiry() -> Result<(), Error> {
 
 #[test]
 fn cache_context_clock_and_logs() {
-    let host = MockHost::new();
+    let host = MockHost::with_grants(&["cache", "context", "clock", "log"]);
     cache::set("c", "v", Duration::from_millis(500));
     assert_eq!(host.cache_get("c").as_deref(), Some(&b"v"[..]));
     host.advance(Duration::from_millis(500));

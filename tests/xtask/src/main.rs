@@ -5,11 +5,16 @@
 //!
 //! - `plugins`: add the `wasm32-wasip2` target if missing, build every guest
 //!   crate (each workspace package with a `cdylib` target) into its own target
-//!   directory, and copy the components to `target/plugins/<package>.wasm`.
+//!   directory, and copy the components to `target/plugins/<package>.wasm`;
+//!   then the plugins in other languages (`plugins/canary-py` with
+//!   componentize-py, `plugins/body-validator-js` with ComponentizeJS), each
+//!   skipped with a note when its tool is missing (an error under `CI`).
 //! - `run`: `plugins`, then start the demo upstream on 127.0.0.1:9000 and the
 //!   gateway on `examples/portico.toml` (port 8080).
-//! - `test`: `plugins`, `redis-server` and `etcd` (`etcd-server`) with
-//!   apt-get when missing, Python's
+//! - `test`: the other languages' tools (componentize-py with pip, at the
+//!   version `plugins/canary-py/requirements.txt` pins; `npm ci` in
+//!   `plugins/body-validator-js`), `plugins`, `redis-server` and `etcd`
+//!   (`etcd-server`) with apt-get when missing, Python's
 //!   `grpcio` (the real gRPC client and server
 //!   of `tests/grpc.rs`) with pip when missing, then `cargo test --workspace`,
 //!   then `fuzz` (each target for `FUZZ_SECONDS`, 60 by default; 0 skips).
@@ -253,7 +258,201 @@ fn build_plugins() -> Result<Vec<(String, String)>> {
             .with_context(|| format!("copy {} to {}", from.display(), to.display()))?;
     }
     eprintln!("xtask: {} plugins in {}", guests.len(), out.display());
+    build_other_languages(&out)?;
     Ok(guests)
+}
+
+/// The Python plugin's directory; its `requirements.txt` pins componentize-py.
+const CANARY_PY: &str = "plugins/canary-py";
+/// The JavaScript plugin's directory; its `package-lock.json` pins ComponentizeJS.
+const BODY_VALIDATOR_JS: &str = "plugins/body-validator-js";
+
+/// Whether `CI` is set: a missing tool is then an error, not a note.
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A plugin that cannot be built here: a note, or under `CI` an error.
+fn skip_or_fail(plugin: &str, why: &str) -> Result<()> {
+    if in_ci() {
+        bail!(
+            "cannot build {plugin}: {why} (CI is set, so this fails; `cargo xtask test` installs it)"
+        );
+    }
+    eprintln!("xtask: skipping {plugin}: {why} (`cargo xtask test` installs it)");
+    Ok(())
+}
+
+/// The componentize-py version `plugins/canary-py/requirements.txt` pins.
+fn componentize_py_pin() -> Result<String> {
+    let path = root().join(CANARY_PY).join("requirements.txt");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("componentize-py=="))
+        .map(|v| v.trim().to_owned())
+        .with_context(|| format!("{} pins no componentize-py==VERSION", path.display()))
+}
+
+/// The version `componentize-py --version` reports, if it runs.
+fn componentize_py_version() -> Option<String> {
+    let output = Command::new("componentize-py")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    output.status.success().then(|| {
+        text.trim()
+            .trim_start_matches("componentize-py")
+            .trim()
+            .to_owned()
+    })
+}
+
+/// ComponentizeJS as `npm ci` installed it in the plugin's directory.
+fn componentize_js_installed() -> bool {
+    root()
+        .join(BODY_VALIDATOR_JS)
+        .join("node_modules/@bytecodealliance/componentize-js/package.json")
+        .exists()
+}
+
+/// Whether `output` is newer than every file under `inputs` (files or
+/// directories, `node_modules` and `build` skipped). Neither componentize-py
+/// nor ComponentizeJS builds reproducibly, so an unneeded rebuild would
+/// change the component's SHA-256 and miss the gateway's compile cache
+/// (6–8 s per load).
+fn up_to_date(output: &Path, inputs: &[PathBuf]) -> bool {
+    fn newest(path: &Path) -> Option<std::time::SystemTime> {
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_dir() {
+            return meta.modified().ok();
+        }
+        let mut latest = meta.modified().ok()?;
+        for entry in std::fs::read_dir(path).ok()?.flatten() {
+            let name = entry.file_name();
+            if name == "node_modules" || name == "build" || name == "__pycache__" {
+                continue;
+            }
+            latest = latest.max(newest(&entry.path())?);
+        }
+        Some(latest)
+    }
+    let Some(built) = std::fs::metadata(output).and_then(|m| m.modified()).ok() else {
+        return false;
+    };
+    inputs
+        .iter()
+        .all(|input| newest(input).is_some_and(|changed| changed < built))
+}
+
+/// Builds the plugins written in Python and JavaScript into `out`, each
+/// against the repository's `wit/plugin.wit` through its own narrowed world.
+fn build_other_languages(out: &Path) -> Result<()> {
+    let contract = root().join("wit/plugin.wit");
+    let pin = componentize_py_pin()?;
+    let py_out = out.join("canary-py.wasm");
+    let js_out = out.join("body-validator-js.wasm");
+    match componentize_py_version() {
+        _ if up_to_date(&py_out, &[root().join(CANARY_PY), contract.clone()]) => {
+            eprintln!("xtask: canary-py is up to date");
+        }
+        Some(version) if version == pin => {
+            let started = std::time::Instant::now();
+            let dir = root().join(CANARY_PY);
+            status(
+                Command::new("componentize-py")
+                    .args(["--quiet", "-d", "../../wit", "-d", "wit"])
+                    .args([
+                        "-w",
+                        "portico-plugins:canary-py/canary",
+                        "componentize",
+                        "app",
+                    ])
+                    .arg("-o")
+                    .arg(&py_out)
+                    .current_dir(&dir),
+            )?;
+            eprintln!(
+                "xtask: canary-py built with componentize-py {version} in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Some(version) => skip_or_fail(
+            "canary-py",
+            &format!("componentize-py is {version}, not the pinned {pin}"),
+        )?,
+        None => skip_or_fail(
+            "canary-py",
+            &format!("componentize-py {pin} is not installed"),
+        )?,
+    }
+    if up_to_date(&js_out, &[root().join(BODY_VALIDATOR_JS), contract]) {
+        eprintln!("xtask: body-validator-js is up to date");
+        return Ok(());
+    }
+    if !componentize_js_installed() {
+        return skip_or_fail(
+            "body-validator-js",
+            &format!("ComponentizeJS is not installed (`npm ci` in {BODY_VALIDATOR_JS})"),
+        );
+    }
+    let started = std::time::Instant::now();
+    status(
+        Command::new("node")
+            .arg("build.mjs")
+            .arg(&js_out)
+            .current_dir(root().join(BODY_VALIDATOR_JS)),
+    )?;
+    eprintln!(
+        "xtask: body-validator-js built with ComponentizeJS in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Installs the tools of the plugins in other languages: componentize-py
+/// at its pinned version (pip, into the Python `python3` runs), and
+/// ComponentizeJS with `npm ci` from the committed lock file (into the
+/// plugin's ignored `node_modules`). Without pip or npm, says so; the
+/// build then skips those plugins (and fails under `CI`).
+fn ensure_other_languages() -> Result<()> {
+    let started = std::time::Instant::now();
+    let pin = componentize_py_pin()?;
+    if componentize_py_version().as_deref() != Some(pin.as_str()) {
+        eprintln!("xtask: installing componentize-py {pin} (pip)");
+        let pip = status(
+            Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .arg("-r")
+                .arg(root().join(CANARY_PY).join("requirements.txt")),
+        );
+        if let Err(error) = pip {
+            eprintln!("xtask: could not install componentize-py: {error:#}");
+        }
+    }
+    if !componentize_js_installed() {
+        eprintln!("xtask: installing ComponentizeJS (npm ci in {BODY_VALIDATOR_JS})");
+        let npm = status(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(root().join(BODY_VALIDATOR_JS)),
+        );
+        if let Err(error) = npm {
+            eprintln!("xtask: could not install ComponentizeJS: {error:#}");
+        }
+    }
+    eprintln!(
+        "xtask: plugin tools for Python and JavaScript ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn run() -> Result<()> {
@@ -277,6 +476,7 @@ fn run() -> Result<()> {
 }
 
 fn test(extra: &[String]) -> Result<()> {
+    ensure_other_languages()?;
     build_plugins()?;
     ensure_python_grpc()?;
     ensure_debian_packages(&[("redis-server", "redis-server"), ("etcd", "etcd-server")])?;

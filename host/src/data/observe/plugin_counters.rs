@@ -10,28 +10,10 @@ use parking_lot::Mutex;
 
 use super::metrics::PLUGIN_SERIES_DROPPED;
 
-/// Longest metric or label name, bytes.
-pub(crate) const MAX_NAME: usize = 48;
-/// Most labels a plugin puts on one series (`route` is added by the host).
-pub(crate) const MAX_LABELS: usize = 4;
-/// Longest label value, bytes.
-pub(crate) const MAX_VALUE: usize = 64;
-/// Most series per plugin (name, route and labels), across routes.
-pub(crate) const MAX_SERIES: usize = 256;
-
-/// Why a report was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CounterError {
-    /// The metric name breaks the rules.
-    #[error("invalid metric name: {0}")]
-    InvalidName(String),
-    /// A label name or value breaks the rules.
-    #[error("invalid label: {0}")]
-    InvalidLabel(String),
-    /// The plugin reached [`MAX_SERIES`].
-    #[error("the plugin already reports {MAX_SERIES} series")]
-    TooManySeries,
-}
+use portico_contract::metrics::MAX_SERIES;
+/// Why a report was refused: the contract's rules (shared with the SDK's
+/// mock host).
+pub use portico_contract::metrics::MetricError as CounterError;
 
 /// One series: metric name, route and the plugin's sorted labels.
 type SeriesKey = (String, String, Vec<(String, String)>);
@@ -52,8 +34,7 @@ impl PluginCounters {
         labels: Vec<(String, String)>,
         value: u64,
     ) -> Result<(), CounterError> {
-        check_name(name).map_err(CounterError::InvalidName)?;
-        let labels = check_labels(labels)?;
+        let labels = portico_contract::metrics::check(name, labels)?;
         let key = (name.to_owned(), route.to_owned(), labels);
         let mut by_plugin = self.by_plugin.lock();
         let series = by_plugin.entry(plugin.to_owned()).or_default();
@@ -74,48 +55,6 @@ impl PluginCounters {
         series.insert(key, counter);
         Ok(())
     }
-}
-
-/// `[a-z][a-z0-9_]*`, at most [`MAX_NAME`] bytes.
-fn check_name(name: &str) -> Result<(), String> {
-    let mut bytes = name.bytes();
-    let valid = name.len() <= MAX_NAME
-        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` is not [a-z][a-z0-9_]* of at most {MAX_NAME} bytes",
-            name.escape_debug()
-        ))
-    }
-}
-
-/// Sorted labels, each name valid and not `route`, each value short and
-/// free of control characters.
-fn check_labels(mut labels: Vec<(String, String)>) -> Result<Vec<(String, String)>, CounterError> {
-    if labels.len() > MAX_LABELS {
-        return Err(CounterError::InvalidLabel(format!(
-            "{} labels; at most {MAX_LABELS}",
-            labels.len()
-        )));
-    }
-    labels.sort();
-    for (i, (label, value)) in labels.iter().enumerate() {
-        check_name(label).map_err(CounterError::InvalidLabel)?;
-        if label == "route" || (i > 0 && labels[i - 1].0 == *label) {
-            return Err(CounterError::InvalidLabel(format!(
-                "label `{label}` is reserved or repeated"
-            )));
-        }
-        if value.len() > MAX_VALUE || value.chars().any(char::is_control) {
-            return Err(CounterError::InvalidLabel(format!(
-                "the value of `{label}` is longer than {MAX_VALUE} bytes or has control characters"
-            )));
-        }
-    }
-    Ok(labels)
 }
 
 /// A plugin name as part of a metric name: `rate-limit` → `rate_limit`.

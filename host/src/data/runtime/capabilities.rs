@@ -24,38 +24,8 @@ use crate::data::observe::metrics::STATE_FALLBACKS;
 /// The set of capabilities granted to one plugin on one route.
 pub type Grants = BTreeSet<Capability>;
 
-pub(crate) const PACKAGE: &str = "portico:plugin/";
-pub(crate) const WIT_VERSION: &str = "@0.2.0";
-
-/// What one import of a component is, by the contract's rules.
-pub(crate) enum Import {
-    /// WASI, always provided (sealed).
-    Wasi,
-    /// The contract's message types, always provided.
-    Types,
-    /// A capability a route must grant.
-    Capability(Capability),
-    /// Neither: the gateway does not provide it.
-    Unknown,
-}
-
-/// Classifies the import `name` (`portico:plugin/kv@0.2.0`, `wasi:…`).
-pub(crate) fn classify(name: &str) -> Import {
-    if name.starts_with("wasi:") {
-        return Import::Wasi;
-    }
-    let interface = name
-        .strip_prefix(PACKAGE)
-        .and_then(|rest| rest.strip_suffix(WIT_VERSION));
-    match interface {
-        Some("types") => Import::Types,
-        Some(interface) => Capability::ALL
-            .into_iter()
-            .find(|c| c.name() == interface)
-            .map_or(Import::Unknown, Import::Capability),
-        None => Import::Unknown,
-    }
-}
+pub(crate) use portico_contract::capability::{Import, classify};
+pub(crate) use portico_contract::{PACKAGE, WIT_VERSION};
 
 /// Refuses a component that imports an ungranted capability or anything that
 /// is neither part of the contract nor WASI.
@@ -122,19 +92,10 @@ pub(crate) fn linker(engine: &Engine, grants: &Grants) -> wasmtime::Result<Linke
     Ok(linker)
 }
 
-/// Longest log message kept, bytes.
-const MAX_LOG_MESSAGE: usize = 4096;
-
 impl log::Host for HostState {
     fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         let mut message = message;
-        if message.len() > MAX_LOG_MESSAGE {
-            let mut cut = MAX_LOG_MESSAGE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-        }
+        portico_contract::limits::truncate_log(&mut message);
         let (plugin, route) = (&*self.identity.plugin, &*self.identity.route);
         match level {
             log::Level::Trace => {
@@ -363,20 +324,15 @@ impl cache::Host for HostState {
     }
 }
 
-/// Bound on one context value, bytes; a chain's plugins share the context.
-const MAX_CONTEXT_VALUE: usize = 64 * 1024;
-
 impl context::Host for HostState {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
         Ok(self.context.get(&key).cloned())
     }
 
     fn set(&mut self, key: String, value: String) -> wasmtime::Result<()> {
-        if key.len() + value.len() > MAX_CONTEXT_VALUE {
-            return Err(wasmtime::format_err!(
-                "context value for `{key}` exceeds {MAX_CONTEXT_VALUE} bytes"
-            ));
-        }
+        // Past the bound the plugin traps: its request fails.
+        portico_contract::limits::check_context(&key, &value)
+            .map_err(|message| wasmtime::format_err!("{message}"))?;
         self.context.insert(key, value);
         Ok(())
     }

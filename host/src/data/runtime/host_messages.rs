@@ -175,16 +175,9 @@ impl types::HostRequest for HostState {
         path: String,
     ) -> wasmtime::Result<Result<(), String>> {
         let head = &mut self.request_mut(&req)?.head;
-        if path.contains(['?', '#']) {
-            return Ok(Err(format!(
-                "path `{path}` must not contain `?` or `#` (use set-query)"
-            )));
-        }
-        // The new path is normalized like a client's, so a plugin cannot
-        // forward `..` segments either.
-        let path = match crate::data::router::normalize_path(&path) {
+        let path = match portico_contract::path::plugin_path(&path) {
             Ok(path) => path,
-            Err(reason) => return Ok(Err(format!("path `{path}`: {reason}"))),
+            Err(reason) => return Ok(Err(reason)),
         };
         let query = head.uri.query().map(str::to_owned);
         Ok(with_path_and_query(&head.uri, &path, query.as_deref()).map(|uri| head.uri = uri))

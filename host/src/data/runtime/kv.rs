@@ -8,10 +8,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 const SHARDS: usize = 16;
-/// Longest key accepted, bytes.
-pub(crate) const MAX_KEY: usize = 1024;
-/// Largest value accepted, bytes.
-pub(crate) const MAX_VALUE: usize = 1024 * 1024;
+pub(crate) use portico_contract::limits::{KV_MAX_KEY as MAX_KEY, KV_MAX_VALUE as MAX_VALUE};
 /// Writes to a shard between two sweeps of its expired entries.
 const SWEEP_EVERY: u32 = 1024;
 /// Bytes (keys and values) one shard holds at most; the store holds

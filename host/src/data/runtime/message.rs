@@ -216,10 +216,10 @@ pub mod headers {
 
     /// Validates a header name and value from a plugin.
     pub fn parse(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), HeaderError> {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| HeaderError::InvalidName(name.to_owned()))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| HeaderError::InvalidValue(name.as_str().to_owned()))?;
-        Ok((name, value))
+        use portico_contract::headers::{self, HeaderError as Refused};
+        headers::parse(name, value).map_err(|refused| match refused {
+            Refused::InvalidName(name) => HeaderError::InvalidName(name),
+            Refused::InvalidValue(name) => HeaderError::InvalidValue(name),
+        })
     }
 }

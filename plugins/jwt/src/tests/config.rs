@@ -13,7 +13,7 @@ fn error(config: Value) -> (String, String) {
             config[key] = json!(value);
         }
     }
-    match MockHost::with_grants(&[]).load::<Jwt>(config) {
+    match MockHost::with_grants(&["log", "clock", "context"]).load::<Jwt>(config) {
         Ok(_) => panic!("config accepted"),
         Err(err) => (err.key().to_owned(), err.message().to_owned()),
     }
@@ -136,7 +136,7 @@ fn whole_table_and_field_errors() {
     assert_eq!(error(json!({ "keys": hs, "leeway": 3 })).0, "leeway");
     let mut missing = json!({ "keys": hs });
     missing["issuer"] = json!(null);
-    let host = MockHost::with_grants(&[]);
+    let host = MockHost::with_grants(&["log", "clock", "context"]);
     let err = host
         .load::<Jwt>(json!({ "keys": hs, "audience": "api" }))
         .err()

@@ -8,7 +8,7 @@
 
 use std::hint::black_box;
 
-use portico_sdk::{Action, Error, Plugin, Request, export_plugin};
+use portico_sdk::{Action, Capability, Error, Plugin, Request, export_plugin};
 use serde::Deserialize;
 
 /// Memory `grow-memory` tries to allocate.
@@ -49,6 +49,8 @@ pub struct Hostile {
 
 impl Plugin for Hostile {
     type Config = Config;
+    /// Calls no host capability: its route grants none.
+    const CAPABILITIES: &'static [Capability] = &[];
 
     fn new(config: &'static Config) -> Self {
         Hostile { config }

@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 
 use portico_sdk::config::{HeaderName, HeaderValue};
 use portico_sdk::http::StatusCode;
-use portico_sdk::{Action, Error, Plugin, Reply, Request, Response, context, export_plugin, kv};
+use portico_sdk::{
+    Action, Capability, Error, Plugin, Reply, Request, Response, context, export_plugin, kv,
+};
 use serde::Deserialize;
 
 /// The config table.
@@ -83,6 +85,8 @@ impl Probe {
 
 impl Plugin for Probe {
     type Config = Config;
+    /// The host capabilities it calls: its route grants `capabilities = ["kv", "context"]`.
+    const CAPABILITIES: &'static [Capability] = &[Capability::Kv, Capability::Context];
 
     fn new(config: &'static Config) -> Self {
         Probe {

@@ -11,7 +11,7 @@ fn load(host: &MockHost, config: Value) -> Result<MockPlugin<Probe>, portico_sdk
 
 #[test]
 fn no_options_no_effects_and_no_capabilities() -> TestResult {
-    let host = MockHost::with_grants(&[]);
+    let host = MockHost::with_grants(&["kv", "context"]);
     let mut plugin = load(&host, json!({}))?;
     let mut req = MockRequest::get("/").header("x-stop", "1");
     assert_eq!(plugin.on_request(&mut req)?, Action::Continue);
@@ -24,7 +24,7 @@ fn no_options_no_effects_and_no_capabilities() -> TestResult {
 
 #[test]
 fn chain_order_is_visible_both_ways() -> TestResult {
-    let host = MockHost::with_grants(&[]);
+    let host = MockHost::with_grants(&["kv", "context"]);
     let mut a = load(&host, json!({ "tag": "a" }))?;
     let mut b = load(&host, json!({ "tag": "b" }))?;
     let mut req = MockRequest::get("/");
@@ -40,7 +40,7 @@ fn chain_order_is_visible_both_ways() -> TestResult {
 
 #[test]
 fn respond_if_header_stops_with_403() -> TestResult {
-    let host = MockHost::with_grants(&[]);
+    let host = MockHost::with_grants(&["kv", "context"]);
     let mut plugin = load(&host, json!({ "tag": "b", "respond_if_header": "X-Stop" }))?;
     assert!(plugin.on_request(&mut MockRequest::get("/"))?.is_continue());
 
@@ -61,7 +61,7 @@ fn respond_if_header_stops_with_403() -> TestResult {
 
 #[test]
 fn context_flows_from_one_plugin_to_the_next() -> TestResult {
-    let host = MockHost::with_grants(&["context"]);
+    let host = MockHost::with_grants(&["kv", "context"]);
     let mut auth = load(
         &host,
         json!({ "context_set": { "consumer": "from-header:x-user", "tier": "gold" } }),
@@ -86,7 +86,7 @@ fn context_flows_from_one_plugin_to_the_next() -> TestResult {
 
 #[test]
 fn count_key_increments_and_reports() -> TestResult {
-    let host = MockHost::with_grants(&["kv"]);
+    let host = MockHost::with_grants(&["kv", "context"]);
     let mut plugin = load(&host, json!({ "count_key": "hits" }))?;
     for expected in ["1", "2", "3"] {
         plugin.on_request(&mut MockRequest::get("/"))?;
@@ -100,7 +100,7 @@ fn count_key_increments_and_reports() -> TestResult {
 
 #[test]
 fn body_length_goes_upstream() -> TestResult {
-    let host = MockHost::with_grants(&[]);
+    let host = MockHost::with_grants(&["kv", "context"]);
     let mut plugin = load(&host, json!({ "body_to_header": true }))?;
     let mut req = MockRequest::post("/").body("twelve bytes");
     plugin.on_request(&mut req)?;
@@ -114,7 +114,7 @@ fn body_length_goes_upstream() -> TestResult {
 
 #[test]
 fn bad_config_names_the_key() {
-    let host = MockHost::with_grants(&[]);
+    let host = MockHost::with_grants(&["kv", "context"]);
     let key = |config| load(&host, config).err().map(|e| e.key().to_owned());
     assert_eq!(
         key(json!({ "context_set": { "c": "from-header:bad name" } })).as_deref(),

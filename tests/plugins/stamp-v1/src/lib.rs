@@ -12,7 +12,7 @@
 
 #![warn(missing_docs)]
 
-use portico_sdk::{Action, Error, Plugin, Request, Response, export_plugin};
+use portico_sdk::{Action, Capability, Error, Plugin, Request, Response, export_plugin};
 use serde::Deserialize;
 
 /// The config table.
@@ -30,6 +30,8 @@ pub struct Stamp {
 
 impl Plugin for Stamp {
     type Config = Config;
+    /// Calls no host capability: its route grants none.
+    const CAPABILITIES: &'static [Capability] = &[];
 
     fn new(config: &'static Config) -> Self {
         let version = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,124 @@
+//! The host capabilities a route grants to a plugin, and how a component's
+//! import names map to them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{PACKAGE, WIT_VERSION};
+
+/// A host capability a route grants to a plugin (`capabilities = [...]`).
+/// A component importing one its route does not grant is refused at load.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// `portico:plugin/log`.
+    Log,
+    /// `portico:plugin/clock`.
+    Clock,
+    /// `portico:plugin/kv`.
+    Kv,
+    /// `portico:plugin/cache`.
+    Cache,
+    /// `portico:plugin/context`.
+    Context,
+    /// `portico:plugin/metrics`.
+    Metrics,
+    /// `portico:plugin/http`: outbound requests, to the destinations of the
+    /// entry's `http` table.
+    Http,
+}
+
+impl Capability {
+    /// Every capability, in the WIT world's order.
+    pub const ALL: [Capability; 7] = [
+        Capability::Log,
+        Capability::Clock,
+        Capability::Kv,
+        Capability::Cache,
+        Capability::Context,
+        Capability::Metrics,
+        Capability::Http,
+    ];
+
+    /// The config and WIT interface name, e.g. `kv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::Clock => "clock",
+            Capability::Kv => "kv",
+            Capability::Cache => "cache",
+            Capability::Context => "context",
+            Capability::Metrics => "metrics",
+            Capability::Http => "http",
+        }
+    }
+
+    /// The capability named `name` (as in the config), if there is one.
+    pub fn from_name(name: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a component import is, by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Import {
+    /// A WASI interface (`wasi:…`): provided to every plugin, and sandboxed.
+    Wasi,
+    /// The contract's shared `types` interface: needs no grant.
+    Types,
+    /// A contract capability: needs the route's grant.
+    Capability(Capability),
+    /// Neither: the gateway does not provide it (another package, or
+    /// another version of this contract).
+    Unknown,
+}
+
+/// Classifies the import `name` (`portico:plugin/kv@0.2.0`, `wasi:…`).
+pub fn classify(name: &str) -> Import {
+    if name.starts_with("wasi:") {
+        return Import::Wasi;
+    }
+    let interface = name
+        .strip_prefix(PACKAGE)
+        .and_then(|rest| rest.strip_suffix(WIT_VERSION));
+    match interface {
+        Some("types") => Import::Types,
+        Some(interface) => {
+            Capability::from_name(interface).map_or(Import::Unknown, Import::Capability)
+        }
+        None => Import::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_are_classified_by_package_and_version() {
+        assert_eq!(
+            classify("portico:plugin/kv@0.2.0"),
+            Import::Capability(Capability::Kv)
+        );
+        assert_eq!(classify("portico:plugin/types@0.2.0"), Import::Types);
+        assert_eq!(classify("wasi:io/streams@0.2.6"), Import::Wasi);
+        assert_eq!(classify("portico:plugin/kv@0.1.0"), Import::Unknown);
+        assert_eq!(classify("portico:plugin/sockets@0.2.0"), Import::Unknown);
+        assert_eq!(classify("acme:evil/kv@0.2.0"), Import::Unknown);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for capability in Capability::ALL {
+            assert_eq!(Capability::from_name(capability.name()), Some(capability));
+        }
+        assert_eq!(Capability::from_name("sockets"), None);
+    }
+}

@@ -19,38 +19,8 @@ use std::net::SocketAddr;
 use super::monitor::{Monitored, monitored};
 use super::{PreludeKeys, TestGateway, config_prelude_keys, gateway, try_gateway, upstream};
 
-/// The capabilities a route can grant a plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cap {
-    /// `log`.
-    Log,
-    /// `clock`.
-    Clock,
-    /// `kv`.
-    Kv,
-    /// `cache`.
-    Cache,
-    /// `context`.
-    Context,
-    /// `metrics`.
-    Metrics,
-    /// `http`.
-    Http,
-}
-
-impl Cap {
-    fn name(self) -> &'static str {
-        match self {
-            Cap::Log => "log",
-            Cap::Clock => "clock",
-            Cap::Kv => "kv",
-            Cap::Cache => "cache",
-            Cap::Context => "context",
-            Cap::Metrics => "metrics",
-            Cap::Http => "http",
-        }
-    }
-}
+/// The capabilities a route can grant a plugin: the contract's own list.
+pub use portico_contract::Capability as Cap;
 
 /// Entry point: `Gateway::builder()`.
 pub struct Gateway;

@@ -31,7 +31,9 @@
 #            (pinned to CPU 1) against the same chain in memory
 #
 # Knobs: ROUNDS (5), DURATION (8 s per run), CONNECTIONS (32),
-# IDLE_CONNECTIONS (4000), SOAK_S (600); KEEP_WORK=1 keeps the scratch
+# IDLE_CONNECTIONS (4000), SOAK_S (600); PORTICO_BEFORE (another build, as
+# two more rows) with PLUGINS_BEFORE (its plugin directory, default the
+# same plugins); KEEP_WORK=1 keeps the scratch
 # directory (configs, logs) for a look after the run.
 # Needs release binaries and the plugins: run it as `cargo xtask peers`,
 # which also installs nginx, HAProxy, wrk, h2load and nginx's Lua module
@@ -274,6 +276,11 @@ if [ -n "${PORTICO_BEFORE:-}" ]; then
   before_port=$(free_port); before_tls=$(free_port)
   sed -e "s/127.0.0.1:$portico_port\"/127.0.0.1:$before_port\"/" -e "s/127.0.0.1:$portico_tls\"/127.0.0.1:$before_tls\"/" \
     -e '/^workers = /d' -e '/^\[admin\]/,+1d' "$work/portico.toml" >"$work/before.toml"
+  # PLUGINS_BEFORE: that build's plugins (for example guests built from the
+  # same commit), so a change to the guests is in the comparison too.
+  if [ -n "${PLUGINS_BEFORE:-}" ]; then
+    sed -i "s|^plugin_dir = .*|plugin_dir = \"$PLUGINS_BEFORE\"|" "$work/before.toml"
+  fi
   RUST_LOG=warn taskset -c 0 "$PORTICO_BEFORE" run --config "$work/before.toml" 2>"$work/before.log" &
   pids+=($!)
   wait_port "$before_port" /plain

@@ -78,7 +78,7 @@ impl Plugin for Transform {
             let query = rules.query.apply(req.query().as_deref(), &self.vars)?;
             req.set_query(query.as_deref())?;
         }
-        if applies(&rules.body, req.header("content-type")) {
+        if applies(&rules.body, || req.header("content-type")) {
             let body = req.body()?;
             if !body.is_empty() {
                 match serde_json::from_slice(&body) {
@@ -95,11 +95,14 @@ impl Plugin for Transform {
 
     fn on_response(&mut self, res: &mut Response<'_>) -> Result<Action, Error> {
         let rules = &self.config.response;
-        if let Some(status) = rules.status_map.get(res.status()) {
+        // Each read is a call into the gateway: only what a rule needs.
+        if !rules.status_map.is_empty()
+            && let Some(status) = rules.status_map.get(res.status())
+        {
             res.set_status(status)?;
         }
         apply_headers(&rules.headers, res, &self.vars)?;
-        if applies(&rules.body, res.header("content-type")) {
+        if applies(&rules.body, || res.header("content-type")) {
             let body = res.body()?;
             if !body.is_empty() {
                 match serde_json::from_slice(&body) {
@@ -117,9 +120,10 @@ impl Plugin for Transform {
 
 export_plugin!(Transform);
 
-/// Whether body `rules` apply to a message with this `content-type`.
-fn applies(rules: &BodyRules, content_type: Option<String>) -> bool {
-    !rules.is_empty() && json::is_json(content_type.as_deref())
+/// Whether body `rules` apply to a message with this `content-type` (read
+/// only when there are rules: each read is a call into the gateway).
+fn applies(rules: &BodyRules, content_type: impl FnOnce() -> Option<String>) -> bool {
+    !rules.is_empty() && json::is_json(content_type().as_deref())
 }
 
 /// The header changes [`Request`] and [`Response`] both allow.

@@ -30,6 +30,11 @@ impl TryFrom<BTreeMap<String, u16>> for StatusMap {
 }
 
 impl StatusMap {
+    /// Whether no status is mapped.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The replacement for `status`, if any.
     pub fn get(&self, status: StatusCode) -> Option<StatusCode> {
         self.0.get(&status.as_u16()).copied()

@@ -57,7 +57,7 @@ where
         Err(error) => refuse(reclassify(guard.as_ref(), error)),
     };
     if grpc {
-        response = grpc::answer(response).await;
+        response = Box::pin(grpc::answer(response)).await;
     }
     observation.finish(response)
 }
@@ -204,7 +204,8 @@ async fn proxy(
     Ok(response)
 }
 
-/// Both phases of the chain around the upstream exchange.
+/// Both phases of the chain around the upstream exchange (a route without
+/// plugins never starts them).
 async fn walk(
     route: &Route,
     run: &mut ChainRun<'_>,
@@ -213,7 +214,13 @@ async fn walk(
     guard: Option<&BodyGuard>,
     observation: &mut Observation,
 ) -> Result<ProxyResponse, ProxyError> {
-    let response = match run.on_request(request).await? {
+    let plugins = !route.chain.slots().is_empty();
+    let outcome = if plugins {
+        run.on_request(request).await?
+    } else {
+        RequestOutcome::Forward(request)
+    };
+    let response = match outcome {
         RequestOutcome::Respond(response) => response,
         RequestOutcome::Reject(error) => {
             let error = ProxyError::from(error);
@@ -231,7 +238,11 @@ async fn walk(
             }
         }
     };
-    Ok(run.on_response(response).await?)
+    if plugins {
+        Ok(run.on_response(response).await?)
+    } else {
+        Ok(response)
+    }
 }
 
 /// Sends the request to a target of the route's upstream.

@@ -202,13 +202,14 @@ impl PluginSlot {
             return Ok(instance);
         }
         self.stats.instance_created();
-        let outcome = PluginInstance::start(
+        // Boxed: a new instance is the rare path, and its future is large.
+        let outcome = Box::pin(PluginInstance::start(
             &self.pre,
             &self.engine,
             self.identity.clone(),
             self.services.clone(),
             &self.config_json,
-        )
+        ))
         .await?;
         match outcome {
             InitOutcome::Ready(instance) => Ok(instance),

@@ -64,7 +64,7 @@ impl RequestService {
         let refused = |error: ProxyError| async move {
             let response = proxy::refuse(error);
             if grpc {
-                proxy::grpc::answer(response).await
+                Box::pin(proxy::grpc::answer(response)).await
             } else {
                 response
             }

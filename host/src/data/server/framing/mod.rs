@@ -30,6 +30,7 @@ pub mod probe;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -212,7 +213,7 @@ impl<I> FramingGuard<I> {
                     .min(self.input.len());
                 *remaining -= take as u64;
                 let done = *remaining == 0;
-                self.ready.extend_from_slice(&self.input.split_to(take));
+                self.pass_on(take);
                 if done {
                     self.body_done();
                 }
@@ -220,7 +221,7 @@ impl<I> FramingGuard<I> {
             }
             State::Chunked(scanner) => match scanner.scan(&self.input) {
                 Ok((used, done)) => {
-                    self.ready.extend_from_slice(&self.input.split_to(used));
+                    self.pass_on(used);
                     if done {
                         self.body_done();
                     }
@@ -229,14 +230,14 @@ impl<I> FramingGuard<I> {
                 Err(_) => {
                     // hyper's decoder fails on the same bytes; after them,
                     // end of stream.
-                    self.ready.extend_from_slice(&self.input.split());
+                    self.pass_on(self.input.len());
                     self.state = State::Stopped { eof: true };
                     true
                 }
             },
             State::Tunnel => {
                 let moved = !self.input.is_empty();
-                self.ready.extend_from_slice(&self.input.split());
+                self.pass_on(self.input.len());
                 moved
             }
             State::AwaitSwitch | State::Stopped { .. } => false,
@@ -267,7 +268,7 @@ impl<I> FramingGuard<I> {
                     fields: head.fields,
                     upgrade: head.upgrade,
                 });
-                self.ready.extend_from_slice(&self.input.split_to(head.len));
+                self.pass_on(head.len);
                 self.switch_after_body = head.upgrade;
                 self.state = match head.body {
                     BodyFraming::Empty => State::Head { deadline: None },
@@ -292,6 +293,18 @@ impl<I> FramingGuard<I> {
 
     /// Frees the buffers once they hold nothing: between requests an idle
     /// keep-alive connection then keeps no buffer of its own.
+    /// Moves the first `n` classified bytes of the input to what hyper may
+    /// read. When nothing is waiting there (the usual case: one request
+    /// head per read) the bytes change hands without a copy.
+    fn pass_on(&mut self, n: usize) {
+        let bytes = self.input.split_to(n);
+        if self.ready.is_empty() {
+            self.ready = bytes;
+        } else {
+            self.ready.extend_from_slice(&bytes);
+        }
+    }
+
     fn release_drained(&mut self) {
         if self.ready.is_empty() && self.ready.capacity() > 0 {
             self.ready = BytesMut::new();
@@ -383,8 +396,9 @@ impl<I: AsyncRead + Unpin> AsyncRead for FramingGuard<I> {
                 // Whatever is left is an incomplete head or body.
                 return Poll::Ready(Ok(()));
             }
-            let mut chunk = [0u8; READ_CHUNK];
-            let mut read = ReadBuf::new(&mut chunk);
+            // Not zeroed: `ReadBuf` hands out only the bytes the read filled.
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut read = ReadBuf::uninit(&mut chunk);
             match Pin::new(&mut this.io).poll_read(cx, &mut read) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),

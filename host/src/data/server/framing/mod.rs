@@ -291,8 +291,6 @@ impl<I> FramingGuard<I> {
         };
     }
 
-    /// Frees the buffers once they hold nothing: between requests an idle
-    /// keep-alive connection then keeps no buffer of its own.
     /// Moves the first `n` classified bytes of the input to what hyper may
     /// read. When nothing is waiting there (the usual case: one request
     /// head per read) the bytes change hands without a copy.
@@ -305,6 +303,8 @@ impl<I> FramingGuard<I> {
         }
     }
 
+    /// Frees the buffers once they hold nothing: between requests an idle
+    /// keep-alive connection then keeps no buffer of its own.
     fn release_drained(&mut self) {
         if self.ready.is_empty() && self.ready.capacity() > 0 {
             self.ready = BytesMut::new();

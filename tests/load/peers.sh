@@ -275,11 +275,16 @@ pids+=($portico_pid)
 if [ -n "${PORTICO_BEFORE:-}" ]; then
   before_port=$(free_port); before_tls=$(free_port)
   sed -e "s/127.0.0.1:$portico_port\"/127.0.0.1:$before_port\"/" -e "s/127.0.0.1:$portico_tls\"/127.0.0.1:$before_tls\"/" \
-    -e '/^workers = /d' -e '/^\[admin\]/,+1d' "$work/portico.toml" >"$work/before.toml"
+    -e '/^\[admin\]/,+1d' "$work/portico.toml" >"$work/before.toml"
   # PLUGINS_BEFORE: that build's plugins (for example guests built from the
   # same commit), so a change to the guests is in the comparison too.
   if [ -n "${PLUGINS_BEFORE:-}" ]; then
     sed -i "s|^plugin_dir = .*|plugin_dir = \"$PLUGINS_BEFORE\"|" "$work/before.toml"
+  fi
+  # A build older than `[runtime] workers` refuses the key: only then is it
+  # dropped (that build then runs a worker per CPU, all on CPU 0).
+  if ! "$PORTICO_BEFORE" check --config "$work/before.toml" >/dev/null 2>&1; then
+    sed -i '/^workers = /d' "$work/before.toml"
   fi
   RUST_LOG=warn taskset -c 0 "$PORTICO_BEFORE" run --config "$work/before.toml" 2>"$work/before.log" &
   pids+=($!)

@@ -167,3 +167,34 @@ async fn fail_open_skips_the_failing_plugin() {
     );
     assert_eq!(response.json()["path"], "/hostile/page");
 }
+
+#[test]
+fn a_looping_init_is_cut_off_at_the_init_deadline_when_the_route_loads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = Gateway::builder()
+        .runtime("init_deadline_ms = 300")
+        .upstream("origin", &["127.0.0.1:9".parse().expect("addr")])
+        .route("r", |r| {
+            r.upstream("origin")
+                .plugin(plugin("hostile").config("mode", "spin-in-init"))
+        })
+        .toml(&[]);
+    let path = dir.path().join("portico.toml");
+    std::fs::write(&path, text).expect("write config");
+    let args = ["check".as_ref(), "--config".as_ref(), path.as_os_str()];
+    // Compile the component into the cache first, so the timed run below
+    // is the load alone.
+    let _ = support::process::output_of(&args);
+    let started = Instant::now();
+    let (ok, said) = support::process::output_of(&args);
+    let elapsed = started.elapsed();
+    assert!(!ok, "a plugin whose init never returns is refused: {said}");
+    assert!(
+        said.contains("routes[0].plugins[0]") && said.contains("ran past its deadline of 300ms"),
+        "the init deadline, not the 50 ms phase deadline, cut it off: {said}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(300),
+        "cut off before the init deadline: {elapsed:?}"
+    );
+}

@@ -147,6 +147,10 @@ pub struct RuntimeConfig {
     pub memory_limit_mb: u32,
     /// Guest execution time allowed per phase call, ms.
     pub deadline_ms: u64,
+    /// Time allowed to make a new instance and run its `init` (the config
+    /// check), ms: an interpreter-based guest pages in a large heap snapshot
+    /// first, so this bound is looser than `deadline_ms`.
+    pub init_deadline_ms: u64,
     /// Directory for compiled components; `.portico/cache` beside the config
     /// when unset.
     pub cache_dir: Option<PathBuf>,
@@ -162,6 +166,7 @@ impl Default for RuntimeConfig {
             max_instances: 1000,
             memory_limit_mb: 64,
             deadline_ms: 50,
+            init_deadline_ms: 1000,
             cache_dir: None,
             workers: 0,
         }

@@ -170,6 +170,9 @@ fn check_runtime(config: &Config, errors: &mut Errors<'_>) {
     if runtime.deadline_ms == 0 {
         errors.add("runtime.deadline_ms", "must be at least 1");
     }
+    if runtime.init_deadline_ms == 0 {
+        errors.add("runtime.init_deadline_ms", "must be at least 1");
+    }
 }
 
 fn check_path(path: &PathMatchConfig) -> Result<(), String> {

@@ -8,6 +8,7 @@
 //! | `max_instances` | 1000 | live plugin instances in the gateway (pooling allocator slots); a request that needs one more gets 503 |
 //! | `memory_limit_mb` | 64 | linear memory per instance (all its memories together); growing past it traps the instance |
 //! | `deadline_ms` | 50 | wall-clock time per phase call, minus time spent waiting for a body |
+//! | `init_deadline_ms` | 1000 | making a new instance and running its `init` (the config check) |
 //! | `cache_dir` | `.portico/cache` beside the config | compiled components, keyed by SHA-256 and engine |
 //!
 //! The engine uses the pooling allocator (instantiation is a few µs from warm
@@ -43,6 +44,8 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Time allowed per phase call (see `super::state::on_epoch_tick`).
     pub deadline: Duration,
+    /// Time allowed to instantiate and run `init`.
+    pub init_deadline: Duration,
     /// Live instances the engine's pool holds at most.
     pub max_instances: u32,
 }
@@ -53,6 +56,7 @@ impl Limits {
         Limits {
             memory_bytes: config.memory_limit_mb as usize * 1024 * 1024,
             deadline: Duration::from_millis(config.deadline_ms),
+            init_deadline: Duration::from_millis(config.init_deadline_ms),
             max_instances: config.max_instances,
         }
     }

@@ -11,7 +11,7 @@ use wasmtime::{Store, Trap};
 
 use super::bindings::types::{Action, ConfigError, PluginMetadata as Metadata};
 use super::bindings::{Plugin, PluginPre};
-use super::engine::PluginEngine;
+use super::engine::{Limits, PluginEngine};
 use super::error::PluginFailure;
 use super::identity::PluginIdentity;
 use super::message::{ProxyRequest, ProxyResponse};
@@ -50,14 +50,19 @@ impl PluginInstance {
         instance.store.set_epoch_deadline(1);
         let handler = instance.exports.portico_plugin_handler();
         match handler.call_init(&mut instance.store, config_json).await {
-            Ok(Ok(())) => Ok(InitOutcome::Ready(instance)),
+            Ok(Ok(())) => {
+                // From here on every call has the phase deadline.
+                instance.store.data_mut().timing.set_budget(limits.deadline);
+                Ok(InitOutcome::Ready(instance))
+            }
             Ok(Err(rejection)) => Ok(InitOutcome::Rejected(rejection)),
-            Err(error) => Err(classify(error, limits.memory_bytes, limits.deadline)),
+            Err(error) => Err(classify(error, limits.memory_bytes, limits.init_deadline)),
         }
     }
 
-    /// Instantiates the component, under the engine's limits, without
-    /// calling `init` (`portico plugin inspect` asks only for `metadata`).
+    /// Instantiates the component, under the engine's limits and its
+    /// `init_deadline`, without calling `init` (`portico plugin inspect`
+    /// asks only for `metadata`).
     pub async fn instantiate(
         pre: &PluginPre<HostState>,
         engine: &PluginEngine,
@@ -65,7 +70,12 @@ impl PluginInstance {
         services: Arc<HostServices>,
     ) -> Result<PluginInstance, PluginFailure> {
         let limits = engine.limits();
-        let state = HostState::new(identity, services, limits.memory_bytes, limits.deadline);
+        let state = HostState::new(
+            identity,
+            services,
+            limits.memory_bytes,
+            limits.init_deadline,
+        );
         let mut store = Store::new(engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(on_epoch_tick);
@@ -74,7 +84,7 @@ impl PluginInstance {
         let exports = pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| classify_instantiation(e, limits.memory_bytes))?;
+            .map_err(|e| classify_instantiation(e, limits))?;
         Ok(PluginInstance {
             store,
             exports,
@@ -184,9 +194,14 @@ fn classify(
     PluginFailure::Trap(format!("{error:?}"))
 }
 
-fn classify_instantiation(error: wasmtime::Error, memory_limit: usize) -> PluginFailure {
+/// Sorts an instantiation error: a start function runs guest code, so it
+/// can hit the init deadline or the memory limit like a call.
+fn classify_instantiation(error: wasmtime::Error, limits: &Limits) -> PluginFailure {
+    if error.is::<DeadlineExceeded>() {
+        return PluginFailure::Deadline(limits.init_deadline);
+    }
     if error.is::<MemoryLimitExceeded>() {
-        return PluginFailure::MemoryLimit(memory_limit);
+        return PluginFailure::MemoryLimit(limits.memory_bytes);
     }
     if error.is::<wasmtime::PoolConcurrencyLimitError>() {
         return PluginFailure::Capacity(format!("{error:#}"));

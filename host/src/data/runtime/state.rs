@@ -96,6 +96,11 @@ impl CallTiming {
         self.budget
     }
 
+    /// Sets the deadline of the calls that follow.
+    pub(crate) fn set_budget(&mut self, budget: Duration) {
+        self.budget = budget;
+    }
+
     fn used(&self) -> Duration {
         self.started.elapsed().saturating_sub(self.io_wait)
     }

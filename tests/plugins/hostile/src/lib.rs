@@ -1,6 +1,8 @@
 //! `hostile`: a test-only plugin that misbehaves in `on_request`, to check
 //! that the gateway contains it. Config: `{ mode = "spin" | "grow-memory" |
-//! "panic" | "error" }`; any other mode is a config error. With
+//! "panic" | "error" | "spin-in-init" }`; any other mode is a config error.
+//! `spin-in-init` loops while the config is read, in `init`, so the gateway
+//! must stop it at `[runtime] init_deadline_ms` when it loads the route. With
 //! `only_with_header = "x-name"` it misbehaves only for requests carrying that
 //! header and lets the others through.
 
@@ -9,7 +11,7 @@
 use std::hint::black_box;
 
 use portico_sdk::{Action, Capability, Error, Plugin, Request, export_plugin};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// Memory `grow-memory` tries to allocate.
 const GROW_BYTES: usize = 1 << 30;
@@ -29,6 +31,17 @@ pub enum Mode {
     Panic,
     /// Return a plugin error.
     Error,
+    /// Loop forever while `init` reads the config.
+    SpinInInit,
+}
+
+/// Reads `mode`, and never returns for `spin-in-init`.
+fn mode<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Mode, D::Error> {
+    let mode = Mode::deserialize(deserializer)?;
+    if mode == Mode::SpinInInit {
+        spin();
+    }
+    Ok(mode)
 }
 
 /// The config table.
@@ -36,6 +49,7 @@ pub enum Mode {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// How to misbehave.
+    #[serde(deserialize_with = "mode")]
     pub mode: Mode,
     /// Misbehave only when the request has this header.
     #[serde(default)]
@@ -72,6 +86,8 @@ impl Plugin for Hostile {
             }
             Mode::Panic => panic!("hostile plugin panicked on purpose"),
             Mode::Error => Err(Error::msg("hostile plugin failed on purpose")),
+            // `init` never returned, so no request reaches this instance.
+            Mode::SpinInInit => Ok(Action::Continue),
         }
     }
 }

@@ -74,13 +74,16 @@ enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Create a plugin crate NAME (in `./NAME` unless `--dir`): typed
-    /// config, both phases, unit tests on the mock host, a README and the
-    /// route entry; it builds for wasm32-wasip2 and passes its tests as
-    /// created.
+    /// Create a plugin NAME (in `./NAME` unless `--dir`): typed config,
+    /// both phases, native unit tests, a README and the route entry; it
+    /// builds into a component and passes its tests as created.
     New {
         /// The plugin's name (lowercase letters, digits, `-`).
         name: String,
+        /// `rust` (a crate on the SDK, tested on its mock host), `python`
+        /// (componentize-py) or `js` (ComponentizeJS).
+        #[arg(long, default_value = "rust", value_parser = parse_lang)]
+        lang: portico::scaffold::Lang,
         /// Where to create it (must not exist, or be empty).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -140,23 +143,31 @@ fn verify_audit(files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--lang`'s value.
+fn parse_lang(name: &str) -> Result<portico::scaffold::Lang, String> {
+    portico::scaffold::Lang::from_name(name)
+        .ok_or_else(|| format!("`{name}` is not a plugin language: use rust, python or js"))
+}
+
 /// `portico plugin new`.
-fn new_plugin(name: &str, dir: Option<PathBuf>, sdk_path: Option<PathBuf>) -> anyhow::Result<()> {
+fn new_plugin(
+    name: &str,
+    lang: portico::scaffold::Lang,
+    dir: Option<PathBuf>,
+    sdk_path: Option<PathBuf>,
+) -> anyhow::Result<()> {
     use portico::scaffold::SdkSource;
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     let sdk = match sdk_path {
         Some(path) => SdkSource::Path(std::path::absolute(&path)?),
         None => SdkSource::default_for_this_build(),
     };
-    for file in portico::scaffold::create(name, &dir, &sdk)? {
+    for file in portico::scaffold::create(name, &dir, lang, &sdk)? {
         println!("created {}", file.display());
     }
-    let wasm = name.replace('-', "_");
     println!(
-        "next:\n  cd {dir}\n  cargo test\n  cargo build --release --target wasm32-wasip2\n  \
-         portico plugin inspect target/wasm32-wasip2/release/{wasm}.wasm\n  \
-         cp target/wasm32-wasip2/release/{wasm}.wasm <plugin_dir>/{name}.wasm   # then add route.toml's entry to a route",
-        dir = dir.display()
+        "next:\n  {}   # then add route.toml's entry to a route",
+        lang.next_steps(name, &dir)
     );
     Ok(())
 }
@@ -189,6 +200,17 @@ async fn inspect(file: &std::path::Path, json: bool) -> anyhow::Result<()> {
             report.wasi.len()
         );
         println!("grant:     {}", report.capabilities_line());
+        match (&report.declared, report.declaration_mismatch()) {
+            (None, _) => println!("declared:  (not recorded: not built with the Rust SDK)"),
+            (Some(declared), None) => println!(
+                "declared:  {} (Plugin::CAPABILITIES, as imported)",
+                portico::data::runtime::inspect::capabilities_line(declared)
+            ),
+            (Some(declared), Some(why)) => println!(
+                "declared:  {} (Plugin::CAPABILITIES) — warning: it {why}",
+                portico::data::runtime::inspect::capabilities_line(declared)
+            ),
+        }
         match &report.refused {
             None => println!("loads:     yes, with those capabilities granted"),
             Some(why) => println!("loads:     no: {why}"),
@@ -245,9 +267,10 @@ fn main() -> ExitCode {
             Command::Plugin(PluginCommand::Inspect { file, json }) => inspect(&file, json).await,
             Command::Plugin(PluginCommand::New {
                 name,
+                lang,
                 dir,
                 sdk_path,
-            }) => new_plugin(&name, dir, sdk_path),
+            }) => new_plugin(&name, lang, dir, sdk_path),
         }
     });
     match result {

@@ -22,7 +22,9 @@
 /// On `wasm32` it implements the WIT `handler` interface: `metadata` reports
 /// the plugin crate's `CARGO_PKG_NAME` and `CARGO_PKG_VERSION`, `init` parses
 /// [`Plugin::Config`](crate::Plugin::Config), `on-request` and `on-response`
-/// drive the plugin as [`Plugin`](crate::Plugin) describes. On other targets
+/// drive the plugin as [`Plugin`](crate::Plugin) describes, and a custom
+/// section records [`Plugin::CAPABILITIES`](crate::Plugin::CAPABILITIES) for
+/// `portico plugin inspect`. On other targets
 /// it only checks that the type implements [`Plugin`](crate::Plugin), so the
 /// crate builds and unit-tests natively.
 #[macro_export]
@@ -67,6 +69,16 @@ macro_rules! export_plugin {
             }
 
             $crate::__private::bindings::export!(__PorticoPlugin with_types_in $crate::__private::bindings);
+
+            /// `Plugin::CAPABILITIES`, for `portico plugin inspect` to set
+            /// beside the component's imports (the section is
+            /// `portico_contract::capability::DECLARED_SECTION`).
+            #[used]
+            #[unsafe(link_section = "portico-capabilities")]
+            static __PORTICO_CAPABILITIES: [u8; 4] = $crate::__private::declared_mask(
+                <$plugin as $crate::Plugin>::CAPABILITIES,
+            )
+            .to_le_bytes();
         };
     };
 }

@@ -159,4 +159,5 @@ pub mod __private {
     pub use crate::export::glue::{init, on_request, on_response};
     #[cfg(target_arch = "wasm32")]
     pub use crate::wit::bindings;
+    pub use portico_contract::capability::declared_mask;
 }

@@ -1,11 +1,12 @@
 //! The WIT bindings (wasm32 only), generated once here for every plugin, and
 //! conversions from SDK types to the WIT types the exports return.
 
-/// Bindings for `wit/plugin.wit`, world `plugin`.
+/// Bindings for `wit/plugin.wit` (`sdk/plugin.wit` links to it, so the
+/// packaged crate carries its own copy), world `plugin`.
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "plugin.wit",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "export",

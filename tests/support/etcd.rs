@@ -27,7 +27,7 @@ impl EtcdServer {
     /// Starts a server, or `None` (with a note) when `etcd` is not
     /// installed; under `CI=true` a missing server fails the test.
     pub async fn start() -> Option<EtcdServer> {
-        if !super::installed("etcd", "etcd-server") {
+        if !super::installed("etcd", "apt-get install etcd-server") {
             return None;
         }
         let mut server = EtcdServer {

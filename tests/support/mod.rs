@@ -318,9 +318,10 @@ impl TestGateway {
     }
 }
 
-/// Whether the server `command` (Debian package `package`) is installed;
-/// when it is not, notes that the test skips, and under `CI=true` fails it.
-pub fn installed(command: &str, package: &str) -> bool {
+/// Whether `command` runs; when it does not, notes that the test skips,
+/// and under `CI=true` fails it. `install` says how to get it
+/// (`apt-get install etcd-server`).
+pub fn installed(command: &str, install: &str) -> bool {
     let found = std::process::Command::new(command)
         .arg("--version")
         .stdout(std::process::Stdio::null())
@@ -330,9 +331,9 @@ pub fn installed(command: &str, package: &str) -> bool {
     if !found {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "{command} is required under CI=true (Debian package {package})"
+            "{command} is required under CI=true ({install})"
         );
-        eprintln!("note: {command} is not installed; skipping (apt-get install {package})");
+        eprintln!("note: {command} is not installed; skipping ({install})");
     }
     found
 }

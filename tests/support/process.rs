@@ -82,10 +82,13 @@ pub fn signal(child: &Child, signal: libc::c_int) {
 /// Runs the real `portico` with `args` to completion: whether it exited 0,
 /// and its stdout followed by its stderr.
 pub fn output_of(args: &[&std::ffi::OsStr]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(args)
-        .output()
-        .expect("run portico");
+    ran(Command::new(env!("CARGO_BIN_EXE_portico")).args(args))
+}
+
+/// Runs `command` to completion: whether it exited 0, and its stdout
+/// followed by its stderr.
+pub fn ran(command: &mut Command) -> (bool, String) {
+    let output = command.output().expect("run a command");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

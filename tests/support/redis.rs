@@ -18,7 +18,7 @@ impl RedisServer {
     /// Starts a server, or `None` (with a note) when `redis-server` is not
     /// installed; under `CI=true` a missing server fails the test.
     pub fn start() -> Option<RedisServer> {
-        if !super::installed("redis-server", "redis-server") {
+        if !super::installed("redis-server", "apt-get install redis-server") {
             return None;
         }
         let addr = {

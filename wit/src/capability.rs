@@ -60,6 +60,56 @@ impl Capability {
     }
 }
 
+impl Capability {
+    /// The capability's bit in a [`DECLARED_SECTION`] mask. Fixed per
+    /// capability (never reused), so a mask means the same in every version.
+    pub const fn bit(self) -> u32 {
+        match self {
+            Capability::Log => 1 << 0,
+            Capability::Clock => 1 << 1,
+            Capability::Kv => 1 << 2,
+            Capability::Cache => 1 << 3,
+            Capability::Context => 1 << 4,
+            Capability::Metrics => 1 << 5,
+            Capability::Http => 1 << 6,
+        }
+    }
+}
+
+/// The custom section in which `portico_sdk::export_plugin!` records the
+/// plugin's `Plugin::CAPABILITIES` in its core module: four bytes, a
+/// little-endian mask of [`Capability::bit`]s. `portico plugin inspect`
+/// compares it with what the component imports.
+pub const DECLARED_SECTION: &str = "portico-capabilities";
+
+/// The mask of `capabilities`, as [`DECLARED_SECTION`] holds it.
+pub const fn declared_mask(capabilities: &[Capability]) -> u32 {
+    let mut mask = 0;
+    let mut index = 0;
+    while index < capabilities.len() {
+        mask |= capabilities[index].bit();
+        index += 1;
+    }
+    mask
+}
+
+/// The capabilities in a [`DECLARED_SECTION`]'s contents, in
+/// [`Capability::ALL`] order; `None` when it is not a mask this contract
+/// knows (another length, or a bit no capability has).
+pub fn from_declared(section: &[u8]) -> Option<Vec<Capability>> {
+    let mask = u32::from_le_bytes(section.try_into().ok()?);
+    let known = declared_mask(&Capability::ALL);
+    if mask & !known != 0 {
+        return None;
+    }
+    Some(
+        Capability::ALL
+            .into_iter()
+            .filter(|c| mask & c.bit() != 0)
+            .collect(),
+    )
+}
+
 impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -112,6 +162,28 @@ mod tests {
         assert_eq!(classify("portico:plugin/kv@0.1.0"), Import::Unknown);
         assert_eq!(classify("portico:plugin/sockets@0.2.0"), Import::Unknown);
         assert_eq!(classify("acme:evil/kv@0.2.0"), Import::Unknown);
+    }
+
+    #[test]
+    fn declared_masks_round_trip_and_unknown_bits_are_refused() {
+        let declared = [Capability::Context, Capability::Kv];
+        let section = declared_mask(&declared).to_le_bytes();
+        assert_eq!(
+            from_declared(&section),
+            Some(vec![Capability::Kv, Capability::Context])
+        );
+        assert_eq!(
+            from_declared(&declared_mask(&Capability::ALL).to_le_bytes()),
+            Some(Capability::ALL.to_vec())
+        );
+        assert_eq!(from_declared(&0u32.to_le_bytes()), Some(Vec::new()));
+        assert_eq!(from_declared(&(1u32 << 31).to_le_bytes()), None);
+        assert_eq!(from_declared(&[1, 0]), None);
+        assert_eq!(
+            declared_mask(&Capability::ALL).count_ones() as usize,
+            Capability::ALL.len(),
+            "one bit of its own per capability"
+        );
     }
 
     #[test]

@@ -148,7 +148,7 @@ fn remaining_before_and_after_a_change_to_the_previous_count(
     statuses(&mut plugin, 10, &MockRequest::get("/"));
     host.advance(Duration::from_millis(advance_ms));
     let before = remaining(&send(&mut plugin, MockRequest::get("/"))?);
-    host.kv_set("rl:4:test:100-per-10s:1:route", "0", None);
+    host.kv_set::<RateLimit>("rl:4:test:100-per-10s:1:route", "0", None);
     let after = remaining(&send(&mut plugin, MockRequest::get("/"))?);
     Ok((before, after))
 }
@@ -187,8 +187,14 @@ fn counters_are_per_consumer_with_the_client_address_as_fallback() -> TestResult
     host.clear_context();
     assert_eq!(statuses(&mut plugin, 3, &from("10.0.0.1")), [200, 200, 429]);
     assert_eq!(statuses(&mut plugin, 1, &from("10.0.0.2")), [200]);
-    assert!(host.kv_get("rl:4:test:2-per-1m:0:c:alice").is_some());
-    assert!(host.kv_get("rl:4:test:2-per-1m:0:ip:10.0.0.1").is_some());
+    assert!(
+        host.kv_get::<RateLimit>("rl:4:test:2-per-1m:0:c:alice")
+            .is_some()
+    );
+    assert!(
+        host.kv_get::<RateLimit>("rl:4:test:2-per-1m:0:ip:10.0.0.1")
+            .is_some()
+    );
     Ok(())
 }
 
@@ -212,7 +218,7 @@ fn header_keys_are_hashed_when_long_and_buckets_are_shared() -> TestResult {
     );
     let hashed = "rl:6:shared:1-per-1s:0:h:sha256:";
     assert!(
-        host.kv_get(&format!("{hashed}{}", sha256_hex(&long)))
+        host.kv_get::<RateLimit>(&format!("{hashed}{}", sha256_hex(&long)))
             .is_some()
     );
     Ok(())
@@ -236,11 +242,13 @@ fn a_rejection_by_one_policy_gives_back_the_others_counts() -> TestResult {
     let req = MockRequest::get("/");
     assert_eq!(statuses(&mut plugin, 5, &req), [200, 200, 429, 429, 429]);
     assert_eq!(
-        host.kv_get("rl:4:test:hourly:0:route").as_deref(),
+        host.kv_get::<RateLimit>("rl:4:test:hourly:0:route")
+            .as_deref(),
         Some(&b"2"[..])
     );
     assert_eq!(
-        host.kv_get("rl:4:test:burst:0:route").as_deref(),
+        host.kv_get::<RateLimit>("rl:4:test:burst:0:route")
+            .as_deref(),
         Some(&b"2"[..])
     );
     let res = send(&mut plugin, req)?;

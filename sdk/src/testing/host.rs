@@ -111,6 +111,23 @@ pub(crate) fn with_capability<R>(
     f(&mut state)
 }
 
+/// `key` in the namespace of the plugin running on this thread (its type
+/// name; none outside a [`MockPlugin`](super::MockPlugin) call), as the
+/// gateway keeps one `kv` and one `cache` namespace per plugin.
+pub(crate) fn namespaced(key: &str) -> String {
+    let plugin = DECLARED.with(|d| d.borrow().map_or("", |(name, _)| name));
+    namespace_of(plugin, key)
+}
+
+fn namespace_of(plugin: &str, key: &str) -> String {
+    format!("{plugin}\u{0}{key}")
+}
+
+/// `key` in `P`'s namespace.
+fn plugin_key<P: Plugin>(key: &str) -> String {
+    namespace_of(std::any::type_name::<P>(), key)
+}
+
 /// `Kv` for `kv`: the variant a plugin lists.
 fn shown_capability(name: &str) -> String {
     Capability::from_name(name).map_or_else(|| name.to_owned(), |c| format!("{c:?}"))
@@ -125,15 +142,17 @@ fn shown_capability(name: &str) -> String {
 /// to it. Load plugins with [`load`](MockHost::load) and drive them with
 /// [`MockRequest`](super::MockRequest) and [`MockResponse`](super::MockResponse).
 ///
-/// Differences from the gateway:
+/// Where it behaves as the gateway does, and where it cannot:
 ///
 /// * nothing is granted unless asked for with
 ///   [`with_grants`](MockHost::with_grants); [`load`](MockHost::load) refuses
 ///   (panics) when a capability in [`Plugin::CAPABILITIES`] is not granted,
 ///   as the gateway refuses the component, and a call to a capability the
 ///   plugin does not list there panics, naming it;
-/// * `kv` and `cache` are one namespace for all plugins loaded on this host
-///   (the gateway has one per plugin), and the cache never evicts early;
+/// * `kv` and `cache` have one namespace per plugin type, as the gateway
+///   has one per plugin, so [`kv_get`](MockHost::kv_get) and the other
+///   accessors name the plugin (`host.kv_get::<MyPlugin>("key")`); the
+///   cache never evicts early;
 /// * the context is never cleared by itself (the gateway drops it when a
 ///   request ends): call [`clear_context`](MockHost::clear_context) between
 ///   requests that must not share it;
@@ -265,33 +284,42 @@ impl MockHost {
         self.state.borrow_mut().state_unavailable = unavailable;
     }
 
-    /// The live kv value under `key`.
-    pub fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
+    /// The live kv value `P` sees under `key`.
+    pub fn kv_get<P: Plugin>(&self, key: &str) -> Option<Vec<u8>> {
         let state = self.state.borrow();
-        state.kv.get(key, state.clock.monotonic_ns())
+        state
+            .kv
+            .get(&plugin_key::<P>(key), state.clock.monotonic_ns())
     }
 
-    /// Stores a kv value (no size limits), e.g. to seed a test.
-    pub fn kv_set(&self, key: &str, value: impl AsRef<[u8]>, ttl: Option<Duration>) {
+    /// Stores a kv value for `P` (no size limits), e.g. to seed a test.
+    pub fn kv_set<P: Plugin>(&self, key: &str, value: impl AsRef<[u8]>, ttl: Option<Duration>) {
         let mut state = self.state.borrow_mut();
         let now = state.clock.monotonic_ns();
         let ttl_ms = ttl.map_or(0, |ttl| ttl_ms(ttl).max(1));
-        state.kv.put(key, value.as_ref(), ttl_ms, now);
+        state
+            .kv
+            .put(&plugin_key::<P>(key), value.as_ref(), ttl_ms, now);
     }
 
-    /// The live cache entry under `key`.
-    pub fn cache_get(&self, key: &str) -> Option<Vec<u8>> {
+    /// The live cache entry `P` sees under `key`.
+    pub fn cache_get<P: Plugin>(&self, key: &str) -> Option<Vec<u8>> {
         let state = self.state.borrow();
-        state.cache.get(key, state.clock.monotonic_ns())
-    }
-
-    /// Caches a value, e.g. to seed a test.
-    pub fn cache_set(&self, key: &str, value: impl AsRef<[u8]>, ttl: Duration) {
-        let mut state = self.state.borrow_mut();
-        let now = state.clock.monotonic_ns();
         state
             .cache
-            .put(key, value.as_ref(), ttl_ms(ttl).max(1), now);
+            .get(&plugin_key::<P>(key), state.clock.monotonic_ns())
+    }
+
+    /// Caches a value for `P`, e.g. to seed a test.
+    pub fn cache_set<P: Plugin>(&self, key: &str, value: impl AsRef<[u8]>, ttl: Duration) {
+        let mut state = self.state.borrow_mut();
+        let now = state.clock.monotonic_ns();
+        state.cache.put(
+            &plugin_key::<P>(key),
+            value.as_ref(),
+            ttl_ms(ttl).max(1),
+            now,
+        );
     }
 
     /// The context value under `key`.

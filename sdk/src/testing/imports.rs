@@ -46,7 +46,7 @@ pub(crate) mod clock {
 }
 
 pub(crate) mod kv {
-    use crate::testing::host::with_capability;
+    use crate::testing::host::{namespaced, with_capability};
 
     pub(crate) use crate::testing::errors::KvError;
 
@@ -55,7 +55,7 @@ pub(crate) mod kv {
             if host.state_unavailable {
                 return None;
             }
-            host.kv.get(key, host.clock.monotonic_ns())
+            host.kv.get(&namespaced(key), host.clock.monotonic_ns())
         })
     }
 
@@ -65,7 +65,7 @@ pub(crate) mod kv {
                 return Err(KvError::Unavailable);
             }
             let now = host.clock.monotonic_ns();
-            host.kv.kv_set(key, value, ttl_ms, now)
+            host.kv.kv_set(&namespaced(key), value, ttl_ms, now)
         })
     }
 
@@ -75,7 +75,7 @@ pub(crate) mod kv {
                 return false;
             }
             let now = host.clock.monotonic_ns();
-            host.kv.delete(key, now)
+            host.kv.delete(&namespaced(key), now)
         })
     }
 
@@ -85,20 +85,20 @@ pub(crate) mod kv {
                 return Err(KvError::Unavailable);
             }
             let now = host.clock.monotonic_ns();
-            host.kv.kv_increment(key, delta, ttl_ms, now)
+            host.kv.kv_increment(&namespaced(key), delta, ttl_ms, now)
         })
     }
 }
 
 pub(crate) mod cache {
-    use crate::testing::host::with_capability;
+    use crate::testing::host::{namespaced, with_capability};
 
     pub(crate) fn get(key: &str) -> Option<Vec<u8>> {
         with_capability("cache", "cache::get", |host| {
             if host.state_unavailable {
                 return None;
             }
-            host.cache.get(key, host.clock.monotonic_ns())
+            host.cache.get(&namespaced(key), host.clock.monotonic_ns())
         })
     }
 
@@ -108,14 +108,14 @@ pub(crate) mod cache {
                 return;
             }
             let now = host.clock.monotonic_ns();
-            host.cache.cache_set(key, value, ttl_ms, now);
+            host.cache.cache_set(&namespaced(key), value, ttl_ms, now);
         })
     }
 
     pub(crate) fn delete(key: &str) {
         with_capability("cache", "cache::delete", |host| {
             let now = host.clock.monotonic_ns();
-            host.cache.delete(key, now);
+            host.cache.delete(&namespaced(key), now);
         })
     }
 }

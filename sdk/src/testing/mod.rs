@@ -42,7 +42,7 @@
 //!     assert_eq!(res.header_value("x-count"), Some(expected));
 //! }
 //! assert_eq!(host.context("consumer").as_deref(), Some("alice"));
-//! assert_eq!(host.kv_get("count:alice").as_deref(), Some(&b"2"[..]));
+//! assert_eq!(host.kv_get::<Counter>("count:alice").as_deref(), Some(&b"2"[..]));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -220,7 +220,7 @@ fn a_chain_runs_in_order_short_circuits_and_unwinds() -> Result<(), Box<dyn std:
         ["gate"],
         "the plugin that answered and those before it see the reply"
     );
-    assert_eq!(host.kv_get("n:ann").as_deref(), Some(&b"2"[..]));
+    assert_eq!(host.kv_get::<Counting>("n:ann").as_deref(), Some(&b"2"[..]));
 
     let failed = chain
         .run(MockRequest::get("/").header("x-fail", "1"), |_| {
@@ -229,5 +229,47 @@ fn a_chain_runs_in_order_short_circuits_and_unwinds() -> Result<(), Box<dyn std:
         .expect_err("fails");
     assert_eq!((failed.index, failed.phase), (2, "on_request"));
     assert_eq!(failed.error.to_string(), "tail refused");
+    Ok(())
+}
+
+/// Counts requests under the same kv key as [`Counting`].
+struct Twin;
+
+impl Plugin for Twin {
+    type Config = NoConfig;
+    const CAPABILITIES: &'static [Capability] = &[Capability::Kv];
+
+    fn new(_: &'static NoConfig) -> Self {
+        Twin
+    }
+
+    fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
+        let user = req.header("x-user").unwrap_or_default();
+        let seen = kv::increment(&format!("n:{user}"), 1, None)?;
+        req.set_header("x-twin-count", seen.to_string())?;
+        Ok(Action::Continue)
+    }
+}
+
+#[test]
+fn each_plugin_has_its_own_kv_namespace_as_in_the_gateway() -> Result<(), Box<dyn std::error::Error>>
+{
+    let host = MockHost::with_grants(&["kv", "context"]);
+    host.kv_set::<Twin>("n:ann", "40", None);
+    let mut chain = MockChain::new(&host)
+        .then(host.load::<Counting>(serde_json::json!({}))?)
+        .then(host.load::<Twin>(serde_json::json!({}))?);
+    let done = chain.run(MockRequest::get("/").header("x-user", "ann"), |_| {
+        MockResponse::new(200)
+    })?;
+    let forwarded = done.upstream_request.expect("forwarded");
+    assert_eq!(forwarded.header_value("x-twin-count"), Some("41"));
+    assert_eq!(host.kv_get::<Counting>("n:ann").as_deref(), Some(&b"1"[..]));
+    assert_eq!(host.kv_get::<Twin>("n:ann").as_deref(), Some(&b"41"[..]));
+    assert_eq!(
+        kv::get("n:ann"),
+        None,
+        "outside a plugin: a third namespace"
+    );
     Ok(())
 }

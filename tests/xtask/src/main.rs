@@ -25,9 +25,12 @@
 //!   under `target/fuzz/artifacts/<target>/`.
 //! - `lint`: the host's module order (`layers`: a module imports only
 //!   lower layers), the README's layout table naming every plugin and test
-//!   (`layout`), `cargo fmt --check`, clippy with `-D warnings` for the
-//!   host and for the wasm target, and the host's and SDK's API docs
-//!   (`cargo doc`, warnings denied: no broken or private links).
+//!   (`layout`), the README's Rust and WIT blocks matching the files they
+//!   name (`snippets`), `cargo fmt --check`, clippy with `-D warnings` for
+//!   the host and for the wasm target, `cargo package` of the SDK and the
+//!   contract crate (a dry run, verified by building for the wasm target),
+//!   and the host's and SDK's API docs (`cargo doc`, warnings denied: no
+//!   broken or private links).
 //! - `bench`: `plugins`, then the criterion benchmarks.
 //! - `load`: `plugins`, release binaries, then `tests/load/run.sh` (wrk
 //!   against the demo upstream directly and through the gateway) and
@@ -40,6 +43,7 @@
 
 mod layers;
 mod layout;
+mod snippets;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -608,6 +612,7 @@ fn lint() -> Result<()> {
     ensure_wasm_target()?;
     layers::check(&root().join("host/src"))?;
     layout::check(&root())?;
+    snippets::check(&root())?;
     status(cargo().args(["fmt", "--all", "--check"]))?;
     status(cargo().args([
         "clippy",
@@ -616,6 +621,21 @@ fn lint() -> Result<()> {
         "--",
         "-D",
         "warnings",
+    ]))?;
+    // The SDK and the contract package as they would be published (a dry
+    // run: nothing is uploaded), and the packaged SDK builds a guest: its
+    // WIT comes with it, not from `../wit`.
+    status(cargo().args([
+        "package",
+        "--allow-dirty",
+        "-p",
+        "portico-contract",
+        "-p",
+        "portico-sdk",
+        "--target",
+        WASM_TARGET,
+        "--target-dir",
+        "target/wasm",
     ]))?;
     // The host's and the SDK's API docs: no broken or private links.
     status(

@@ -2,7 +2,10 @@
 //! way the gateway reads it — compiled with the gateway's engine, its
 //! imports classified by the same rules as `capabilities::check_imports`,
 //! instantiated with exactly the capabilities it imports, and asked for its
-//! `metadata`.
+//! `metadata`. A component built with the Rust SDK also records what its
+//! `Plugin::CAPABILITIES` declares (a custom section), which is set beside
+//! the imports: the SDK's mock host checks the declaration, the gateway the
+//! imports, so the two must agree.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +21,7 @@ use super::identity::PluginIdentity;
 use super::instance::PluginInstance;
 use super::services::HostServices;
 use crate::config::{Capability, StateErrorPolicy};
+use portico_contract::capability::{DECLARED_SECTION, from_declared};
 
 /// What `portico plugin inspect` reports.
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +43,9 @@ pub struct Inspection {
     pub compile_ms: f64,
     /// The capabilities it imports: what its route entry must grant.
     pub capabilities: Vec<Capability>,
+    /// What the plugin's `Plugin::CAPABILITIES` declares, when it was built
+    /// with the Rust SDK (`None`: no declaration recorded).
+    pub declared: Option<Vec<Capability>>,
     /// Its WASI imports (always provided, sealed).
     pub wasi: Vec<String>,
     /// Imports the gateway does not provide.
@@ -51,13 +58,48 @@ pub struct Inspection {
 impl Inspection {
     /// The `capabilities = [...]` line of a route's plugin entry.
     pub fn capabilities_line(&self) -> String {
-        let names: Vec<String> = self
+        capabilities_line(&self.capabilities)
+    }
+
+    /// How the declaration differs from the imports, in words; `None` when
+    /// they agree or nothing was declared.
+    pub fn declaration_mismatch(&self) -> Option<String> {
+        let declared = self.declared.as_ref()?;
+        let missing: Vec<&str> = self
             .capabilities
             .iter()
-            .map(|c| format!("\"{}\"", c.name()))
+            .filter(|c| !declared.contains(c))
+            .map(|c| c.name())
             .collect();
-        format!("capabilities = [{}]", names.join(", "))
+        let unused: Vec<&str> = declared
+            .iter()
+            .filter(|c| !self.capabilities.contains(c))
+            .map(|c| c.name())
+            .collect();
+        let mut said = Vec::new();
+        if !missing.is_empty() {
+            said.push(format!(
+                "imports {} without declaring it (the mock host would not grant it)",
+                missing.join(", ")
+            ));
+        }
+        if !unused.is_empty() {
+            said.push(format!(
+                "declares {} but does not import it (a grant the gateway does not need)",
+                unused.join(", ")
+            ));
+        }
+        (!said.is_empty()).then(|| said.join("; "))
     }
+}
+
+/// `capabilities = ["a", "b"]`.
+pub fn capabilities_line(capabilities: &[Capability]) -> String {
+    let names: Vec<String> = capabilities
+        .iter()
+        .map(|c| format!("\"{}\"", c.name()))
+        .collect();
+    format!("capabilities = [{}]", names.join(", "))
 }
 
 /// The file is not a component at all.
@@ -88,6 +130,7 @@ pub async fn inspect(engine: &PluginEngine, bytes: &[u8]) -> Result<Inspection, 
         sha256,
         compile_ms: ms(compile),
         capabilities: Vec::new(),
+        declared: declared(bytes),
         wasi: Vec::new(),
         unknown_imports: Vec::new(),
         refused: None,
@@ -180,6 +223,96 @@ async fn metadata(
     Ok((metadata.name, metadata.version))
 }
 
+/// The capabilities recorded in the component's [`DECLARED_SECTION`], in
+/// any of its core modules.
+fn declared(bytes: &[u8]) -> Option<Vec<Capability>> {
+    wasmparser::Parser::new(0)
+        .parse_all(bytes)
+        .filter_map(Result::ok)
+        .find_map(|payload| match payload {
+            wasmparser::Payload::CustomSection(section) if section.name() == DECLARED_SECTION => {
+                Some(from_declared(section.data()))
+            }
+            _ => None,
+        })
+        .flatten()
+}
+
 fn ms(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1e4).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portico_contract::capability::declared_mask;
+
+    /// A core module holding one custom section `name` with `data`.
+    fn module_with_section(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut payload = vec![u8::try_from(name.len()).expect("short name")];
+        payload.extend_from_slice(name.as_bytes());
+        payload.extend_from_slice(data);
+        let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+        bytes.push(0);
+        bytes.push(u8::try_from(payload.len()).expect("short section"));
+        bytes.extend(payload);
+        bytes
+    }
+
+    fn report(capabilities: Vec<Capability>, declared: Option<Vec<Capability>>) -> Inspection {
+        Inspection {
+            name: None,
+            version: None,
+            contract: None,
+            gateway_contract: "0.2.0",
+            size: 0,
+            sha256: String::new(),
+            compile_ms: 0.0,
+            capabilities,
+            declared,
+            wasi: Vec::new(),
+            unknown_imports: Vec::new(),
+            refused: None,
+        }
+    }
+
+    #[test]
+    fn the_declaration_is_read_from_its_custom_section() {
+        let mask = declared_mask(&[Capability::Kv, Capability::Log]).to_le_bytes();
+        assert_eq!(
+            declared(&module_with_section(DECLARED_SECTION, &mask)),
+            Some(vec![Capability::Log, Capability::Kv])
+        );
+        assert_eq!(declared(&module_with_section("other", &mask)), None);
+        assert_eq!(
+            declared(&module_with_section(DECLARED_SECTION, &[1, 2])),
+            None,
+            "a section of another shape is no declaration"
+        );
+        assert_eq!(declared(b"not wasm"), None);
+    }
+
+    #[test]
+    fn a_declaration_unlike_the_imports_is_put_in_words() {
+        let agreeing = report(vec![Capability::Kv], Some(vec![Capability::Kv]));
+        assert_eq!(agreeing.declaration_mismatch(), None);
+        assert_eq!(
+            report(vec![Capability::Kv], None).declaration_mismatch(),
+            None
+        );
+        let differing = report(
+            vec![Capability::Kv, Capability::Http],
+            Some(vec![Capability::Kv, Capability::Clock]),
+        );
+        let said = differing.declaration_mismatch().expect("differs");
+        assert!(said.contains("imports http without declaring it"), "{said}");
+        assert!(
+            said.contains("declares clock but does not import it"),
+            "{said}"
+        );
+        assert_eq!(
+            differing.capabilities_line(),
+            r#"capabilities = ["kv", "http"]"#
+        );
+    }
 }

@@ -94,7 +94,7 @@ fn count_key_increments_and_reports() -> TestResult {
         plugin.on_response(&mut res)?;
         assert_eq!(res.header_value("x-count"), Some(expected));
     }
-    assert_eq!(host.kv_get("hits").as_deref(), Some(&b"3"[..]));
+    assert_eq!(host.kv_get::<Probe>("hits").as_deref(), Some(&b"3"[..]));
     Ok(())
 }
 

@@ -129,7 +129,7 @@ async fn api_key_config_with_a_plain_key_is_refused_at_load() {
 
 fn cors() -> PluginBuilder {
     plugin("cors").config_table(
-        r#"allow_origins = ["https://app.example.com", "https://*.example.org"], allow_methods = ["GET", "POST"], allow_headers = ["content-type", "x-api-key"], expose_headers = ["x-upstream"], allow_credentials = true, max_age = 600"#,
+        r#"allow_origins = ["https://app.example.com", "https://*.example.org"], allow_methods = ["GET", "POST"], allow_headers = ["content-type", "x-api-key"], expose_headers = ["x-upstream"], allow_credentials = true, max_age = "10m""#,
     )
 }
 

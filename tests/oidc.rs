@@ -31,7 +31,7 @@ fn now_ms() -> u64 {
 }
 
 /// A gateway whose `/orders` verifies tokens of `idp`'s issuer with
-/// `jwt-oidc` (discovery, refetch spacing 1 s, sets fresh for `max_age_s`).
+/// `jwt-oidc` (discovery, refetch spacing 1 s, sets fresh for `max_age_s` seconds).
 async fn gateway(idp: &Idp, max_age_s: u64) -> (TestGateway, tempfile::TempDir) {
     gateway_for(idp, max_age_s, "orders").await
 }
@@ -57,8 +57,8 @@ async fn gateway_for(
                     ))
                     .config("issuer", &idp.issuer())
                     .config("audience", audience)
-                    .config_toml("refresh_interval_s", "1")
-                    .config_toml("max_age_s", &max_age_s.to_string())
+                    .config("refresh_interval", "1s")
+                    .config("max_age", &format!("{max_age_s}s"))
                     .config_toml("forward_claims", r#"{ sub = "x-user" }"#),
             )
         })

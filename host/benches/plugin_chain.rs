@@ -76,7 +76,7 @@ const CACHE: &str =
 /// request asks).
 fn introspection(idp: std::net::SocketAddr, cache_s: u64) -> String {
     format!(
-        "\n[[routes.plugins]]\nname = \"oauth2-introspection\"\ncapabilities = [\"http\", \"cache\", \"clock\", \"context\", \"log\"]\nhttp = {{ allow = [\"http://{idp}\"] }}\nconfig = {{ endpoint = \"http://{idp}/introspect\", client_id = \"bench\", client_secret = \"bench\", required_scopes = [\"orders:read\"], max_cache_seconds = {cache_s} }}\n"
+        "\n[[routes.plugins]]\nname = \"oauth2-introspection\"\ncapabilities = [\"http\", \"cache\", \"clock\", \"context\", \"log\"]\nhttp = {{ allow = [\"http://{idp}\"] }}\nconfig = {{ endpoint = \"http://{idp}/introspect\", client_id = \"bench\", client_secret = \"bench\", required_scopes = [\"orders:read\"], max_cache = \"{cache_s}s\" }}\n"
     )
 }
 

@@ -1,5 +1,6 @@
 //! The route's `config` table, validated when the route loads.
 
+use portico_sdk::config::Duration;
 use portico_sdk::http::Method;
 use serde::Deserialize;
 
@@ -9,7 +10,7 @@ const MAX_ENTRY_BYTES: u64 = 8 * 1024 * 1024;
 /// ```toml
 /// methods = ["GET", "HEAD"]     # cached methods (a subset of these two)
 /// max_body_bytes = 1048576      # larger responses are not stored
-/// stale_margin_secs = 600       # how long a stale entry with a validator is kept for revalidation
+/// stale_margin = "10m"         # how long a stale entry with a validator is kept for revalidation
 /// cache_name = "portico"        # this cache's name in `Cache-Status`
 /// ```
 #[derive(Debug, Deserialize)]
@@ -22,10 +23,10 @@ pub struct Config {
     /// Responses with a larger (or no) `Content-Length` are not stored.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: BodyLimit,
-    /// Seconds a stale entry with `ETag` or `Last-Modified` stays in the
+    /// How long a stale entry with `ETag` or `Last-Modified` stays in the
     /// host's cache after its freshness ends, so it can be revalidated.
     #[serde(default = "default_margin")]
-    pub stale_margin_secs: u64,
+    pub stale_margin: Duration,
     /// The cache's name in `Cache-Status`.
     #[serde(default = "default_name")]
     pub cache_name: CacheName,
@@ -42,8 +43,8 @@ fn default_max_body() -> BodyLimit {
     BodyLimit(1024 * 1024)
 }
 
-fn default_margin() -> u64 {
-    600
+fn default_margin() -> Duration {
+    Duration::from_secs(600)
 }
 
 fn default_name() -> CacheName {

@@ -5,7 +5,7 @@
 //! [[routes.plugins]]
 //! name = "cache"
 //! capabilities = ["cache", "clock", "metrics"]
-//! config = { max_body_bytes = 1048576, stale_margin_secs = 600 }
+//! config = { max_body_bytes = 1048576, stale_margin = "10m" }
 //! ```
 //!
 //! * **Lookup** (request phase): `GET` and `HEAD` (configurable) look up
@@ -23,7 +23,7 @@
 //!   request without `public`/`s-maxage`/`must-revalidate`, its status, its
 //!   size or missing freshness forbid it. Freshness: `s-maxage`, `max-age`,
 //!   `Expires` minus `Date`. The host keeps an entry for its freshness plus
-//!   `stale_margin_secs` when it has a validator.
+//!   `stale_margin` when it has a validator.
 //! * Unsafe methods (`POST`, `PUT`, `DELETE`, ...) that succeed drop the
 //!   URI's entries (RFC 9111 §4.4).
 //!

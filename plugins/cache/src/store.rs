@@ -114,7 +114,7 @@ pub fn plan(
     };
     let validator = first("etag").is_some() || first("last-modified").is_some();
     let margin_ms = match validator {
-        true => config.stale_margin_secs.saturating_mul(1000),
+        true => config.stale_margin.as_millis(),
         false => 0,
     };
     let host_ttl_ms = fresh_ms.saturating_add(margin_ms);

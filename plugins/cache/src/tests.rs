@@ -358,7 +358,7 @@ fn no_cache_responses_are_stored_but_always_revalidated() -> TestResult {
 
 #[test]
 fn stale_entries_without_validators_stay_for_no_one() -> TestResult {
-    let (host, mut plugin) = load(json!({ "stale_margin_secs": 0 }))?;
+    let (host, mut plugin) = load(json!({ "stale_margin": "0s" }))?;
     send(&mut plugin, get("/v"), |_| {
         ok("v", &[("cache-control", "max-age=1"), ("etag", "\"v\"")])
     })?;
@@ -588,9 +588,12 @@ fn config_errors_name_the_key() {
         "max_body_bytes"
     );
     assert_eq!(error(json!({ "cache_name": "two words" })).0, "cache_name");
+    assert_eq!(error(json!({ "stale_margin": -1 })).0, "stale_margin");
+    assert_eq!(error(json!({ "stale_margin": "10" })).0, "stale_margin");
     assert_eq!(
-        error(json!({ "stale_margin_secs": -1 })).0,
-        "stale_margin_secs"
+        error(json!({ "stale_margin_secs": 600 })).0,
+        "stale_margin_secs",
+        "the old spelling is an unknown key"
     );
     assert_eq!(error(json!({ "ttl": 5 })).0, "ttl");
 }

@@ -1,6 +1,6 @@
 //! The route's `config` table, validated when the route loads.
 
-use portico_sdk::config::HeaderName;
+use portico_sdk::config::{Duration, HeaderName};
 use portico_sdk::http::Method;
 use serde::{Deserialize, Deserializer, de};
 
@@ -12,7 +12,7 @@ use crate::origin::OriginRule;
 /// allow_headers = ["content-type", "x-api-key"] # default none; ["*"]: any
 /// expose_headers = ["x-request-id"]             # default none; ["*"]: all
 /// allow_credentials = true                      # default false
-/// max_age = 600                                 # seconds; default: not sent
+/// max_age = "10m"                             # whole seconds; default: not sent
 /// ```
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,8 +32,24 @@ pub struct Config {
     /// response (`Access-Control-Allow-Credentials: true`).
     #[serde(default)]
     pub allow_credentials: bool,
-    /// How long a browser may cache a preflight answer, in seconds.
-    pub max_age: Option<u32>,
+    /// How long a browser may cache a preflight answer.
+    pub max_age: Option<MaxAge>,
+}
+
+/// `max_age`: a whole number of seconds, as `Access-Control-Max-Age` sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Duration")]
+pub struct MaxAge(pub u64);
+
+impl TryFrom<Duration> for MaxAge {
+    type Error = String;
+
+    fn try_from(duration: Duration) -> Result<Self, String> {
+        duration
+            .whole_seconds()
+            .map(MaxAge)
+            .ok_or_else(|| format!("{duration} is not a whole number of seconds"))
+    }
 }
 
 fn default_methods() -> List<MethodName> {

@@ -8,7 +8,7 @@
 //! config.allow_headers = ["content-type", "x-api-key"]
 //! config.expose_headers = ["x-request-id"]
 //! config.allow_credentials = true
-//! config.max_age = 600
+//! config.max_age = "10m"
 //! ```
 //!
 //! * A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)

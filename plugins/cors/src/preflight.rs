@@ -55,7 +55,7 @@ pub fn allowed(config: &Config, preflight: &Preflight) -> Reply {
         reply = reply.header("access-control-allow-headers", headers);
     }
     if let Some(max_age) = config.max_age {
-        reply = reply.header("access-control-max-age", max_age.to_string());
+        reply = reply.header("access-control-max-age", max_age.0.to_string());
     }
     reply
 }

@@ -38,7 +38,7 @@ fn preflight_from_an_allowed_origin_is_answered_with_the_policy() -> TestResult 
         "allow_methods": ["GET", "DELETE"],
         "allow_headers": ["content-type", "x-api-key"],
         "allow_credentials": true,
-        "max_age": 600,
+        "max_age": "10m",
     }))?;
     let action = plugin.on_request(&mut preflight("https://app.example.com"))?;
     let reply = action.reply().ok_or("preflight forwarded")?;
@@ -227,10 +227,12 @@ fn bad_config_names_the_key() {
         config_error(json!({ "allow_origins": ["*"], "allow_headers": ["a b"] })),
         "allow_headers"
     );
-    assert_eq!(
-        config_error(json!({ "allow_origins": ["*"], "max_age": -1 })),
-        "max_age"
-    );
+    for max_age in [json!(-1), json!(600), json!("1500ms")] {
+        assert_eq!(
+            config_error(json!({ "allow_origins": ["*"], "max_age": max_age })),
+            "max_age"
+        );
+    }
     assert_eq!(
         config_error(json!({ "allow_origins": ["*"], "origins": [] })),
         "origins"

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use portico_sdk::config::Duration;
 use serde::Deserialize;
 
 /// The shortest secret accepted, bytes (the output size of SHA-256, as RFC
@@ -46,7 +47,7 @@ struct RawConfig {
     #[serde(default = "default_components")]
     components: Vec<String>,
     #[serde(default = "default_skew")]
-    max_skew_s: u64,
+    max_skew: Duration,
     #[serde(default = "yes")]
     digest_bodies: bool,
     #[serde(default = "yes")]
@@ -71,8 +72,8 @@ fn default_components() -> Vec<String> {
         .to_vec()
 }
 
-fn default_skew() -> u64 {
-    300
+fn default_skew() -> Duration {
+    Duration::from_secs(300)
 }
 
 fn yes() -> bool {
@@ -142,13 +143,14 @@ impl TryFrom<RawConfig> for Config {
                 ));
             }
         }
-        if raw.max_skew_s == 0 {
-            return Err("`max_skew_s` must be at least 1".into());
-        }
+        let max_skew_s = match raw.max_skew.whole_seconds() {
+            Some(seconds) if seconds >= 1 => seconds,
+            _ => return Err("`max_skew` must be whole seconds, at least 1s".into()),
+        };
         Ok(Config {
             clients,
             components: raw.components,
-            max_skew_s: raw.max_skew_s,
+            max_skew_s,
             digest_bodies: raw.digest_bodies,
             replay_protection: raw.replay_protection,
             label: raw.label,

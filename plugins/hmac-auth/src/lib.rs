@@ -7,14 +7,14 @@
 //! capabilities = ["kv", "clock", "context", "log"]
 //! config.keys = [{ id = "billing", secret_base64 = "...", groups = ["internal"] }]
 //! config.components = ["@method", "@authority", "@path", "@query"]   # default: what must be covered
-//! config.max_skew_s = 300             # default: `created` at most this far from now
+//! config.max_skew = "5m"              # default: `created` at most this far from now
 //! ```
 //!
 //! A request carries `Signature-Input: sig1=("@method" "@authority"
 //! "@path" "@query" "content-digest");created=...;keyid="billing"` and
 //! `Signature: sig1=:<base64 HMAC>:`. The signature whose `keyid` names a
 //! configured key is checked ([`verify`]): `alg` (if sent) is
-//! `hmac-sha256`; `created` is within `max_skew_s` and `expires` (if sent)
+//! `hmac-sha256`; `created` is within `max_skew` and `expires` (if sent)
 //! ahead; the configured components, and `content-digest` for a request
 //! with a body, are covered; the MAC over the signature base ([`base`])
 //! matches, compared in constant time; a covered `Content-Digest` matches

@@ -309,4 +309,15 @@ fn config_errors_name_the_key() {
         )
         .contains("used twice")
     );
+    let skew = |value: Value| {
+        error(json!({ "keys": [{ "id": "a", "secret": SECRET }], "max_skew": value }))
+    };
+    assert!(skew(json!("1500ms")).contains("whole seconds"));
+    assert!(skew(json!(300)).contains("a duration such as"));
+    assert!(
+        host.load::<HmacAuth>(
+            json!({ "keys": [{ "id": "a", "secret": SECRET }], "max_skew": "2m" })
+        )
+        .is_ok()
+    );
 }

@@ -157,7 +157,7 @@ fn check_digest(req: &Request<'_>) -> Result<(), Refusal> {
 }
 
 /// Counts the signature in `kv` for as long as it could pass the skew
-/// check (until `created + max_skew_s`); a second use is a replay.
+/// check (until `created + max_skew`); a second use is a replay.
 fn check_replay(
     signature: &[u8],
     input: &Input,

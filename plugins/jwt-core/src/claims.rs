@@ -11,7 +11,7 @@ use crate::token::Object;
 pub fn check(claims: &Object, config: &Config, now_ms: u64) -> Result<(), Reason> {
     let claims = &claims.0;
     let now = now_ms as f64 / 1000.0;
-    let leeway = config.leeway_s as f64;
+    let leeway = config.leeway_ms as f64 / 1000.0;
     match claims.get("exp") {
         Some(exp) => match exp.as_f64() {
             Some(exp) if now < exp + leeway => {}

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use portico_sdk::config::HeaderName;
+use portico_sdk::config::{Duration, HeaderName};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -25,8 +25,8 @@ pub struct Config {
     pub issuers: Vec<String>,
     /// Accepted audiences: the token's `aud` must name one.
     pub audiences: Vec<String>,
-    /// Clock skew allowed on `exp` and `nbf`, seconds.
-    pub leeway_s: u64,
+    /// Clock skew allowed on `exp` and `nbf`, milliseconds.
+    pub leeway_ms: u64,
     /// Whether a token without `exp` is refused.
     pub require_exp: bool,
     /// Claims every token must carry.
@@ -94,12 +94,12 @@ pub struct RawConfig {
     keys: Vec<KeyEntry>,
     jwks: Option<Jwks>,
     jwks_uri: Option<String>,
-    refresh_interval_s: Option<u64>,
-    max_age_s: Option<u64>,
+    refresh_interval: Option<Duration>,
+    max_age: Option<Duration>,
     issuer: OneOrMany,
     audience: OneOrMany,
     #[serde(default = "default_leeway")]
-    leeway_s: u64,
+    leeway: Duration,
     #[serde(default = "default_true")]
     require_exp: bool,
     #[serde(default)]
@@ -115,8 +115,8 @@ pub struct RawConfig {
     realm: Realm,
 }
 
-fn default_leeway() -> u64 {
-    30
+fn default_leeway() -> Duration {
+    Duration::from_secs(30)
 }
 fn default_true() -> bool {
     true
@@ -132,9 +132,9 @@ impl TryFrom<RawConfig> for Config {
     type Error = String;
 
     fn try_from(mut raw: RawConfig) -> Result<Self, String> {
-        if raw.jwks_uri.is_some() || raw.refresh_interval_s.is_some() || raw.max_age_s.is_some() {
+        if raw.jwks_uri.is_some() || raw.refresh_interval.is_some() || raw.max_age.is_some() {
             return Err(
-                "`jwks_uri`, `refresh_interval_s` and `max_age_s` are `jwt-oidc` keys: \
+                "`jwks_uri`, `refresh_interval` and `max_age` are `jwt-oidc` keys: \
                  that plugin fetches the issuer's keys over the `http` capability"
                     .into(),
             );
@@ -151,10 +151,10 @@ impl TryFrom<RawConfig> for Config {
     }
 }
 
-/// Default fewest seconds between two key set fetches.
-const DEFAULT_REFRESH_INTERVAL_S: u64 = 60;
+/// Default shortest time between two key set fetches.
+const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 /// Default age after which a key set is fetched again.
-const DEFAULT_MAX_AGE_S: u64 = 300;
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
 
 impl TryFrom<RawConfig> for OidcConfig {
     type Error = String;
@@ -172,19 +172,19 @@ impl TryFrom<RawConfig> for OidcConfig {
         if jwks_uri.is_none() {
             checked_url(issuer.clone()).map_err(|e| format!("`issuer` for discovery: {e}"))?;
         }
-        let refresh_interval_s = raw.refresh_interval_s.unwrap_or(DEFAULT_REFRESH_INTERVAL_S);
-        let max_age_s = raw.max_age_s.unwrap_or(DEFAULT_MAX_AGE_S);
-        if refresh_interval_s == 0 {
-            return Err("`refresh_interval_s` must be at least 1".into());
+        let refresh_interval = raw.refresh_interval.unwrap_or(DEFAULT_REFRESH_INTERVAL);
+        let max_age = raw.max_age.unwrap_or(DEFAULT_MAX_AGE);
+        if refresh_interval.as_millis() < 1000 {
+            return Err("`refresh_interval` must be at least 1s".into());
         }
-        if max_age_s < refresh_interval_s {
-            return Err("`max_age_s` must be at least `refresh_interval_s`".into());
+        if max_age < refresh_interval {
+            return Err("`max_age` must be at least `refresh_interval`".into());
         }
         let remote = Remote {
             issuer,
             jwks_uri,
-            refresh_interval_ms: refresh_interval_s * 1000,
-            max_age_ms: max_age_s.saturating_mul(1000),
+            refresh_interval_ms: refresh_interval.as_millis(),
+            max_age_ms: max_age.as_millis(),
         };
         Ok(OidcConfig {
             config: shared(raw, Vec::new())?,
@@ -238,7 +238,7 @@ fn shared(raw: RawConfig, keys: Vec<Key>) -> Result<Config, String> {
         keys,
         issuers: raw.issuer.0,
         audiences: raw.audience.0,
-        leeway_s: raw.leeway_s,
+        leeway_ms: raw.leeway.as_millis(),
         require_exp: raw.require_exp,
         required_claims: raw.required_claims,
         forward_claims: raw.forward_claims,

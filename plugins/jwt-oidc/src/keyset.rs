@@ -4,7 +4,7 @@
 //!
 //! Fetches are spaced: the moment of the last attempt is in `cache` too, so
 //! every instance (and, with `[state] backend = "redis"`, every gateway)
-//! waits `refresh_interval_s` after any of them tried, whether it worked or
+//! waits `refresh_interval` after any of them tried, whether it worked or
 //! not, and a client sending tokens with made-up `kid`s cannot make the
 //! gateway hammer the IdP. While no set was ever fetched, the spacing is 1 s
 //! (at most the interval), so a route comes up soon after its IdP does.
@@ -35,7 +35,7 @@ thread_local! {
     static HELD: RefCell<Option<Rc<KeySet>>> = const { RefCell::new(None) };
 }
 
-/// How long a fetched set is kept in `cache`: long past `max_age_s`, as the
+/// How long a fetched set is kept in `cache`: long past `max_age`, as the
 /// last good set when the IdP is down.
 const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 

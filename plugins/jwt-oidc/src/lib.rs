@@ -10,8 +10,8 @@
 //! issuer = "https://id.example.com"      # discovery: <issuer>/.well-known/openid-configuration
 //! # jwks_uri = "https://id.example.com/keys"   # or the key set directly, without discovery
 //! audience = "orders-api"
-//! refresh_interval_s = 60                 # fewest seconds between two fetches
-//! max_age_s = 300                         # a set older than this is fetched again before use
+//! refresh_interval = "1m"                 # shortest time between two fetches
+//! max_age = "5m"                          # a set older than this is fetched again before use
 //! ```
 //!
 //! Everything `jwt` checks is checked the same way (the code is
@@ -24,9 +24,9 @@
 //!   then the key set; with `jwks_uri` set, the set is read directly;
 //! - a fetched set is kept in the instance's memory and in `cache` (so the
 //!   other instances, and with Redis the other gateways, reuse it), and
-//!   fetched again once older than `max_age_s`;
+//!   fetched again once older than `max_age`;
 //! - a token whose `kid` is in no held key (a rotation) fetches again, at
-//!   most once per `refresh_interval_s` across instances;
+//!   most once per `refresh_interval` across instances;
 //! - when the IdP cannot be reached the last good set keeps serving; with
 //!   no set at all the request is answered `503`
 //!   (`urn:portico:problem:jwks-unavailable`).

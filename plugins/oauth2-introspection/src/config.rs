@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use portico_sdk::config::HeaderName;
+use portico_sdk::config::{Duration, HeaderName};
 use serde::Deserialize;
 
 /// ```toml
@@ -12,7 +12,7 @@ use serde::Deserialize;
 /// auth_method = "basic"                # or "post" (client_id and client_secret in the form)
 /// required_scopes = ["orders:read"]    # every one must be granted
 /// audience = "orders-api"              # optional: `aud` must name it
-/// max_cache_seconds = 300              # active results cached until exp, at most this; 0: never
+/// max_cache = "5m"                    # active results cached until exp, at most this; "0s": never
 /// realm = "orders"                     # in WWW-Authenticate; default "portico"
 /// headers = { sub = "x-user", scope = "x-scopes" }   # introspection fields to request headers
 /// ```
@@ -35,9 +35,10 @@ pub struct Config {
     pub required_scopes: Vec<String>,
     /// An audience the token's `aud` must name.
     pub audience: Option<String>,
-    /// Longest an active result is reused, seconds (never past `exp`).
+    /// Longest an active result is reused (never past `exp`; whole
+    /// seconds count, as `exp` does).
     #[serde(default = "default_max_cache")]
-    pub max_cache_seconds: u64,
+    pub max_cache: Duration,
     /// The realm named in `WWW-Authenticate`.
     #[serde(default = "default_realm")]
     pub realm: String,
@@ -75,8 +76,8 @@ impl TryFrom<BTreeMap<String, HeaderName>> for Headers {
     }
 }
 
-fn default_max_cache() -> u64 {
-    300
+fn default_max_cache() -> Duration {
+    Duration::from_secs(300)
 }
 
 fn default_realm() -> String {

@@ -22,7 +22,7 @@
 //! past its `exp`: 401 `error="invalid_token"`. Active without every
 //! `required_scopes` or without `audience` in its `aud`: 403
 //! `error="insufficient_scope"`. Active: cached until its `exp` (at most
-//! `max_cache_seconds`), the context gets `consumer` (`sub`, else
+//! `max_cache`), the context gets `consumer` (`sub`, else
 //! `username`, else `client_id`), `consumer.groups` (the scopes,
 //! comma-separated), `oauth.client_id` and `oauth.scope`; the configured
 //! `headers` are set; the `Authorization` header goes on to the upstream.
@@ -71,7 +71,7 @@ impl Plugin for Introspection {
             Some(active) if active.exp.is_none_or(|exp| exp > now_s) => active,
             _ => match introspect::introspect(config, &token, now_s) {
                 Ok(Verdict::Active(active)) => {
-                    introspect::remember(&token, &active, now_s, config.max_cache_seconds);
+                    introspect::remember(&token, &active, now_s, config.max_cache.as_secs());
                     active
                 }
                 Ok(Verdict::Inactive) => return Ok(reject::inactive(&config.realm)),

@@ -212,15 +212,16 @@ fn check_token(value: &str, what: &str) -> Result<(), String> {
     }
 }
 
-/// A window of whole seconds, written `<n><unit>` with unit `s`, `m`, `h`
-/// or `d`: `"1s"`, `"15m"`, `"1h"`, `"1d"`; 1 s to 365 d.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A window of whole seconds, written as a
+/// [`Duration`](portico_sdk::config::Duration): `"1s"`, `"15m"`, `"1h"`,
+/// `"1d"`, `"1m30s"`; 1 s to 365 d.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct Window {
     seconds: u64,
-    /// How it was written, for the default policy name.
-    count: u64,
-    unit: char,
+    /// How it was written, for the default policy name (kv keys and
+    /// `RateLimit-Policy` carry it, so it stays as written).
+    text: String,
 }
 
 impl Window {
@@ -239,32 +240,17 @@ impl TryFrom<String> for Window {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, String> {
-        let bad = || {
-            format!("window {text:?} must be a number and a unit s, m, h or d, e.g. \"1s\", \"1h\"")
-        };
-        let unit = text.chars().last().ok_or_else(bad)?;
-        let per_unit = match unit {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(bad()),
-        };
-        let count: u64 = text[..text.len() - 1].parse().map_err(|_| bad())?;
-        let seconds = count.saturating_mul(per_unit);
-        if !(1..=365 * 86_400).contains(&seconds) {
-            return Err(format!("window {text:?} must be 1s to 365d"));
+        let duration: portico_sdk::config::Duration =
+            text.parse().map_err(|e| format!("window: {e}"))?;
+        match duration.whole_seconds() {
+            Some(seconds) if (1..=365 * 86_400).contains(&seconds) => Ok(Window { seconds, text }),
+            _ => Err(format!("window {text:?} must be whole seconds, 1s to 365d")),
         }
-        Ok(Window {
-            seconds,
-            count,
-            unit,
-        })
     }
 }
 
 impl fmt::Display for Window {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.count, self.unit)
+        f.write_str(&self.text)
     }
 }

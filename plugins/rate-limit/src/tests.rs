@@ -298,7 +298,17 @@ fn config_errors_name_the_key() {
         (
             json!({ "policies": [{ "limit": 1, "window": "0s" }] }),
             "policies[0].window",
-            "window \"0s\" must be 1s to 365d",
+            "window \"0s\" must be whole seconds, 1s to 365d",
+        ),
+        (
+            json!({ "policies": [{ "limit": 1, "window": "1500ms" }] }),
+            "policies[0].window",
+            "window \"1500ms\" must be whole seconds, 1s to 365d",
+        ),
+        (
+            json!({ "policies": [{ "limit": 1, "window": 60 }] }),
+            "policies[0].window",
+            "",
         ),
         (
             json!({ "policies": [{ "limit": 1, "window": "1s", "burst": 2 }] }),

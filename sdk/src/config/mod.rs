@@ -10,9 +10,10 @@
 //! as `{}`.
 //!
 //! Validate in the type: `#[serde(deny_unknown_fields)]`, newtypes with
-//! `#[serde(try_from = "String")]`, or the ready-made [`HeaderName`] and
-//! [`HeaderValue`].
+//! `#[serde(try_from = "String")]`, or the ready-made [`HeaderName`],
+//! [`HeaderValue`] and [`Duration`] (every span of time: `"30s"`, `"5m"`).
 
+mod duration;
 mod fields;
 
 use std::fmt;
@@ -20,6 +21,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::{Path, Segment};
 
+pub use duration::{Duration, DurationError};
 pub use fields::{HeaderName, HeaderValue};
 
 /// The plugin's configuration was rejected: which key, and why.

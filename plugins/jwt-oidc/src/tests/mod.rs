@@ -94,10 +94,7 @@ fn discovers_the_key_set_once_and_verifies_many_tokens_with_it() -> TestResult {
 fn a_rotated_key_is_picked_up_at_most_once_per_interval_and_a_removed_one_refused() -> TestResult {
     let (k1, k2) = (Signer::new("k1"), Signer::new("k2"));
     let host = host_publishing(&[&k1]);
-    let mut plugin = load(
-        &host,
-        json!({ "refresh_interval_s": 60, "max_age_s": 3600 }),
-    )?;
+    let mut plugin = load(&host, json!({ "refresh_interval": "1m", "max_age": "1h" }))?;
     assert_eq!(status(&mut plugin, &k1.token(ISSUER, NOW_MS)), 200);
     // The IdP rotates to k2 and drops k1.
     publish(&host, &[&k2]);
@@ -130,7 +127,7 @@ fn an_idp_down_fails_closed_without_keys_and_the_last_good_set_serves_after() ->
     let k1 = Signer::new("k1");
     let host = host_publishing(&[&k1]);
     host.stub_http_error("GET", DISCOVERY, HttpError::Connect("refused".into()));
-    let mut plugin = load(&host, json!({ "refresh_interval_s": 5, "max_age_s": 60 }))?;
+    let mut plugin = load(&host, json!({ "refresh_interval": "5s", "max_age": "1m" }))?;
     let mut req = MockRequest::get("/").header(
         "authorization",
         &format!("Bearer {}", k1.token(ISSUER, NOW_MS)),
@@ -219,9 +216,9 @@ fn config_errors_say_which_plugin_a_key_belongs_to() {
     );
     assert!(plain_http.contains("https:// only"), "{plain_http}");
     let spacing = error(
-        json!({ "issuer": ISSUER, "audience": "a", "refresh_interval_s": 600, "max_age_s": 60 }),
+        json!({ "issuer": ISSUER, "audience": "a", "refresh_interval": "10m", "max_age": "1m" }),
     );
-    assert!(spacing.contains("max_age_s"), "{spacing}");
+    assert!(spacing.contains("max_age"), "{spacing}");
     let host = MockHost::with_grants(&["log", "clock", "context"]);
     let jwt_with_uri = match host
         .load::<jwt::Jwt>(json!({ "issuer": ISSUER, "audience": "a", "jwks_uri": JWKS }))

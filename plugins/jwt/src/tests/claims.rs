@@ -31,7 +31,7 @@ fn with(changes: Value) -> Value {
 
 #[test]
 fn exp_and_nbf_are_checked_with_leeway() -> TestResult {
-    let (_host, mut plugin) = hs_plugin(json!({ "leeway_s": 10 }));
+    let (_host, mut plugin) = hs_plugin(json!({ "leeway": "10s" }));
     let cases = [
         (json!({ "exp": NOW - 5 }), true),
         (json!({ "exp": NOW - 10 }), false),

@@ -262,3 +262,42 @@ async fn the_example_plugin_and_transform_work_together() {
         "removed in the response phase"
     );
 }
+
+#[tokio::test]
+async fn a_header_value_that_is_not_utf8_reaches_plugins_as_bytes_and_as_text() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let gw = chain_gateway([probe("bytes").config("bytes_of", "x-raw")]).await;
+    // obs-text (RFC 9110 5.5): a byte over 0x7F, which `header` cannot
+    // return as it came.
+    let mut stream = tokio::net::TcpStream::connect(gw.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "GET /raw HTTP/1.1\r\nhost: {}\r\nconnection: close\r\nx-raw: café\r\n\r\n",
+        gw.addr
+    );
+    let mut bytes = head.into_bytes();
+    // `format!` wrote U+00E9 as two UTF-8 bytes; the client sends one.
+    let at = bytes.windows(2).position(|w| w == [0xc3, 0xa9]).expect("é");
+    bytes.splice(at..at + 2, [0xe9]);
+    stream.write_all(&bytes).await.expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let echo: serde_json::Value = serde_json::from_str(body).expect("echo JSON");
+    let saw = |name: &str| {
+        echo["headers"]
+            .as_array()
+            .and_then(|h| h.iter().find(|pair| pair[0] == name))
+            .and_then(|pair| pair[1].as_str())
+            .map(str::to_owned)
+    };
+    assert_eq!(saw("x-bytes-hex").as_deref(), Some("636166e9"), "{echo}");
+    assert_eq!(saw("x-text-hex").as_deref(), Some("636166efbfbd"), "{echo}");
+}

@@ -388,3 +388,43 @@ fn every_built_plugin_declares_exactly_what_it_imports() {
         "Rust plugins with a declaration: {recorded}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_built_against_an_earlier_0_2_contract_still_loads_and_serves() {
+    let fixture = support::root().join("tests/fixtures/hello-header-contract-0.2.0.wasm");
+    let (ok, json) = portico(&[
+        "plugin".as_ref(),
+        "inspect".as_ref(),
+        "--json".as_ref(),
+        fixture.as_os_str(),
+    ]);
+    assert!(ok, "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(report["contract"], "0.2.0");
+    assert_ne!(report["gateway_contract"], "0.2.0", "this gateway is later");
+    assert_eq!(report["refused"], serde_json::Value::Null, "{report}");
+
+    let work = tempfile::tempdir().expect("tempdir");
+    let plugins = work.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("plugins");
+    std::fs::copy(&fixture, plugins.join("hello-header.wasm")).expect("copy");
+    let origin = origin::origin(|request| async move {
+        let hello = request
+            .headers()
+            .get("x-hello")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("absent")
+            .to_owned();
+        Response::new(Full::new(Bytes::from(hello)))
+    })
+    .await;
+    let entry = "[[routes.plugins]]\nname = \"hello-header\"\ncapabilities = [\"log\"]\nconfig = { value = \"world\" }\n";
+    let path = work.path().join("portico.toml");
+    std::fs::write(&path, one_route_config(&plugins, origin, entry)).expect("config");
+    let (mut child, addr) = process::spawn_portico(&path);
+    let (status, headers, body) = get(addr, "/").await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "world"));
+    assert_eq!(headers["x-hello"], "world");
+}

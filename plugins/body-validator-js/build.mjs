@@ -2,7 +2,7 @@
 // `../../target/plugins/body-validator-js.wasm`), after `npm ci`.
 //
 // The world (`wit/body-validator.wit`) names Portico's contract
-// (`portico:plugin@0.2.0`); the contract itself stays in the repository's
+// (`portico:plugin@0.2.1`); the contract itself stays in the repository's
 // `wit/plugin.wit`, copied here into `build/wit/deps/` (ignored) so that
 // ComponentizeJS resolves it as a dependency.
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';

@@ -26,6 +26,19 @@ macro_rules! header_methods {
             self.inner.header_all(name.as_ref())
         }
 
+        /// The first value of the named header as it came, bytes. A value
+        /// that is not UTF-8 (HTTP allows bytes 0x80-0xFF, obs-text) is
+        /// decoded by [`header`](Self::header) with U+FFFD in place of the
+        /// bytes; this is the value itself.
+        pub fn header_bytes(&self, name: impl AsRef<str>) -> Option<Vec<u8>> {
+            self.inner.header_bytes(name.as_ref())
+        }
+
+        /// Every value of the named header as it came, bytes, in order.
+        pub fn header_all_bytes(&self, name: impl AsRef<str>) -> Vec<Vec<u8>> {
+            self.inner.header_all_bytes(name.as_ref())
+        }
+
         /// The names of all headers present, lower-case, without repeats.
         pub fn header_names(&self) -> Vec<String> {
             self.inner.header_names()

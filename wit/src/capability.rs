@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{PACKAGE, WIT_VERSION};
+use crate::PACKAGE;
 
 /// A host capability a route grants to a plugin (`capabilities = [...]`).
 /// A component importing one its route does not grant is refused at load.
@@ -130,14 +130,17 @@ pub enum Import {
     Unknown,
 }
 
-/// Classifies the import `name` (`portico:plugin/kv@0.2.0`, `wasi:…`).
+/// Classifies the import `name` (`portico:plugin/kv@0.2.1`, `wasi:…`); a
+/// contract interface of any compatible version (`@0.2.0`) counts.
 pub fn classify(name: &str) -> Import {
     if name.starts_with("wasi:") {
         return Import::Wasi;
     }
     let interface = name
         .strip_prefix(PACKAGE)
-        .and_then(|rest| rest.strip_suffix(WIT_VERSION));
+        .and_then(|rest| rest.split_once('@'))
+        .filter(|(_, version)| crate::compatible(version))
+        .map(|(interface, _)| interface);
     match interface {
         Some("types") => Import::Types,
         Some(interface) => {
@@ -154,10 +157,16 @@ mod tests {
     #[test]
     fn imports_are_classified_by_package_and_version() {
         assert_eq!(
-            classify("portico:plugin/kv@0.2.0"),
+            classify("portico:plugin/kv@0.2.1"),
             Import::Capability(Capability::Kv)
         );
-        assert_eq!(classify("portico:plugin/types@0.2.0"), Import::Types);
+        assert_eq!(
+            classify("portico:plugin/kv@0.2.0"),
+            Import::Capability(Capability::Kv),
+            "a component built against 0.2.0 links with 0.2.1"
+        );
+        assert_eq!(classify("portico:plugin/types@0.2.1"), Import::Types);
+        assert_eq!(classify("portico:plugin/kv@0.3.0"), Import::Unknown);
         assert_eq!(classify("wasi:io/streams@0.2.6"), Import::Wasi);
         assert_eq!(classify("portico:plugin/kv@0.1.0"), Import::Unknown);
         assert_eq!(classify("portico:plugin/sockets@0.2.0"), Import::Unknown);

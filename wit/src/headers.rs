@@ -26,6 +26,13 @@ impl std::fmt::Display for HeaderError {
 
 impl std::error::Error for HeaderError {}
 
+/// A header value as `header` and `header-all` hand it to a plugin: UTF-8,
+/// with bytes that are not (obs-text from a client) replaced by U+FFFD;
+/// `header-bytes` gives the bytes themselves.
+pub fn text(value: &HeaderValue) -> String {
+    String::from_utf8_lossy(value.as_bytes()).into_owned()
+}
+
 /// Parses a header a plugin sets into what goes on the wire.
 pub fn parse(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), HeaderError> {
     let name = HeaderName::from_bytes(name.as_bytes())
@@ -38,6 +45,13 @@ pub fn parse(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Heade
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_that_are_not_utf8_read_as_replacement_characters() {
+        let value = HeaderValue::from_bytes(b"caf\xe9").unwrap();
+        assert_eq!(text(&value), "caf\u{fffd}");
+        assert_eq!(text(&HeaderValue::from_static("plain")), "plain");
+    }
 
     #[test]
     fn names_are_lowercased_and_bad_ones_refused() {

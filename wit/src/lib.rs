@@ -21,20 +21,34 @@ pub mod path;
 
 pub use capability::{Capability, Import};
 
-/// The WIT text of the contract (`package portico:plugin@0.2.0`, world
+/// The WIT text of the contract (`package portico:plugin@0.2.1`, world
 /// `plugin`).
 pub const WIT: &str = include_str!("../plugin.wit");
 
 /// The WIT package every contract interface belongs to, as an import name
-/// prefix: `portico:plugin/kv@0.2.0`.
+/// prefix: `portico:plugin/kv@0.2.1`.
 pub const PACKAGE: &str = "portico:plugin/";
 
 /// The contract's version, as it ends an import name.
-pub const WIT_VERSION: &str = "@0.2.0";
+pub const WIT_VERSION: &str = "@0.2.1";
 
-/// The contract's version, e.g. `0.2.0`.
+/// The contract's version, e.g. `0.2.1`.
 pub fn version() -> &'static str {
     WIT_VERSION.trim_start_matches('@')
+}
+
+/// Whether a component built against contract `version` (`0.2.0`) links
+/// with this one: the same `0.x` line, where versions only add (wasmtime
+/// links a `0.2.0` import to the host's `0.2.1` the same way).
+pub fn compatible(version: &str) -> bool {
+    let line = |v: &str| -> Option<(u64, u64)> {
+        let mut parts = v.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        let _patch: u64 = parts.next()?.parse().ok()?;
+        parts.next().is_none().then_some((major, minor))
+    };
+    matches!((line(version), line(self::version())), (Some(a), Some(b)) if a == b)
 }
 
 #[cfg(test)]
@@ -45,6 +59,16 @@ mod tests {
     fn the_version_is_the_wit_package_version() {
         let package = format!("package portico:plugin@{};", version());
         assert!(WIT.contains(&package), "plugin.wit declares {package}");
+    }
+
+    #[test]
+    fn only_the_same_zero_minor_line_is_compatible() {
+        assert!(compatible("0.2.0"));
+        assert!(compatible(version()));
+        assert!(compatible("0.2.9"));
+        for other in ["0.1.0", "0.3.0", "1.2.1", "0.2", "0.2.x", "0.2.0.1", ""] {
+            assert!(!compatible(other), "{other}");
+        }
     }
 
     #[test]

@@ -25,6 +25,24 @@ macro_rules! mock_message_methods {
             self
         }
 
+        /// Adds a header whose value is bytes, as a client may send them
+        /// (obs-text, 0x80-0xFF, which [`header`](crate::Request::header)
+        /// decodes with U+FFFD and
+        /// [`header_bytes`](crate::Request::header_bytes) returns as is).
+        ///
+        /// # Panics
+        ///
+        /// If the name is invalid or the value has control characters.
+        pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Self {
+            if self.inner.headers.append_bytes(name, value).is_err() {
+                panic!(
+                    "{}::header_bytes: invalid header {name:?}: {value:?}",
+                    stringify!($ty)
+                );
+            }
+            self
+        }
+
         /// Sets the body the plugin reads.
         pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
             self.inner.body.bytes = body.into();

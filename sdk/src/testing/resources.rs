@@ -52,11 +52,25 @@ impl Headers {
         }
     }
 
-    /// Values are set from `&str`, so they are UTF-8.
+    /// Appends a value given as bytes (a client's obs-text), checked as the
+    /// `http` crate checks what it receives.
+    pub(crate) fn append_bytes(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderError> {
+        let (name, _) = Headers::parse(name, "")?;
+        let value = HeaderValue::from_bytes(value)
+            .map_err(|_| HeaderError::InvalidValue(name.as_str().to_owned()))?;
+        self.0.append(name, value);
+        Ok(())
+    }
+
+    /// Every value of `name` as stored.
+    pub(crate) fn raw<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a HeaderValue> {
+        self.0.get_all(name).into_iter()
+    }
+
+    /// The values of `name` that are UTF-8 (for a test's assertions; a
+    /// value added with bytes that are not is left out).
     pub(crate) fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> {
-        self.0
-            .get_all(name)
-            .into_iter()
+        self.raw(name)
             .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
     }
 
@@ -89,11 +103,28 @@ impl Body {
 macro_rules! shared_resource_methods {
     () => {
         pub(crate) fn header(&self, name: &str) -> Option<String> {
-            self.headers.values(name).next().map(str::to_owned)
+            self.headers
+                .raw(name)
+                .next()
+                .map(portico_contract::headers::text)
         }
 
         pub(crate) fn header_all(&self, name: &str) -> Vec<String> {
-            self.headers.values(name).map(str::to_owned).collect()
+            self.headers
+                .raw(name)
+                .map(portico_contract::headers::text)
+                .collect()
+        }
+
+        pub(crate) fn header_bytes(&self, name: &str) -> Option<Vec<u8>> {
+            self.headers.raw(name).next().map(|v| v.as_bytes().to_vec())
+        }
+
+        pub(crate) fn header_all_bytes(&self, name: &str) -> Vec<Vec<u8>> {
+            self.headers
+                .raw(name)
+                .map(|v| v.as_bytes().to_vec())
+                .collect()
         }
 
         pub(crate) fn header_names(&self) -> Vec<String> {

@@ -100,6 +100,32 @@ fn response_status_headers_and_body() -> Result<(), Error> {
 }
 
 #[test]
+fn header_values_that_are_not_utf8_come_as_text_with_replacements_or_as_bytes() {
+    let mut mock = MockRequest::get("/")
+        .header_bytes("x-name", b"caf\xe9")
+        .header("x-name", "plain");
+    let req = Request::new(&mut mock.inner);
+    assert_eq!(req.header("x-name").as_deref(), Some("caf\u{fffd}"));
+    assert_eq!(req.header_bytes("x-name").as_deref(), Some(&b"caf\xe9"[..]));
+    assert_eq!(
+        req.header_all_bytes("x-name"),
+        [b"caf\xe9".to_vec(), b"plain".to_vec()]
+    );
+    assert_eq!(req.header_all("x-name"), ["caf\u{fffd}", "plain"]);
+    assert_eq!(req.header_bytes("x-absent"), None);
+
+    let mut mock = MockResponse::new(200).header_bytes("x-raw", &[0x80, b'a']);
+    let res = Response::new(&mut mock.inner);
+    assert_eq!(res.header_bytes("x-raw"), Some(vec![0x80, b'a']));
+}
+
+#[test]
+#[should_panic(expected = "invalid header")]
+fn a_raw_header_value_with_a_line_break_is_refused() {
+    let _ = MockRequest::get("/").header_bytes("x-a", b"a\r\nb");
+}
+
+#[test]
 fn bodies_over_the_limit_fail_to_read() {
     let mut mock = MockRequest::post("/").body(vec![0; 11]).max_body_bytes(10);
     let req = Request::new(&mut mock.inner);

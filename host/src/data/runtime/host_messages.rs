@@ -77,6 +77,22 @@ macro_rules! message_methods {
             Ok(headers::get_all(self.message(&msg)?.parts().0, &name))
         }
 
+        fn header_bytes(
+            &mut self,
+            msg: Resource<$ty>,
+            name: String,
+        ) -> wasmtime::Result<Option<Vec<u8>>> {
+            Ok(headers::get_bytes(self.message(&msg)?.parts().0, &name))
+        }
+
+        fn header_all_bytes(
+            &mut self,
+            msg: Resource<$ty>,
+            name: String,
+        ) -> wasmtime::Result<Vec<Vec<u8>>> {
+            Ok(headers::get_all_bytes(self.message(&msg)?.parts().0, &name))
+        }
+
         fn header_names(&mut self, msg: Resource<$ty>) -> wasmtime::Result<Vec<String>> {
             Ok(headers::names(self.message(&msg)?.parts().0))
         }

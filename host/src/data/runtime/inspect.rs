@@ -161,9 +161,13 @@ pub async fn inspect(engine: &PluginEngine, bytes: &[u8]) -> Result<Inspection, 
     }
     inspection.capabilities.sort();
     inspection.capabilities.dedup();
-    if inspection.contract.as_deref() != Some(inspection.gateway_contract) {
+    if !inspection
+        .contract
+        .as_deref()
+        .is_some_and(portico_contract::compatible)
+    {
         inspection.refused = Some(format!(
-            "built against contract {}; this gateway speaks {}",
+            "built against contract {}; this gateway speaks {} (and links any earlier release of its 0.x line)",
             inspection
                 .contract
                 .as_deref()
@@ -264,7 +268,7 @@ mod tests {
             name: None,
             version: None,
             contract: None,
-            gateway_contract: "0.2.0",
+            gateway_contract: "0.2.1",
             size: 0,
             sha256: String::new(),
             compile_ms: 0.0,

@@ -174,17 +174,29 @@ async fn collect_all(mut stream: Body, limit: u64) -> Result<Bytes, BodyError> {
 pub mod headers {
     use super::*;
 
-    /// The first value of `name`, lossily decoded.
+    /// The first value of `name`, decoded as the contract says.
     pub fn get(map: &HeaderMap, name: &str) -> Option<String> {
-        map.get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        map.get(name).map(portico_contract::headers::text)
     }
 
-    /// Every value of `name`.
+    /// Every value of `name`, decoded.
     pub fn get_all(map: &HeaderMap, name: &str) -> Vec<String> {
         map.get_all(name)
             .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .map(portico_contract::headers::text)
+            .collect()
+    }
+
+    /// The first value of `name`, as bytes.
+    pub fn get_bytes(map: &HeaderMap, name: &str) -> Option<Vec<u8>> {
+        map.get(name).map(|v| v.as_bytes().to_vec())
+    }
+
+    /// Every value of `name`, as bytes.
+    pub fn get_all_bytes(map: &HeaderMap, name: &str) -> Vec<Vec<u8>> {
+        map.get_all(name)
+            .iter()
+            .map(|v| v.as_bytes().to_vec())
             .collect()
     }
 

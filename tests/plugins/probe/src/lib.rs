@@ -9,10 +9,11 @@
 //! context_to_header = { consumer = "x-consumer" }    # context value into an upstream request header
 //! count_key = "hits"               # kv increment; the new value goes in response header `x-count`
 //! body_to_header = false           # read the request body, put its length in `x-body-len`
+//! bytes_of = "x-raw"               # that header's first value in hex, as bytes (`x-bytes-hex`) and as text (`x-text-hex`)
 //! ```
 //!
 //! `on_request` runs the options in this order: `context_set`,
-//! `context_to_header`, `count_key`, `body_to_header`, `tag`,
+//! `context_to_header`, `count_key`, `body_to_header`, `bytes_of`, `tag`,
 //! `respond_if_header`.
 
 #![warn(missing_docs)]
@@ -45,6 +46,14 @@ pub struct Config {
     /// Whether to read the request body and report its length.
     #[serde(default)]
     pub body_to_header: bool,
+    /// A request header whose first value is reported in hex, read with
+    /// `header-bytes` (`x-bytes-hex`) and with `header` (`x-text-hex`).
+    pub bytes_of: Option<HeaderName>,
+}
+
+/// Lowercase hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where a `context_set` value comes from: `from-header:<name>` or a literal.
@@ -117,6 +126,14 @@ impl Plugin for Probe {
         if config.body_to_header {
             let len = req.body()?.len();
             req.set_header("x-body-len", len.to_string())?;
+        }
+        if let Some(name) = &config.bytes_of {
+            if let Some(bytes) = req.header_bytes(name) {
+                req.set_header("x-bytes-hex", hex(&bytes))?;
+            }
+            if let Some(text) = req.header(name) {
+                req.set_header("x-text-hex", hex(text.as_bytes()))?;
+            }
         }
         if let Some(tag) = &config.tag {
             req.append_header("x-chain", tag.as_str())?;

@@ -127,3 +127,18 @@ fn bad_config_names_the_key() {
     assert_eq!(key(json!({ "tag": "a\nb" })).as_deref(), Some("tag"));
     assert_eq!(key(json!({ "count": "hits" })).as_deref(), Some("count"));
 }
+
+#[test]
+fn bytes_of_reports_a_header_as_bytes_and_as_text() -> TestResult {
+    let host = MockHost::with_grants(&["kv", "context"]);
+    let mut plugin = load(&host, json!({ "bytes_of": "x-raw" }))?;
+    let mut req = MockRequest::get("/").header_bytes("x-raw", b"caf\xe9");
+    plugin.on_request(&mut req)?;
+    assert_eq!(req.header_value("x-bytes-hex"), Some("636166e9"));
+    assert_eq!(
+        req.header_value("x-text-hex"),
+        Some("636166efbfbd"),
+        "the text read has U+FFFD for the byte that is not UTF-8"
+    );
+    Ok(())
+}

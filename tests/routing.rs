@@ -258,3 +258,38 @@ async fn paths_are_normalized_and_the_authority_decides_the_host() {
         .collect();
     assert_eq!(host, ["shop.example.com"]);
 }
+
+#[tokio::test]
+async fn an_http_1_0_upstream_is_answered_to_the_client_as_http_1_1_and_kept_alive() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let old = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = old.local_addr().unwrap();
+    // An HTTP/1.0 server (python's http.server is one): answers, then closes.
+    let serve = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = old.accept().await {
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head).await;
+            let _ = stream
+                .write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await;
+        }
+    });
+    let gw = Gateway::builder()
+        .upstream("old", &[addr])
+        .route("r", |r| r)
+        .start()
+        .await;
+    let two = format!(
+        "GET /a HTTP/1.1\r\nhost: {0}\r\n\r\nGET /b HTTP/1.1\r\nhost: {0}\r\nconnection: close\r\n\r\n",
+        gw.addr
+    );
+    let answers = support::raw_request(gw.addr, &two).await;
+    assert_eq!(
+        answers.matches("HTTP/1.1 200 OK\r\n").count(),
+        2,
+        "both answered as HTTP/1.1 on one connection: {answers}"
+    );
+    assert!(!answers.contains("HTTP/1.0"), "{answers}");
+    serve.abort();
+}

@@ -285,6 +285,9 @@ async fn forward(
         elapsed: started.elapsed(),
     });
     let (mut head, body) = response?.into_parts();
+    // The gateway speaks its own HTTP version to the client (RFC 9112
+    // 2.3): an upstream answering HTTP/1.0 is not passed on as 1.0.
+    head.version = http::Version::HTTP_11;
     upgrade::strip_response_hop_by_hop(&mut head);
     Ok(ProxyResponse {
         head,

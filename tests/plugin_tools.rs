@@ -75,6 +75,18 @@ upstream = "origin"
     )
 }
 
+/// `portico plugin inspect --json FILE`, which must succeed, parsed.
+fn inspect_json(file: &Path) -> serde_json::Value {
+    let (ok, json) = portico(&[
+        "plugin".as_ref(),
+        "inspect".as_ref(),
+        "--json".as_ref(),
+        file.as_os_str(),
+    ]);
+    assert!(ok, "{}: {json}", file.display());
+    serde_json::from_str(&json).expect("inspect --json prints JSON")
+}
+
 /// The `grant:` line of `portico plugin inspect`'s text.
 fn grant_line(inspected: &str) -> String {
     inspected
@@ -306,14 +318,7 @@ fn inspect_prints_the_grant_the_gateway_accepts_and_refuses_a_non_component() {
     assert_eq!(sha, expected);
 
     // JSON for scripts.
-    let (ok, json) = portico(&[
-        "plugin".as_ref(),
-        "inspect".as_ref(),
-        "--json".as_ref(),
-        cache.as_os_str(),
-    ]);
-    assert!(ok, "{json}");
-    let report: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let report = inspect_json(&cache);
     assert_eq!(report["name"], "cache");
     assert_eq!(report["contract"], report["gateway_contract"]);
     assert_eq!(report["refused"], serde_json::Value::Null);
@@ -361,14 +366,7 @@ fn every_built_plugin_declares_exactly_what_it_imports() {
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default();
-        let (ok, json) = portico(&[
-            "plugin".as_ref(),
-            "inspect".as_ref(),
-            "--json".as_ref(),
-            file.as_os_str(),
-        ]);
-        assert!(ok, "{name}: {json}");
-        let report: serde_json::Value = serde_json::from_str(&json).expect("json");
+        let report = inspect_json(file);
         if name.ends_with("-py") || name.ends_with("-js") {
             // Not built with the Rust SDK: nothing recorded, and the text
             // says so rather than guessing.
@@ -392,14 +390,7 @@ fn every_built_plugin_declares_exactly_what_it_imports() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_built_against_an_earlier_0_2_contract_still_loads_and_serves() {
     let fixture = support::root().join("tests/fixtures/hello-header-contract-0.2.0.wasm");
-    let (ok, json) = portico(&[
-        "plugin".as_ref(),
-        "inspect".as_ref(),
-        "--json".as_ref(),
-        fixture.as_os_str(),
-    ]);
-    assert!(ok, "{json}");
-    let report: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let report = inspect_json(&fixture);
     assert_eq!(report["contract"], "0.2.0");
     assert_ne!(report["gateway_contract"], "0.2.0", "this gateway is later");
     assert_eq!(report["refused"], serde_json::Value::Null, "{report}");

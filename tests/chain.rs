@@ -301,3 +301,82 @@ async fn a_header_value_that_is_not_utf8_reaches_plugins_as_bytes_and_as_text() 
     assert_eq!(saw("x-bytes-hex").as_deref(), Some("636166e9"), "{echo}");
     assert_eq!(saw("x-text-hex").as_deref(), Some("636166efbfbd"), "{echo}");
 }
+
+/// The response headers `name` carries, in order.
+fn all(response: &support::TestResponse, name: &str) -> Vec<String> {
+    response
+        .headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_plugin_says_what_its_response_phase_needs_and_the_gateway_follows() {
+    let counted = |tag: &str, phase: &str| {
+        probe(tag)
+            .config("count_key", &format!("n-{tag}"))
+            .config("response_phase", phase)
+    };
+    let gw = Gateway::builder()
+        .echo("origin")
+        .route("same", |r| {
+            r.prefix("/same").plugin(counted("same", "same-instance"))
+        })
+        .route("any", |r| {
+            r.prefix("/any").plugin(counted("any", "any-instance"))
+        })
+        .route("skip", |r| {
+            r.prefix("/skip").plugin(counted("skip", "skip"))
+        })
+        .route("mixed", |r| {
+            r.prefix("/mixed")
+                .plugin(counted("a", "same-instance"))
+                .plugin(counted("b", "skip"))
+                .plugin(counted("c", "any-instance"))
+        })
+        .start()
+        .await;
+
+    // `same-instance`: the response phase runs on the value the request
+    // phase filled (its kv count).
+    let same = gw.get("/same").await;
+    assert_eq!(same.status, StatusCode::OK);
+    assert_eq!(all(&same, "x-chain-response"), ["same"]);
+    assert_eq!(same.header("x-count"), Some("1"));
+
+    // `any-instance`: the response phase runs, on a new value: the count
+    // the request phase took is not there.
+    let any = gw.get("/any").await;
+    assert_eq!(any.upstream_saw("x-chain"), ["any"]);
+    assert_eq!(all(&any, "x-chain-response"), ["any"]);
+    assert_eq!(
+        any.header("x-count"),
+        None,
+        "a new value, not the request's"
+    );
+
+    // `skip`: the request phase ran, the response phase did not.
+    let skip = gw.get("/skip").await;
+    assert_eq!(skip.upstream_saw("x-chain"), ["skip"]);
+    assert!(all(&skip, "x-chain-response").is_empty());
+    assert_eq!(skip.header("x-count"), None);
+
+    // In one chain, each plugin's setting is its own: `b` skips, `c` runs
+    // on a new value, `a` on its own.
+    let mixed = gw.get("/mixed").await;
+    assert_eq!(mixed.upstream_saw("x-chain"), ["a", "b", "c"]);
+    assert_eq!(all(&mixed, "x-chain-response"), ["c", "a"]);
+    assert_eq!(mixed.header("x-count"), Some("1"), "a's count");
+
+    // Every request is served the same way again (instances were returned
+    // to their pools and reused).
+    for _ in 0..3 {
+        assert_eq!(all(&gw.get("/mixed").await, "x-chain-response"), ["c", "a"]);
+        assert_eq!(
+            all(&gw.get("/skip").await, "x-chain-response"),
+            Vec::<String>::new()
+        );
+    }
+}

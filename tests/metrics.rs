@@ -268,6 +268,71 @@ async fn plugin_calls_failures_and_instances_are_counted_per_plugin_and_version(
 }
 
 #[tokio::test]
+async fn an_instance_whose_response_phase_needs_nothing_serves_other_requests_meanwhile() {
+    // Eight requests at once wait 1 s for the upstream. A plugin that
+    // keeps its instance for the response phase needs eight instances; one
+    // that said its response phase needs none of them is done with its
+    // instance when `on-request` returns, so a few serve them all.
+    let slow = support::backends::EchoServer::slow("i-slow", Duration::from_millis(1000)).await;
+    let probe = |phase: &str| {
+        plugin("probe")
+            .grant([Cap::Kv, Cap::Context])
+            .config("tag", "i")
+            .config("response_phase", phase)
+    };
+    let gw = Gateway::builder()
+        .upstream("i-up", &[slow.addr])
+        .route("i-held", |r| {
+            r.prefix("/held")
+                .upstream("i-up")
+                .plugin(probe("same-instance"))
+        })
+        .route("i-freed", |r| {
+            r.prefix("/freed")
+                .upstream("i-up")
+                .plugin(probe("any-instance"))
+        })
+        .start()
+        .await;
+    let gw = &gw;
+    for path in ["/held", "/freed"] {
+        // Started 25 ms apart: each request phase is long over before the
+        // next request comes.
+        let requests = (0..8u64).map(|i| async move {
+            tokio::time::sleep(Duration::from_millis(25 * i)).await;
+            gw.get(path).await
+        });
+        for response in futures::future::join_all(requests).await {
+            assert_eq!(response.status, StatusCode::OK, "{path}");
+            assert_eq!(response.header("x-chain-response"), Some("i"), "{path}");
+        }
+    }
+    let held = [("plugin", "probe"), ("route", "i-held")];
+    let freed = [("plugin", "probe"), ("route", "i-freed")];
+    let text = eventually(
+        gw,
+        "portico_plugin_call_duration_seconds_count",
+        &[
+            ("plugin", "probe"),
+            ("route", "i-freed"),
+            ("phase", "on_response"),
+        ],
+        8.0,
+    )
+    .await;
+    assert_eq!(
+        value(&text, "portico_plugin_instances_created_total", &held),
+        8.0,
+        "one instance per request in flight (the first made at load)"
+    );
+    let created = value(&text, "portico_plugin_instances_created_total", &freed);
+    assert!(
+        created <= 2.0,
+        "the freed instance served the next requests ({created} created)"
+    );
+}
+
+#[tokio::test]
 async fn plugins_report_their_own_counters_through_the_metrics_capability() {
     let origin = origin::origin(|_| async {
         Response::builder()

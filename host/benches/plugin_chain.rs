@@ -2,14 +2,20 @@
 //! route's chain, without sockets. Compare each chain with `empty` (the same
 //! work with no plugins) measured in the same run.
 //!
-//! Needs the plugins built: run with `cargo xtask bench`.
+//! `in_flight` runs the peer benchmark's 3-plugin chain with 1 and with 32
+//! requests between their two phases at once, as a loaded gateway holds
+//! them while the upstream answers, per request.
+//!
+//! Needs the plugins built: run with `cargo xtask bench`
+//! (`PORTICO_BENCH_PLUGINS` names another plugin directory, e.g. plugins
+//! built from an earlier commit, to compare in the same run).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::{HeaderMap, StatusCode};
 use portico::body;
 use portico::data::gateway::Gateway;
@@ -107,11 +113,79 @@ async fn idp() -> std::net::SocketAddr {
 
 fn config_text(chain: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let plugins = std::env::var_os("PORTICO_BENCH_PLUGINS")
+        .map_or_else(|| root.join("target/plugins"), PathBuf::from);
     format!(
         "version = 1\nplugin_dir = \"{}\"\n[runtime]\ncache_dir = \"{}\"\n[[listeners]]\nname = \"l\"\naddr = \"127.0.0.1:0\"\n[upstreams.u]\ntargets = [\"127.0.0.1:1\"]\n[[routes]]\nname = \"bench\"\nupstream = \"u\"\n{chain}",
-        root.join("target/plugins").display(),
+        plugins.display(),
         root.join("target/test-cache").display()
     )
+}
+
+/// The routing facts of every bench request.
+fn bench_info() -> Arc<RequestInfo> {
+    Arc::new(RequestInfo {
+        route: "bench".into(),
+        params: vec![],
+        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        scheme: "http",
+        max_body_bytes: 1024,
+    })
+}
+
+/// The peer benchmark's chain (`tests/load/peers.sh`): key check, a
+/// counter that never refuses, a request header from the context and a
+/// response header.
+const PEER_CHAIN: &str = concat!(
+    "\n[[routes.plugins]]\nname = \"api-key\"\ncapabilities = [\"context\"]\n",
+    "config = { keys = [{ sha256 = \"b0962662e937d44c699c8305d90cbf190b3150c59b13863d1380b5cc3c711bb7\", consumer = \"bench\" }] }\n",
+    "\n[[routes.plugins]]\nname = \"rate-limit\"\ncapabilities = [\"kv\", \"clock\", \"context\", \"metrics\"]\n",
+    "config = { headers = false, policies = [{ limit = 1000000000000, window = \"1s\" }] }\n",
+    "\n[[routes.plugins]]\nname = \"transform\"\ncapabilities = [\"context\"]\n",
+    "config.request.headers.set = { \"x-consumer\" = \"{ctx.consumer}\" }\n",
+    "config.response.headers.set = { \"x-gateway\" = \"portico\" }\n",
+);
+
+/// The peer chain with `n` requests between their phases at once: all
+/// request phases, then all response phases, per iteration.
+fn bench_in_flight(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let info = bench_info();
+    let config = portico::config::parse(&PathBuf::from("bench.toml"), &config_text(PEER_CHAIN))
+        .expect("bench config");
+    let gateway = runtime
+        .block_on(Gateway::build(&config))
+        .expect("bench gateway");
+    let chain = &gateway.routes[0].chain;
+    let mut group = c.benchmark_group("in_flight");
+    for n in [1usize, 32] {
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("peer-chain-{n}"), |b| {
+            b.to_async(&runtime).iter(|| async {
+                let mut runs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let mut run = chain.start();
+                    match run.on_request(request(&info)).await {
+                        Ok(RequestOutcome::Forward(_)) => runs.push(run),
+                        Ok(RequestOutcome::Respond(other)) => {
+                            panic!("in_flight: chain answered {}", other.head.status)
+                        }
+                        Ok(RequestOutcome::Reject(error)) | Err(error) => {
+                            panic!("in_flight: {error}")
+                        }
+                    }
+                }
+                for mut run in runs {
+                    let response = run.on_response(response()).await.expect("response phase");
+                    std::hint::black_box(response);
+                }
+            })
+        });
+    }
+    group.finish();
 }
 
 fn request(info: &Arc<RequestInfo>) -> ProxyRequest {
@@ -167,13 +241,7 @@ fn bench_chains(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let info = Arc::new(RequestInfo {
-        route: "bench".into(),
-        params: vec![],
-        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        scheme: "http",
-        max_body_bytes: 1024,
-    });
+    let info = bench_info();
     let idp = runtime.block_on(idp());
     let mut chains: Vec<(String, String)> = CHAINS
         .iter()
@@ -216,5 +284,5 @@ fn bench_chains(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_chains);
+criterion_group!(benches, bench_chains, bench_in_flight);
 criterion_main!(benches);

@@ -1,7 +1,7 @@
 //! [`Instance`]: one loaded plugin, driven the same way by the wasm exports
 //! and by the native test harness.
 
-use crate::{Action, ConfigError, Error, Plugin, Request, Response, config};
+use crate::{Action, ConfigError, Error, Plugin, Request, Response, ResponsePhase, config};
 
 /// A plugin with its parsed config and the value of the request in flight.
 pub(crate) struct Instance<P: Plugin> {
@@ -33,9 +33,17 @@ impl<P: Plugin> Instance<P> {
         self.current.as_ref()
     }
 
-    /// `on-request`: a fresh value for this request, kept for `on-response`.
+    /// `on-request`: a fresh value for this request, kept for `on-response`
+    /// unless the plugin said its response phase needs none of it
+    /// ([`ResponsePhase`]), which the host is then told.
     pub(crate) fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
-        self.current.insert(P::new(self.config)).on_request(req)
+        let action = self.current.insert(P::new(self.config)).on_request(req)?;
+        let phase = req.response_phase().unwrap_or(P::RESPONSE_PHASE);
+        if phase != ResponsePhase::SameInstance {
+            self.current = None;
+            req.send_response_phase(phase);
+        }
+        Ok(action)
     }
 
     /// `on-response`: runs on the request's value (a fresh one if there is

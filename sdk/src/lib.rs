@@ -8,7 +8,9 @@
 //!   once when the plugin is loaded. Errors name the offending key, and the
 //!   gateway refuses the route.
 //! * [`Plugin::new`] makes a fresh value for every request, so fields hold
-//!   per-request state that [`Plugin::on_response`] can read.
+//!   per-request state that [`Plugin::on_response`] can read. A plugin whose
+//!   response phase needs none says so with [`ResponsePhase`], and the
+//!   gateway frees its instance while the upstream answers.
 //! * [`Request`] and [`Response`] read and change the message in flight; an
 //!   [`Action`] says whether to go on or to answer with a [`Reply`].
 //! * Host capabilities are free functions in [`log`], [`kv`], [`cache`],
@@ -130,6 +132,7 @@ mod export;
 mod imports;
 mod instance;
 mod message;
+mod phase;
 mod plugin;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -142,6 +145,7 @@ pub use capabilities::{cache, clock, context, kv, log, metrics, outbound};
 pub use config::ConfigError;
 pub use error::Error;
 pub use message::{Request, Response};
+pub use phase::ResponsePhase;
 pub use plugin::{NoConfig, Plugin};
 
 /// A host capability a route grants (`capabilities = [...]`), as the

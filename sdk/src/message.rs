@@ -5,8 +5,8 @@
 
 use http::{Method, StatusCode};
 
-use crate::Error;
 use crate::imports::{RequestHandle, ResponseHandle};
+use crate::{Error, ResponsePhase};
 
 /// The header methods [`Request`] and [`Response`] share; `self.inner` is the
 /// host's resource, which has the same methods for both.
@@ -76,11 +76,36 @@ macro_rules! header_methods {
 /// plugins before this one in the chain. Changes go upstream.
 pub struct Request<'a> {
     inner: RequestHandle<'a>,
+    response_phase: Option<ResponsePhase>,
 }
 
 impl<'a> Request<'a> {
     pub(crate) fn new(inner: RequestHandle<'a>) -> Self {
-        Request { inner }
+        Request {
+            inner,
+            response_phase: None,
+        }
+    }
+
+    /// Says what this plugin's `on_response` needs for this request,
+    /// overriding [`Plugin::RESPONSE_PHASE`](crate::Plugin::RESPONSE_PHASE);
+    /// the last call counts. E.g. a rate limiter that adds no headers this
+    /// time: `req.set_response_phase(ResponsePhase::Skip)`.
+    pub fn set_response_phase(&mut self, phase: ResponsePhase) {
+        self.response_phase = Some(phase);
+    }
+
+    /// The phase `set_response_phase` chose, if it was called.
+    pub(crate) fn response_phase(&self) -> Option<ResponsePhase> {
+        self.response_phase
+    }
+
+    /// Tells the host what the response phase needs (once, after
+    /// `on_request`).
+    pub(crate) fn send_response_phase(&mut self, phase: ResponsePhase) {
+        // Natively the mock resource takes the SDK's type as it is.
+        #[allow(clippy::useless_conversion)]
+        self.inner.set_response_phase(phase.into());
     }
 
     /// The method.

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Action, Capability, Error, Request, Response};
+use crate::{Action, Capability, Error, Request, Response, ResponsePhase};
 
 /// A Portico plugin.
 ///
@@ -15,10 +15,15 @@ use crate::{Action, Capability, Error, Request, Response};
 /// 2. calls [`on_request`](Plugin::on_request) on it, before the upstream;
 /// 3. calls [`on_response`](Plugin::on_response) on the same value, before
 ///    the response goes to the client (also when this or a later plugin
-///    answered with [`Action::Respond`]), then drops it.
+///    answered with [`Action::Respond`]), then drops it; or, when the
+///    plugin said so ([`ResponsePhase`]), on a new value or not at all.
 ///
 /// Fields therefore carry state from one phase of a request to the other and
-/// never leak into another request. Export the type with
+/// never leak into another request. A plugin whose response phase needs
+/// nothing from its request phase says so ([`RESPONSE_PHASE`](Plugin::RESPONSE_PHASE),
+/// or per request [`Request::set_response_phase`]): the gateway then frees
+/// the instance as soon as `on_request` returns, and runs `on_response` on a
+/// new value (or not at all). Export the type with
 /// [`export_plugin!`](crate::export_plugin).
 pub trait Plugin: Sized + 'static {
     /// Per-route config, deserialized from the route's `config` table (JSON
@@ -36,6 +41,18 @@ pub trait Plugin: Sized + 'static {
     /// a capability not listed here. `portico plugin inspect` shows what
     /// the built component really imports.
     const CAPABILITIES: &'static [Capability] = &[];
+
+    /// What [`on_response`](Plugin::on_response) needs, for every request
+    /// (unless `on_request` says otherwise with
+    /// [`Request::set_response_phase`]). The default,
+    /// [`SameInstance`](ResponsePhase::SameInstance), holds the instance for
+    /// the whole request. A plugin with no `on_response` says
+    /// [`Skip`](ResponsePhase::Skip); one whose `on_response` reads nothing
+    /// `on_request` left in its fields says
+    /// [`AnyInstance`](ResponsePhase::AnyInstance). Under load this is the
+    /// difference between one instance per request in flight and one per
+    /// request being worked on.
+    const RESPONSE_PHASE: ResponsePhase = ResponsePhase::SameInstance;
 
     /// Creates the per-request value; called at the start of each request's
     /// on-request. Fields hold per-request state.

@@ -16,13 +16,23 @@ pub mod bindings {
 
 use bindings::portico::plugin::types as wit;
 
-use crate::{Action, ConfigError, Error, Reply};
+use crate::{Action, ConfigError, Error, Reply, ResponsePhase};
 
 impl From<Action> for wit::Action {
     fn from(action: Action) -> Self {
         match action {
             Action::Continue => wit::Action::Continue,
             Action::Respond(reply) => wit::Action::Respond(reply.into()),
+        }
+    }
+}
+
+impl From<ResponsePhase> for wit::ResponsePhase {
+    fn from(phase: ResponsePhase) -> Self {
+        match phase {
+            ResponsePhase::SameInstance => wit::ResponsePhase::SameInstance,
+            ResponsePhase::AnyInstance => wit::ResponsePhase::AnyInstance,
+            ResponsePhase::Skip => wit::ResponsePhase::Skip,
         }
     }
 }

@@ -523,6 +523,10 @@ print("|---|---|---|---|---|")
 for key in sorted(after):
     diff = {le: n - before.get(key, {}).get(le, 0) for le, n in after[key].items()}
     calls = diff[max(diff)]
+    if calls <= 0:
+        # A phase the plugin said it does not need (response phase `skip`).
+        print("| %s | %s | 0 (not called) | — | — |" % (key[0], key[1]))
+        continue
     print("| %s | %s | %d | %.1f µs | %.1f µs |" % (key[0], key[1], calls, quantile(diff, 0.5) * 1e6, quantile(diff, 0.99) * 1e6))
 PY
 phase_lines=""

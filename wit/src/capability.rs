@@ -130,7 +130,7 @@ pub enum Import {
     Unknown,
 }
 
-/// Classifies the import `name` (`portico:plugin/kv@0.2.1`, `wasi:…`); a
+/// Classifies the import `name` (`portico:plugin/kv@0.2.2`, `wasi:…`); a
 /// contract interface of any compatible version (`@0.2.0`) counts.
 pub fn classify(name: &str) -> Import {
     if name.starts_with("wasi:") {
@@ -157,14 +157,15 @@ mod tests {
     #[test]
     fn imports_are_classified_by_package_and_version() {
         assert_eq!(
-            classify("portico:plugin/kv@0.2.1"),
+            classify("portico:plugin/kv@0.2.2"),
             Import::Capability(Capability::Kv)
         );
         assert_eq!(
             classify("portico:plugin/kv@0.2.0"),
             Import::Capability(Capability::Kv),
-            "a component built against 0.2.0 links with 0.2.1"
+            "a component built against 0.2.0 links with 0.2.2"
         );
+        assert_eq!(classify("portico:plugin/types@0.2.2"), Import::Types);
         assert_eq!(classify("portico:plugin/types@0.2.1"), Import::Types);
         assert_eq!(classify("portico:plugin/kv@0.3.0"), Import::Unknown);
         assert_eq!(classify("wasi:io/streams@0.2.6"), Import::Wasi);

@@ -21,25 +21,25 @@ pub mod path;
 
 pub use capability::{Capability, Import};
 
-/// The WIT text of the contract (`package portico:plugin@0.2.1`, world
+/// The WIT text of the contract (`package portico:plugin@0.2.2`, world
 /// `plugin`).
 pub const WIT: &str = include_str!("../plugin.wit");
 
 /// The WIT package every contract interface belongs to, as an import name
-/// prefix: `portico:plugin/kv@0.2.1`.
+/// prefix: `portico:plugin/kv@0.2.2`.
 pub const PACKAGE: &str = "portico:plugin/";
 
 /// The contract's version, as it ends an import name.
-pub const WIT_VERSION: &str = "@0.2.1";
+pub const WIT_VERSION: &str = "@0.2.2";
 
-/// The contract's version, e.g. `0.2.1`.
+/// The contract's version, e.g. `0.2.2`.
 pub fn version() -> &'static str {
     WIT_VERSION.trim_start_matches('@')
 }
 
 /// Whether a component built against contract `version` (`0.2.0`) links
 /// with this one: the same `0.x` line, where versions only add (wasmtime
-/// links a `0.2.0` import to the host's `0.2.1` the same way).
+/// links a `0.2.0` import to the host's `0.2.2` the same way).
 pub fn compatible(version: &str) -> bool {
     let line = |v: &str| -> Option<(u64, u64)> {
         let mut parts = v.split('.');

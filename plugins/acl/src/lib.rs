@@ -24,7 +24,9 @@
 use std::collections::BTreeSet;
 
 use portico_sdk::http::StatusCode;
-use portico_sdk::{Action, Capability, Error, Plugin, Reply, Request, context, export_plugin};
+use portico_sdk::{
+    Action, Capability, Error, Plugin, Reply, Request, ResponsePhase, context, export_plugin,
+};
 use serde::Deserialize;
 
 /// The route's `config` table.
@@ -98,6 +100,8 @@ impl Plugin for Acl {
     type Config = Config;
     /// The host capabilities it calls: its route grants `capabilities = ["context"]`.
     const CAPABILITIES: &'static [Capability] = &[Capability::Context];
+    /// No response phase: the instance is free as soon as `on_request` returns.
+    const RESPONSE_PHASE: ResponsePhase = ResponsePhase::Skip;
 
     fn new(config: &'static Config) -> Self {
         Acl { config }

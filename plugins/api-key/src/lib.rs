@@ -30,7 +30,9 @@ pub mod keys;
 pub mod problem;
 pub mod query;
 
-use portico_sdk::{Action, Capability, Error, Plugin, Request, context, export_plugin};
+use portico_sdk::{
+    Action, Capability, Error, Plugin, Request, ResponsePhase, context, export_plugin,
+};
 
 use crate::config::Config;
 use crate::problem::Refusal;
@@ -44,6 +46,8 @@ impl Plugin for ApiKey {
     type Config = Config;
     /// The host capabilities it calls: its route grants `capabilities = ["context"]`.
     const CAPABILITIES: &'static [Capability] = &[Capability::Context];
+    /// No response phase: the instance is free as soon as `on_request` returns.
+    const RESPONSE_PHASE: ResponsePhase = ResponsePhase::Skip;
 
     fn new(config: &'static Config) -> Self {
         ApiKey { config }

@@ -29,7 +29,9 @@ pub mod users;
 
 use base64::Engine;
 use portico_sdk::http::StatusCode;
-use portico_sdk::{Action, Capability, Error, Plugin, Reply, Request, context, export_plugin};
+use portico_sdk::{
+    Action, Capability, Error, Plugin, Reply, Request, ResponsePhase, context, export_plugin,
+};
 use serde::Deserialize;
 
 use crate::users::{Hash, User, Users};
@@ -119,6 +121,8 @@ impl Plugin for BasicAuth {
     type Config = Config;
     /// The host capabilities it calls: its route grants `capabilities = ["context"]`.
     const CAPABILITIES: &'static [Capability] = &[Capability::Context];
+    /// No response phase: the instance is free as soon as `on_request` returns.
+    const RESPONSE_PHASE: ResponsePhase = ResponsePhase::Skip;
 
     fn new(config: &'static Config) -> Self {
         BasicAuth { config }

@@ -32,7 +32,9 @@ pub mod origin;
 pub mod preflight;
 
 use portico_sdk::http::Method;
-use portico_sdk::{Action, Capability, Error, Plugin, Request, Response, export_plugin};
+use portico_sdk::{
+    Action, Capability, Error, Plugin, Request, Response, ResponsePhase, export_plugin,
+};
 
 use crate::config::{Config, List};
 use crate::preflight::Preflight;
@@ -74,13 +76,18 @@ impl Plugin for Cors {
     }
 
     fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
+        // The response phase of a request from no allowed origin only
+        // removes headers: it needs nothing from this one.
+        req.set_response_phase(ResponsePhase::AnyInstance);
         let Some(origin) = req.header("origin") else {
             return Ok(Action::Continue);
         };
         let allowed = self.config.allow_origins.allows(&origin);
         let requested = req.header("access-control-request-method");
         if let (Method::OPTIONS, Some(method)) = (req.method(), requested) {
+            // Its reply passes back through this instance untouched.
             self.state = State::Answered;
+            req.set_response_phase(ResponsePhase::SameInstance);
             let preflight = Preflight {
                 origin,
                 method,
@@ -94,6 +101,7 @@ impl Plugin for Cors {
         }
         if allowed {
             self.state = State::Allowed(origin);
+            req.set_response_phase(ResponsePhase::SameInstance);
         }
         Ok(Action::Continue)
     }

@@ -38,7 +38,8 @@ pub mod verify;
 
 use portico_sdk::http::StatusCode;
 use portico_sdk::{
-    Action, Capability, Error, Plugin, Reply, Request, clock, context, export_plugin, log,
+    Action, Capability, Error, Plugin, Reply, Request, ResponsePhase, clock, context,
+    export_plugin, log,
 };
 
 use crate::config::Config;
@@ -58,6 +59,8 @@ impl Plugin for HmacAuth {
         Capability::Kv,
         Capability::Context,
     ];
+    /// No response phase: the instance is free as soon as `on_request` returns.
+    const RESPONSE_PHASE: ResponsePhase = ResponsePhase::Skip;
 
     fn new(config: &'static Config) -> Self {
         HmacAuth { config }

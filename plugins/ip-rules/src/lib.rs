@@ -27,7 +27,7 @@ pub mod config;
 pub mod net;
 pub mod problem;
 
-use portico_sdk::{Action, Capability, Error, Plugin, Request, export_plugin};
+use portico_sdk::{Action, Capability, Error, Plugin, Request, ResponsePhase, export_plugin};
 
 use crate::config::Config;
 use crate::net::any_contains;
@@ -41,6 +41,8 @@ impl Plugin for IpRules {
     type Config = Config;
     /// Calls no host capability: its route grants none.
     const CAPABILITIES: &'static [Capability] = &[];
+    /// No response phase: the instance is free as soon as `on_request` returns.
+    const RESPONSE_PHASE: ResponsePhase = ResponsePhase::Skip;
 
     fn new(config: &'static Config) -> Self {
         IpRules { config }

@@ -39,7 +39,9 @@ pub mod keyset;
 use jwt_core::config::OidcConfig;
 use jwt_core::reject::Reason;
 use portico_sdk::http::StatusCode;
-use portico_sdk::{Action, Capability, Error, Plugin, Reply, Request, clock, export_plugin, log};
+use portico_sdk::{
+    Action, Capability, Error, Plugin, Reply, Request, ResponsePhase, clock, export_plugin, log,
+};
 
 /// The plugin. It keeps no per-request state (the key set is per instance).
 pub struct JwtOidc {
@@ -56,6 +58,8 @@ impl Plugin for JwtOidc {
         Capability::Context,
         Capability::Http,
     ];
+    /// No response phase: the instance is free as soon as `on_request` returns.
+    const RESPONSE_PHASE: ResponsePhase = ResponsePhase::Skip;
 
     fn new(config: &'static OidcConfig) -> Self {
         JwtOidc { config }

@@ -31,7 +31,9 @@
 pub use jwt_core::{CONSUMER_KEY, alg, claims, config, extract, keys, reject, token};
 
 use jwt_core::config::Config;
-use portico_sdk::{Action, Capability, Error, Plugin, Request, clock, export_plugin};
+use portico_sdk::{
+    Action, Capability, Error, Plugin, Request, ResponsePhase, clock, export_plugin,
+};
 
 /// The plugin. It keeps no per-request state.
 pub struct Jwt {
@@ -43,6 +45,8 @@ impl Plugin for Jwt {
     /// The host capabilities it calls: its route grants `capabilities = ["log", "clock", "context"]`.
     const CAPABILITIES: &'static [Capability] =
         &[Capability::Log, Capability::Clock, Capability::Context];
+    /// No response phase: the instance is free as soon as `on_request` returns.
+    const RESPONSE_PHASE: ResponsePhase = ResponsePhase::Skip;
 
     fn new(config: &'static Config) -> Self {
         Jwt { config }

@@ -36,7 +36,9 @@ pub mod config;
 pub mod introspect;
 pub mod reject;
 
-use portico_sdk::{Action, Capability, Error, Plugin, Request, clock, context, export_plugin, log};
+use portico_sdk::{
+    Action, Capability, Error, Plugin, Request, ResponsePhase, clock, context, export_plugin, log,
+};
 
 use crate::config::{Config, Field};
 use crate::introspect::{Active, Verdict};
@@ -56,6 +58,8 @@ impl Plugin for Introspection {
         Capability::Context,
         Capability::Http,
     ];
+    /// No response phase: the instance is free as soon as `on_request` returns.
+    const RESPONSE_PHASE: ResponsePhase = ResponsePhase::Skip;
 
     fn new(config: &'static Config) -> Self {
         Introspection { config }

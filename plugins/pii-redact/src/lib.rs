@@ -25,7 +25,7 @@
 pub mod config;
 pub mod detect;
 
-use portico_sdk::{Action, Capability, Error, Plugin, Response, export_plugin, log};
+use portico_sdk::{Action, Capability, Error, Plugin, Response, ResponsePhase, export_plugin, log};
 use serde_json::Value;
 
 use crate::config::Config;
@@ -39,6 +39,8 @@ impl Plugin for PiiRedact {
     type Config = Config;
     /// The host capabilities it calls: its route grants `capabilities = ["log"]`.
     const CAPABILITIES: &'static [Capability] = &[Capability::Log];
+    /// Only the response phase does anything, on any instance.
+    const RESPONSE_PHASE: ResponsePhase = ResponsePhase::AnyInstance;
 
     fn new(config: &'static Config) -> Self {
         PiiRedact { config }

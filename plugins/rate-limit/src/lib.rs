@@ -45,7 +45,8 @@ pub mod window;
 
 use portico_sdk::kv::KvError;
 use portico_sdk::{
-    Action, Capability, Error, Plugin, Request, Response, clock, export_plugin, metrics,
+    Action, Capability, Error, Plugin, Request, Response, ResponsePhase, clock, export_plugin,
+    metrics,
 };
 
 use crate::config::Config;
@@ -76,6 +77,10 @@ impl Plugin for RateLimit {
 
     fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
         let config = self.config;
+        if !config.headers {
+            // Nothing to add to the response: the instance is free at once.
+            req.set_response_phase(ResponsePhase::Skip);
+        }
         let bucket = match &config.bucket {
             Some(bucket) => bucket.0.clone(),
             None => req.route_name(),

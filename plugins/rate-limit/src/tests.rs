@@ -373,3 +373,20 @@ fn unreachable_shared_counters_fail_closed_with_503_and_count_again_after() -> T
     assert_eq!(statuses(&mut plugin, 2, &req), [200, 429]);
     Ok(())
 }
+
+#[test]
+fn without_headers_the_response_phase_is_skipped() -> TestResult {
+    let host = host_at(1_000);
+    let policies = json!([{ "limit": 5, "window": "1s" }]);
+    let mut quiet = host.load::<RateLimit>(json!({ "headers": false, "policies": policies }))?;
+    quiet.on_request(&mut MockRequest::get("/"))?;
+    assert_eq!(quiet.response_phase(), ResponsePhase::Skip);
+    let mut loud = host.load::<RateLimit>(json!({ "policies": policies }))?;
+    loud.on_request(&mut MockRequest::get("/"))?;
+    assert_eq!(
+        loud.response_phase(),
+        ResponsePhase::SameInstance,
+        "its headers come from the request's decision"
+    );
+    Ok(())
+}

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use portico_sdk::ResponsePhase;
 use portico_sdk::config::{HeaderName, HeaderValue};
 use portico_sdk::http::uri::PathAndQuery;
 use serde::Deserialize;
@@ -158,6 +159,41 @@ impl Config {
             all.dedup();
             all
         })
+    }
+}
+
+impl ResponseRules {
+    /// Whether there is nothing to change in responses.
+    pub fn is_empty(&self) -> bool {
+        self.status_map.is_empty() && self.headers.is_empty() && self.body.is_empty()
+    }
+
+    /// Whether a response template reads a value the request phase gathers
+    /// (a capture, a context value or a request header).
+    pub fn uses_request_values(&self) -> bool {
+        header_templates(&self.headers)
+            .chain(body_templates(&self.body))
+            .any(|t| t.placeholders().next().is_some())
+    }
+
+    /// What the response phase needs from the request phase: nothing at all
+    /// without rules, no instance in particular when no template reads a
+    /// request value, else the values this instance gathered.
+    pub fn phase(&self) -> ResponsePhase {
+        if self.is_empty() {
+            ResponsePhase::Skip
+        } else if self.uses_request_values() {
+            ResponsePhase::SameInstance
+        } else {
+            ResponsePhase::AnyInstance
+        }
+    }
+}
+
+impl HeaderRules {
+    /// Whether there is no header change.
+    pub fn is_empty(&self) -> bool {
+        self.remove.is_empty() && self.set.is_empty() && self.add.is_empty()
     }
 }
 

@@ -39,7 +39,8 @@ use crate::config::{Config, HeaderRules};
 use crate::json::BodyRules;
 use crate::template::{Part, Vars};
 
-/// The plugin; per request, it keeps the values its templates use.
+/// The plugin; per request, it keeps the values its templates use (and is
+/// held for the response phase only when a response template reads them).
 pub struct Transform {
     config: &'static Config,
     vars: Vars,
@@ -58,6 +59,9 @@ impl Plugin for Transform {
     }
 
     fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
+        // Without response rules that read request values, the instance is
+        // free for other requests while this one waits for the upstream.
+        req.set_response_phase(self.config.response.phase());
         for placeholder in self.config.placeholders() {
             let value = match placeholder {
                 Part::Capture(name) => req.param(name),

@@ -2,6 +2,7 @@ use portico_sdk::testing::{MockHost, MockPlugin, MockRequest, MockResponse};
 use serde_json::{Value, json};
 
 use super::*;
+use portico_sdk::ResponsePhase;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -151,4 +152,25 @@ fn config_errors_name_the_key() {
 
     let (key, _) = config_error(json!({ "response": { "path": "/x" } }));
     assert_eq!(key, "response.path");
+}
+
+#[test]
+fn the_response_phase_is_held_only_when_a_response_template_reads_a_request_value() -> TestResult {
+    let host = MockHost::with_grants(&["context"]);
+    let phase = |config: Value| -> Result<ResponsePhase, Box<dyn std::error::Error>> {
+        let mut plugin = host.load::<Transform>(config)?;
+        plugin.on_request(&mut MockRequest::get("/"))?;
+        Ok(plugin.response_phase())
+    };
+    let request_only = json!({ "request": { "headers": { "set": { "x-a": "{ctx.consumer}" } } } });
+    assert_eq!(phase(request_only)?, ResponsePhase::Skip);
+    let literal = json!({ "response": { "headers": { "set": { "x-gateway": "portico" } } } });
+    assert_eq!(phase(literal)?, ResponsePhase::AnyInstance);
+    let status_only = json!({ "response": { "status_map": { "404": 410 } } });
+    assert_eq!(phase(status_only)?, ResponsePhase::AnyInstance);
+    let reads = json!({ "response": { "headers": { "set": { "x-user": "{ctx.consumer}" } } } });
+    assert_eq!(phase(reads)?, ResponsePhase::SameInstance);
+    let body_reads = json!({ "response": { "body": { "set": { "/who": "{header.x-user}" } } } });
+    assert_eq!(phase(body_reads)?, ResponsePhase::SameInstance);
+    Ok(())
 }

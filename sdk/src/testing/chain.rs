@@ -9,13 +9,14 @@ use std::rc::Rc;
 use super::harness::MockPlugin;
 use super::host::{HostState, MockHost};
 use super::message::{MockRequest, MockResponse};
-use crate::{Action, Error, Plugin};
+use crate::{Action, Error, Plugin, ResponsePhase};
 
 /// One plugin of a chain, whatever its type.
 trait Link {
     fn name(&self) -> &'static str;
     fn on_request(&mut self, req: &mut MockRequest) -> Result<Action, Error>;
     fn on_response(&mut self, res: &mut MockResponse) -> Result<Action, Error>;
+    fn response_phase(&self) -> ResponsePhase;
 }
 
 impl<P: Plugin> Link for MockPlugin<P> {
@@ -28,6 +29,10 @@ impl<P: Plugin> Link for MockPlugin<P> {
     fn on_response(&mut self, res: &mut MockResponse) -> Result<Action, Error> {
         MockPlugin::on_response(self, res)
     }
+
+    fn response_phase(&self) -> ResponsePhase {
+        MockPlugin::response_phase(self)
+    }
 }
 
 /// A route's plugin chain on a [`MockHost`], run the way the gateway runs
@@ -39,7 +44,8 @@ impl<P: Plugin> Link for MockPlugin<P> {
 /// 2. otherwise the upstream (a closure) answers the request as the plugins
 ///    left it;
 /// 3. `on_response` of every plugin whose `on_request` ran, last first, on
-///    the upstream's response or the reply; a plugin answering here
+///    the upstream's response or the reply (not of those whose `on_request`
+///    said [`ResponsePhase::Skip`]); a plugin answering here
 ///    replaces the response and the earlier plugins still run;
 /// 4. the context is dropped when the request ends.
 ///
@@ -175,13 +181,15 @@ impl MockChain {
         mut request: MockRequest,
         upstream: impl FnOnce(&MockRequest) -> MockResponse,
     ) -> Result<(Option<MockRequest>, MockResponse, Option<usize>), ChainError> {
-        let mut ran = 0;
+        let mut ran = Vec::with_capacity(self.links.len());
         let mut answer = None;
         for (index, link) in self.links.iter_mut().enumerate() {
             let action = link
                 .on_request(&mut request)
                 .map_err(|error| failure(index, &**link, "on_request", error))?;
-            ran = index + 1;
+            if link.response_phase() != ResponsePhase::Skip {
+                ran.push(index);
+            }
             if let Action::Respond(reply) = action {
                 answer = Some((index, MockResponse::from_reply(&reply)));
                 break;
@@ -191,7 +199,7 @@ impl MockChain {
             Some((index, reply)) => (reply, None, Some(index)),
             None => (upstream(&request), Some(request), None),
         };
-        for index in (0..ran).rev() {
+        for index in ran.into_iter().rev() {
             let link = &mut self.links[index];
             let action = link
                 .on_response(&mut response)

@@ -7,7 +7,7 @@ use super::host::Running;
 use super::message::{MockRequest, MockResponse};
 use super::resources::Headers;
 use crate::instance::Instance;
-use crate::{Action, Capability, ConfigError, Error, Plugin, Request, Response};
+use crate::{Action, Capability, ConfigError, Error, Plugin, Request, Response, ResponsePhase};
 
 /// Why [`MockHost::try_load`](super::MockHost::try_load) refused a plugin.
 #[derive(Debug)]
@@ -50,10 +50,12 @@ impl std::error::Error for LoadError {}
 /// A plugin loaded with [`MockHost::load`](super::MockHost::load), driven
 /// like the gateway drives the component: each [`on_request`](Self::on_request)
 /// makes a fresh `P` with [`Plugin::new`], and the next
-/// [`on_response`](Self::on_response) runs on it and drops it. Its calls may
-/// use only the capabilities in [`Plugin::CAPABILITIES`].
+/// [`on_response`](Self::on_response) runs on it and drops it (on a new
+/// value when the request phase said [`ResponsePhase::AnyInstance`]). Its
+/// calls may use only the capabilities in [`Plugin::CAPABILITIES`].
 pub struct MockPlugin<P: Plugin> {
     instance: Instance<P>,
+    response_phase: ResponsePhase,
 }
 
 impl<P: Plugin> MockPlugin<P> {
@@ -61,6 +63,7 @@ impl<P: Plugin> MockPlugin<P> {
         let _running = running::<P>();
         Ok(MockPlugin {
             instance: Instance::init(json)?,
+            response_phase: ResponsePhase::SameInstance,
         })
     }
 
@@ -80,10 +83,23 @@ impl<P: Plugin> MockPlugin<P> {
     /// request for, including a reply with an invalid header.
     pub fn on_request(&mut self, req: &mut MockRequest) -> Result<Action, Error> {
         let _running = running::<P>();
+        // As in the gateway, a plugin's setting does not pass on to the next.
+        req.inner.response_phase = None;
+        self.response_phase = ResponsePhase::SameInstance;
         let action = self
             .instance
             .on_request(&mut Request::new(&mut req.inner))?;
+        self.response_phase = req.inner.response_phase.take().unwrap_or_default();
         check_reply(action)
+    }
+
+    /// What the last [`on_request`](Self::on_request) said its response
+    /// phase needs: [`ResponsePhase::Skip`] means the gateway would not call
+    /// `on_response` for that request ([`MockChain`](super::MockChain)
+    /// does not), and [`ResponsePhase::AnyInstance`] that it would run on a
+    /// new value (as here).
+    pub fn response_phase(&self) -> ResponsePhase {
+        self.response_phase
     }
 
     /// Runs `on_response` on `res`, which reflects the plugin's changes

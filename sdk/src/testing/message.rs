@@ -128,6 +128,7 @@ impl MockRequest {
                 client_addr: "127.0.0.1".to_owned(),
                 route_name: "test".to_owned(),
                 body: Body::default(),
+                response_phase: None,
             },
         }
     }

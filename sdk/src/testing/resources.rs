@@ -166,6 +166,8 @@ pub(crate) struct Request {
     pub(crate) client_addr: String,
     pub(crate) route_name: String,
     pub(crate) body: Body,
+    /// What the plugin running on it said its response phase needs.
+    pub(crate) response_phase: Option<crate::ResponsePhase>,
 }
 
 /// Parses `path` and `query` into a request target like the gateway does.
@@ -230,6 +232,10 @@ impl Request {
 
     pub(crate) fn route_name(&self) -> String {
         self.route_name.clone()
+    }
+
+    pub(crate) fn set_response_phase(&mut self, phase: crate::ResponsePhase) {
+        self.response_phase = Some(phase);
     }
 }
 

@@ -273,3 +273,74 @@ fn each_plugin_has_its_own_kv_namespace_as_in_the_gateway() -> Result<(), Box<dy
     );
     Ok(())
 }
+
+/// Remembers the request's path in a field and reports it on the response;
+/// its response phase is what the `x-phase` request header says (or the
+/// type's `RESPONSE_PHASE`).
+struct Remembers<const ANY: bool> {
+    path: Option<String>,
+}
+
+impl<const ANY: bool> Plugin for Remembers<ANY> {
+    type Config = NoConfig;
+    const RESPONSE_PHASE: crate::ResponsePhase = match ANY {
+        true => crate::ResponsePhase::AnyInstance,
+        false => crate::ResponsePhase::SameInstance,
+    };
+
+    fn new(_: &'static NoConfig) -> Self {
+        Remembers { path: None }
+    }
+
+    fn on_request(&mut self, req: &mut Request<'_>) -> Result<Action, Error> {
+        self.path = Some(req.path());
+        if req.header("x-phase").as_deref() == Some("skip") {
+            req.set_response_phase(crate::ResponsePhase::Skip);
+        }
+        Ok(Action::Continue)
+    }
+
+    fn on_response(&mut self, res: &mut Response<'_>) -> Result<Action, Error> {
+        let path = self.path.as_deref().unwrap_or("none");
+        res.append_header("x-seen", format!("{}:{path}", u8::from(ANY)))?;
+        Ok(Action::Continue)
+    }
+}
+
+#[test]
+fn a_chain_follows_what_each_plugin_says_its_response_phase_needs() -> Result<(), Error> {
+    let host = MockHost::new();
+    let mut chain = MockChain::new(&host)
+        .then(host.load::<Remembers<false>>(serde_json::json!({}))?)
+        .then(host.load::<Remembers<true>>(serde_json::json!({}))?);
+    let seen = |request: MockRequest, chain: &mut MockChain| -> Result<Vec<String>, Error> {
+        let done = chain
+            .run(request, |_| MockResponse::new(200))
+            .map_err(|e| Error::msg(e.to_string()))?;
+        Ok(done
+            .response
+            .header_values("x-seen")
+            .into_iter()
+            .map(str::to_owned)
+            .collect())
+    };
+    // The default keeps the request's value; `AnyInstance` gets a new one.
+    assert_eq!(
+        seen(MockRequest::get("/a"), &mut chain)?,
+        ["1:none", "0:/a"]
+    );
+    // Per request, `set_response_phase` overrides the type's choice.
+    let skip = MockRequest::get("/b").header("x-phase", "skip");
+    assert_eq!(seen(skip, &mut chain)?, Vec::<String>::new());
+
+    let mut alone = host.load::<Remembers<true>>(serde_json::json!({}))?;
+    alone.on_request(&mut MockRequest::get("/c"))?;
+    assert_eq!(alone.response_phase(), crate::ResponsePhase::AnyInstance);
+    assert!(
+        alone.current().is_none(),
+        "the value is dropped after on_request"
+    );
+    alone.on_request(&mut MockRequest::get("/c").header("x-phase", "skip"))?;
+    assert_eq!(alone.response_phase(), crate::ResponsePhase::Skip);
+    Ok(())
+}

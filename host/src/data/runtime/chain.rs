@@ -1,10 +1,13 @@
 //! Runs a route's plugin chain over one request and its response.
 //!
 //! `on-request` runs in chain order; `on-response` in reverse order, for the
-//! plugins whose `on-request` ran, each on the same instance. A `respond`
-//! action in `on-request` stops the walk and turns back. A failure fails the
-//! request (fail-closed) or skips the plugin (fail-open); the failed
-//! instance is dropped, never reused.
+//! plugins whose `on-request` ran, each on the same instance, unless the
+//! plugin said (`request.set-response-phase`) that its response phase needs
+//! any instance or none: then its instance goes back to its pool as soon as
+//! `on-request` returns, and serves other requests while this one waits for
+//! the upstream. A `respond` action in `on-request` stops the walk and turns
+//! back. A failure fails the request (fail-closed) or skips the plugin
+//! (fail-open); the failed instance is dropped, never reused.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,7 +15,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::HeaderMap;
 
-use super::bindings::types::{Action, Reply};
+use super::bindings::types::{Action, Reply, ResponsePhase};
 use super::error::{ChainError, PluginFailure};
 use super::instance::PluginInstance;
 use super::message::{MessageBody, ProxyRequest, ProxyResponse, headers};
@@ -69,10 +72,11 @@ impl Chain {
 
 /// One request's walk through a chain. Instances whose `on-request` ran are
 /// held until `on-response` (or until the walk is dropped, when they go back
-/// to their pools).
+/// to their pools), unless their plugin needs no particular one.
 pub struct ChainRun<'c> {
     chain: &'c Chain,
-    ran: Vec<(usize, PluginInstance)>,
+    /// The plugins whose response phase is to run, by index, in chain order.
+    ran: Vec<(usize, Held)>,
     context: RequestContext,
     calls: Vec<PluginCall>,
 }
@@ -102,18 +106,18 @@ impl ChainRun<'_> {
                 // returned an error (its read failed) is healthy and sees the
                 // refusal in its response phase; a trapped one is dropped.
                 if matches!(result, Ok(_) | Err(PluginFailure::Guest(_))) {
-                    self.ran.push((index, instance));
+                    self.keep(index, instance);
                 }
                 return Ok(RequestOutcome::Reject(ChainError::PayloadTooLarge {
                     limit,
                 }));
             }
             match result {
-                Ok(Action::Continue) => self.ran.push((index, instance)),
+                Ok(Action::Continue) => self.keep(index, instance),
                 Ok(Action::Respond(reply)) => {
                     match reply_response(reply, request.info.max_body_bytes) {
                         Ok(response) => {
-                            self.ran.push((index, instance));
+                            self.keep(index, instance);
                             return Ok(RequestOutcome::Respond(response));
                         }
                         // An invalid reply is the plugin's failure: its
@@ -133,8 +137,18 @@ impl ChainRun<'_> {
         response: ProxyResponse,
     ) -> Result<ProxyResponse, ChainError> {
         let mut response = response;
-        while let Some((index, mut instance)) = self.ran.pop() {
+        while let Some((index, held)) = self.ran.pop() {
             let slot = &self.chain.slots[index];
+            let mut instance = match held {
+                Held::Instance(instance) => instance,
+                Held::AnyIdle => match slot.checkout().await {
+                    Ok(instance) => instance,
+                    Err(failure) => {
+                        fail(slot, failure)?;
+                        continue;
+                    }
+                },
+            };
             let start = Instant::now();
             let (back, result) = instance.on_response(response, &mut self.context).await;
             self.record(slot, Phase::Response, start, result.as_ref().err());
@@ -154,6 +168,25 @@ impl ChainRun<'_> {
             }
         }
         Ok(response)
+    }
+
+    /// Keeps what plugin `index`'s response phase needs after its
+    /// `on-request` succeeded: the instance itself, or (the plugin said so)
+    /// any instance or none, when it goes back to its pool now. A `fresh`
+    /// plugin keeps its instance for both phases of the request either way.
+    fn keep(&mut self, index: usize, instance: PluginInstance) {
+        let slot = &self.chain.slots[index];
+        match instance.response_phase() {
+            ResponsePhase::SameInstance => self.ran.push((index, Held::Instance(instance))),
+            ResponsePhase::AnyInstance if slot.is_fresh() => {
+                self.ran.push((index, Held::Instance(instance)));
+            }
+            ResponsePhase::AnyInstance => {
+                slot.checkin(instance);
+                self.ran.push((index, Held::AnyIdle));
+            }
+            ResponsePhase::Skip => slot.checkin(instance),
+        }
     }
 
     /// The context the plugins built for this request.
@@ -187,10 +220,20 @@ impl ChainRun<'_> {
     }
 }
 
+/// What a plugin's response phase runs on.
+enum Held {
+    /// The instance that ran `on-request`.
+    Instance(PluginInstance),
+    /// Whichever instance is idle when the response comes.
+    AnyIdle,
+}
+
 impl Drop for ChainRun<'_> {
     fn drop(&mut self) {
-        for (index, instance) in self.ran.drain(..) {
-            self.chain.slots[index].checkin(instance);
+        for (index, held) in self.ran.drain(..) {
+            if let Held::Instance(instance) = held {
+                self.chain.slots[index].checkin(instance);
+            }
         }
     }
 }

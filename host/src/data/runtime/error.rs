@@ -51,7 +51,7 @@ pub enum LoadError {
         import: String,
     },
     /// The component does not export the contract.
-    #[error("plugin `{plugin}` does not implement portico:plugin/handler@0.2.1: {message}")]
+    #[error("plugin `{plugin}` does not implement portico:plugin/handler@0.2.2: {message}")]
     Contract {
         /// Plugin name.
         plugin: String,

@@ -234,6 +234,17 @@ impl types::HostRequest for HostState {
         Ok(self.request(&req)?.info.route.to_string())
     }
 
+    fn set_response_phase(
+        &mut self,
+        req: Resource<ProxyRequest>,
+        phase: types::ResponsePhase,
+    ) -> wasmtime::Result<()> {
+        // Only during `on-request`, on the request it was given.
+        self.request(&req)?;
+        self.response_phase = phase;
+        Ok(())
+    }
+
     fn drop(&mut self, req: Resource<ProxyRequest>) -> wasmtime::Result<()> {
         // The host owns requests; a guest only ever holds borrows.
         let _ = req;

@@ -268,7 +268,7 @@ mod tests {
             name: None,
             version: None,
             contract: None,
-            gateway_contract: "0.2.1",
+            gateway_contract: "0.2.2",
             size: 0,
             sha256: String::new(),
             compile_ms: 0.0,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use wasmtime::component::Resource;
 use wasmtime::{Store, Trap};
 
-use super::bindings::types::{Action, ConfigError, PluginMetadata as Metadata};
+use super::bindings::types::{Action, ConfigError, PluginMetadata as Metadata, ResponsePhase};
 use super::bindings::{Plugin, PluginPre};
 use super::engine::{Limits, PluginEngine};
 use super::error::PluginFailure;
@@ -111,6 +111,7 @@ impl PluginInstance {
     ) -> (Option<ProxyRequest>, Result<Action, PluginFailure>) {
         self.uses += 1;
         self.begin_call();
+        self.store.data_mut().response_phase = ResponsePhase::SameInstance;
         let handle = match self.store.data_mut().table.push(request) {
             Ok(handle) => handle,
             Err(error) => return (None, Err(PluginFailure::Trap(error.to_string()))),
@@ -142,6 +143,11 @@ impl PluginInstance {
         std::mem::swap(&mut self.store.data_mut().context, context);
         let response = self.store.data_mut().table.delete(handle).ok();
         (response, self.outcome(result))
+    }
+
+    /// What the last `on-request` said its `on-response` needs.
+    pub fn response_phase(&self) -> ResponsePhase {
+        self.store.data().response_phase
     }
 
     /// Requests this instance has served.

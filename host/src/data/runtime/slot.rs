@@ -173,6 +173,11 @@ impl PluginSlot {
         self.on_failure == FailureMode::Open
     }
 
+    /// Whether every request gets a new instance (`instance = "fresh"`).
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.mode == InstanceMode::Fresh
+    }
+
     /// The plugin's self-reported name and version.
     pub fn metadata(&self) -> &Metadata {
         &self.metadata

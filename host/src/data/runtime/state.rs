@@ -8,6 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreContextMut, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::bindings::types::ResponsePhase;
 use super::guest_log::GuestLog;
 use super::identity::PluginIdentity;
 use super::services::HostServices;
@@ -30,6 +31,9 @@ pub(crate) struct HostState {
     pub context: RequestContext,
     /// Deadline accounting of the current call.
     pub timing: CallTiming,
+    /// What the current `on-request` said its `on-response` needs
+    /// (`request.set-response-phase`); reset before each `on-request`.
+    pub response_phase: ResponsePhase,
 }
 
 impl HostState {
@@ -51,6 +55,7 @@ impl HostState {
             services,
             context: RequestContext::new(),
             timing: CallTiming::new(deadline),
+            response_phase: ResponsePhase::SameInstance,
         }
     }
 }

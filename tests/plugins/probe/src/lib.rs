@@ -23,7 +23,8 @@ use std::collections::BTreeMap;
 use portico_sdk::config::{HeaderName, HeaderValue};
 use portico_sdk::http::StatusCode;
 use portico_sdk::{
-    Action, Capability, Error, Plugin, Reply, Request, Response, context, export_plugin, kv,
+    Action, Capability, Error, Plugin, Reply, Request, Response, ResponsePhase, context,
+    export_plugin, kv,
 };
 use serde::Deserialize;
 
@@ -49,6 +50,31 @@ pub struct Config {
     /// A request header whose first value is reported in hex, read with
     /// `header-bytes` (`x-bytes-hex`) and with `header` (`x-text-hex`).
     pub bytes_of: Option<HeaderName>,
+    /// What the response phase needs (`same-instance`, the default,
+    /// `any-instance` or `skip`), said on every request.
+    pub response_phase: Option<Phase>,
+}
+
+/// `response_phase`, as the config spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// [`ResponsePhase::SameInstance`].
+    SameInstance,
+    /// [`ResponsePhase::AnyInstance`].
+    AnyInstance,
+    /// [`ResponsePhase::Skip`].
+    Skip,
+}
+
+impl From<Phase> for ResponsePhase {
+    fn from(phase: Phase) -> Self {
+        match phase {
+            Phase::SameInstance => ResponsePhase::SameInstance,
+            Phase::AnyInstance => ResponsePhase::AnyInstance,
+            Phase::Skip => ResponsePhase::Skip,
+        }
+    }
 }
 
 /// Lowercase hex of `bytes`.
@@ -137,6 +163,9 @@ impl Plugin for Probe {
         }
         if let Some(tag) = &config.tag {
             req.append_header("x-chain", tag.as_str())?;
+        }
+        if let Some(phase) = config.response_phase {
+            req.set_response_phase(phase.into());
         }
         if let Some(stop) = &config.respond_if_header
             && req.header(stop.as_str()).is_some()

@@ -386,7 +386,7 @@ fn both_components_inspect_as_portico_plugins_with_their_grants() {
         let report: Value = serde_json::from_str(&said).unwrap_or_else(|e| panic!("{e}: {said}"));
         assert_eq!(report["name"], name, "{report}");
         assert_eq!(report["version"], "0.1.0", "{report}");
-        assert_eq!(report["contract"], "0.2.1", "{report}");
+        assert_eq!(report["contract"], "0.2.2", "{report}");
         assert_eq!(report["capabilities"], capabilities, "{report}");
         assert_eq!(report["unknown_imports"], json!([]), "{report}");
         assert_eq!(report["refused"], Value::Null, "{report}");

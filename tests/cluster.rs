@@ -199,15 +199,20 @@ async fn configs_pushed_to_etcd_reach_every_instance_and_bad_ones_are_refused() 
         assert_eq!(instance.get("/v1/x").await, StatusCode::OK);
         assert_eq!(instance.get("/v2/x").await, StatusCode::NOT_FOUND);
     }
+    // Registration is written by a background task once an instance
+    // runs, so an instance that serves may not be listed yet.
+    let both = BTreeMap::from([
+        ("a".to_owned(), (first_revision, true)),
+        ("b".to_owned(), (first_revision, true)),
+    ]);
+    eventually(
+        "both instances registered at the first revision",
+        || async { cluster_view(&a).await.1 == both },
+    )
+    .await;
     let (latest, view) = cluster_view(&a).await;
     assert_eq!(latest, first_revision);
-    assert_eq!(
-        view,
-        BTreeMap::from([
-            ("a".to_owned(), (first_revision, true)),
-            ("b".to_owned(), (first_revision, true)),
-        ])
-    );
+    assert_eq!(view, both);
 
     // A new document reaches both running instances.
     let second = write_config(dir.path(), "second.toml", echo, true);

@@ -42,12 +42,8 @@ impl Registration {
         }
     }
 
-    /// Replaces the value (written at once when etcd is reachable).
-    pub fn update(&self, value: String) {
-        self.value.send_replace(value);
-    }
-
-    /// A handle that replaces the value, for another task.
+    /// A handle that replaces the value (written at once when etcd is
+    /// reachable), for another task.
     pub fn updater(&self) -> watch::Sender<String> {
         self.value.clone()
     }
@@ -129,9 +125,8 @@ async fn hold(
                 etcd.call("lease keep-alive", keeper.keep_alive()).await?;
                 let answer = etcd.call("lease keep-alive", answers.message()).await?;
                 if answer.is_none_or(|a| a.ttl() <= 0) {
-                    return Err(EtcdError::WatchEnded {
+                    return Err(EtcdError::LeaseExpired {
                         key: key.to_owned(),
-                        reason: "the lease expired".into(),
                     });
                 }
             }

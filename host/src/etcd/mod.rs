@@ -57,6 +57,13 @@ pub enum EtcdError {
         /// Why, as far as it is known.
         reason: String,
     },
+    /// A lease ran out before it was kept alive (etcd was unreachable
+    /// longer than its TTL, or the lease was revoked elsewhere).
+    #[error("etcd lease for `{key}` expired")]
+    LeaseExpired {
+        /// The key written under the lease.
+        key: String,
+    },
 }
 
 /// A client for one etcd cluster, with the per-call timeout. Cheap to
